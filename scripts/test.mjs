@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// The whole suite behind `npm test` (run under Node 24 by scripts/run.mjs): type-check every
+// package (turbo `check`), lint + format check (biome), every vitest project in one run, then the
+// RELIABILITY.md case-ID coverage report. Each gate counts as one test in the closing line
+// `N passed, N failed`, which is also written to `.volley-test-summary` for `.ci/run`.
+import { spawnSync } from "node:child_process"
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const results = join(root, ".vitest-results.json")
+const summaryFile = join(root, ".volley-test-summary")
+let passed = 0
+let failed = 0
+
+const step = (name, command, args) => {
+  process.stderr.write(`\n▶ ${name}: ${command} ${args.join(" ")}\n`)
+  const started = Date.now()
+  const result = spawnSync(command, args, { stdio: "inherit", cwd: root, env: process.env })
+  const ok = result.status === 0
+  process.stderr.write(`${ok ? "✔" : "✘"} ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`)
+  return ok
+}
+
+const gate = (name, command, args) => {
+  if (step(name, command, args)) passed++
+  else failed++
+}
+
+gate("type check", "turbo", ["run", "check", "--output-logs=errors-only", "--log-prefix=task"])
+gate("lint and format", "biome", ["check", "."])
+
+rmSync(results, { force: true })
+const vitestOk = step("tests", "vitest", [
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${results}`
+])
+if (existsSync(results)) {
+  const report = JSON.parse(readFileSync(results, "utf8"))
+  passed += report.numPassedTests ?? 0
+  failed += report.numFailedTests ?? 0
+  // A suite that failed to load has no test results but must still count as a failure.
+  failed += (report.testResults ?? []).filter(
+    (file) => file.status === "failed" && file.assertionResults.length === 0
+  ).length
+  gate("reliability case coverage", "node", ["scripts/case-coverage.mjs", results])
+} else if (!vitestOk) {
+  failed++
+}
+
+const line = `${passed} passed, ${failed} failed`
+writeFileSync(summaryFile, `${line}\n`)
+process.stdout.write(`\n${line}\n`)
+process.exit(failed === 0 ? 0 : 1)
