@@ -1,0 +1,48 @@
+import { assert, describe, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+// The static scan of scripts/static-scan.mjs (part of RELIABILITY G07) run on throw-away trees.
+const scanner = new URL("../../../scripts/static-scan.mjs", import.meta.url).pathname
+
+const scan = (files: Record<string, string>) => {
+  const root = mkdtempSync(join(tmpdir(), "volley-scan-"))
+  for (const [path, text] of Object.entries(files)) {
+    const full = join(root, "packages", "demo", "src", path)
+    mkdirSync(join(full, ".."), { recursive: true })
+    writeFileSync(full, text)
+  }
+  const result = spawnSync(process.execPath, [scanner, root], { encoding: "utf8" })
+  return { status: result.status, stderr: result.stderr }
+}
+
+describe("static security scan", () => {
+  it("passes clean sources, literal patterns and escaped patterns", () => {
+    const result = scan({
+      "ok.ts": [
+        'const a = new RegExp("^[a-z]+$")',
+        "const b = /x/",
+        "const c = new RegExp(escapeRegExp(userText))",
+        "// eval(comment) is fine",
+        "const medieval = retrieval(1)"
+      ].join("\n")
+    })
+    assert.strictEqual(result.status, 0, result.stderr)
+  })
+
+  for (const [name, line] of [
+    ["eval", "const x = eval(modelText)"],
+    ["new Function", "const f = new Function('a', body)"],
+    ["vm.run*", "vm.runInNewContext(code, {})"],
+    ["RegExp from data", "const r = new RegExp(toolOutput)"]
+  ] as const) {
+    it(`fails on ${name}, naming the file and line`, () => {
+      const result = scan({ "nested/bad.ts": `const ok = 1\n${line}\n` })
+      assert.strictEqual(result.status, 1)
+      assert.include(result.stderr, "bad.ts:2")
+      assert.include(result.stderr, name)
+    })
+  }
+})

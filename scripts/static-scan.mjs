@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// G07's static scan: fails when package sources (packages/*/src) contain dynamic code execution
+// (`eval(`, `new Function(`, `vm.run*`) or a `new RegExp(...)` whose pattern is not a literal and is
+// not passed through an escape helper. Model and tool data must never become code or a pattern.
+// Usage: node scripts/static-scan.mjs [root]   Prints each finding as file:line and exits 1 on any.
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import { join, relative } from "node:path"
+
+const root = process.argv[2] ?? join(import.meta.dirname, "..")
+const packagesDir = join(root, "packages")
+
+const rules = [
+  { name: "eval", pattern: /(?<![\w.])eval\s*\(/ },
+  { name: "new Function", pattern: /\bnew\s+Function\s*\(/ },
+  {
+    name: "vm.run*",
+    pattern: /\bvm\s*\.\s*run\w*\s*\(|\bnew\s+vm\s*\.\s*Script\s*\(|\brunIn(?:New|This)?Context\s*\(/
+  },
+  {
+    name: "RegExp from data",
+    // `new RegExp(x)` / `RegExp(x)` whose first argument is neither a string/regex literal nor escaped
+    pattern: /\bRegExp\s*\(\s*(?!["'`/]|escapeRegExp\s*\()/
+  }
+]
+
+const files = []
+const walk = (dir) => {
+  for (const entry of readdirSync(dir)) {
+    if (entry === "node_modules" || entry === "dist") continue
+    const path = join(dir, entry)
+    if (statSync(path).isDirectory()) walk(path)
+    else if (/\.(ts|mts|js|mjs)$/.test(entry)) files.push(path)
+  }
+}
+for (const pkg of readdirSync(packagesDir)) {
+  const src = join(packagesDir, pkg, "src")
+  try {
+    if (statSync(src).isDirectory()) walk(src)
+  } catch {
+    // a package without src/ has nothing to scan
+  }
+}
+
+const findings = []
+for (const file of files) {
+  const lines = readFileSync(file, "utf8").split("\n")
+  lines.forEach((line, index) => {
+    const code = line.replace(/\/\/.*$/, "")
+    for (const rule of rules) {
+      if (rule.pattern.test(code)) findings.push(`${relative(root, file)}:${index + 1}: ${rule.name}: ${line.trim()}`)
+    }
+  })
+}
+process.stderr.write(`static scan: ${files.length} files, ${findings.length} findings\n`)
+for (const finding of findings) process.stderr.write(`  ${finding}\n`)
+process.exit(findings.length === 0 ? 0 : 1)
