@@ -1,0 +1,15 @@
+/**
+ * A tiny seeded PRNG (mulberry32) so random chunk splits and chaos faults replay from a seed.
+ */
+
+/** A deterministic generator of floats in [0, 1) from a 32-bit seed. */
+export const mulberry32 = (seed: number): (() => number) => {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

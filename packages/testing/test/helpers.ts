@@ -1,0 +1,84 @@
+/**
+ * Test helpers: a plain `fetch` client for the local server and a small WHATWG-style SSE parser,
+ * so these tests do not depend on the core HTTP client (written concurrently).
+ */
+import { decodeResponseUnsafe, decodeStreamEventUnsafe, type StreamEvent } from "@volley/core/ResponsesSchema"
+import * as Effect from "effect/Effect"
+
+/** A canary key that must never leak into fixtures or errors. */
+export const canary = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 10)}`
+
+/** What a test sees of an HTTP answer. */
+export interface Answer {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+}
+
+/** POSTs a JSON body (or a raw string) to `${baseUrl}/responses` and reads the whole answer. */
+export const post = (baseUrl: string, body: unknown, headers?: Record<string, string>): Effect.Effect<Answer> =>
+  Effect.promise(async (signal) => {
+    const response = await fetch(`${baseUrl}/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${canary}`, ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      redirect: "manual",
+      signal
+    })
+    return { status: response.status, headers: response.headers, text: await response.text() }
+  })
+
+/** POSTs and returns the rejection (as a string) or the status, for faults that break the connection. */
+export const postSettled = (
+  baseUrl: string,
+  body: unknown
+): Effect.Effect<{ readonly error?: string; readonly answer?: Answer }> =>
+  Effect.promise(async () => {
+    try {
+      const response = await fetch(`${baseUrl}/responses`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body)
+      })
+      return { answer: { status: response.status, headers: response.headers, text: await response.text() } }
+    } catch (error) {
+      return { error: String((error as { cause?: unknown }).cause ?? error) }
+    }
+  })
+
+/** Raw SSE frames: `event` name (if any) and joined `data`. LF, CRLF and CR line ends; comments skipped. */
+export const parseFrames = (text: string): Array<{ readonly event?: string; readonly data: string }> => {
+  const frames: Array<{ event?: string; data: string }> = []
+  let event: string | undefined
+  let data: Array<string> = []
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    if (line === "") {
+      if (data.length > 0)
+        frames.push(event === undefined ? { data: data.join("\n") } : { event, data: data.join("\n") })
+      event = undefined
+      data = []
+    } else if (line.startsWith(":")) {
+    } else if (line.startsWith("data:")) {
+      data.push(line.slice(5).replace(/^ /, ""))
+    } else if (line.startsWith("event:")) {
+      event = line.slice(6).replace(/^ /, "")
+    }
+  }
+  return frames
+}
+
+/** Decodes every frame but `[DONE]` with core's stream-event schema. */
+export const decodeEvents = (text: string): Array<StreamEvent> =>
+  parseFrames(text)
+    .filter((f) => f.data !== "[DONE]")
+    .map((f) => decodeStreamEventUnsafe(JSON.parse(f.data)))
+
+/** Decodes a JSON answer with core's response schema. */
+export const decodeResponse = (text: string) => decodeResponseUnsafe(JSON.parse(text))
+
+/** A minimal request body. */
+export const request = (input: unknown = "hi", extra?: Record<string, unknown>) => ({
+  model: "test-model",
+  input,
+  ...extra
+})
