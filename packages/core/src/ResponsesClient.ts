@@ -2,15 +2,42 @@
  * `ResponsesClient`: the Effect service that speaks `POST /v1/responses`. `create` sends a JSON
  * request and decodes the response; `stream` sends `stream: true` and yields typed events decoded
  * from SSE, ending after the terminal event. Build it with `layer(options)` (needs an
- * `HttpClient`) or `layerConfig` (reads `HAOAI_API_KEY` / `HAOAI_BASE_URL`, brings undici).
+ * `HttpClient`), `layerUndici(options)` (brings undici with the connect timeout) or `layerConfig`
+ * (reads `HAOAI_API_KEY` / `HAOAI_BASE_URL`). Retries follow `RetryPolicy`; every call is a
+ * `chat {model}` span with GenAI attributes and one child span per HTTP attempt.
  * Gotcha: the client retries only while nothing has reached the consumer; once a stream event was
  * emitted, a failure is final here and it is the agent's job to re-run the whole turn.
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/Config"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type * as Stream from "effect/Stream"
-import type { ResponsesError } from "./ResponsesError.ts"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
+import * as HttpClient from "effect/http/HttpClient"
+import { timeout as timeoutFailure } from "./internal/errors.ts"
+import {
+  type CallInput,
+  type CallState,
+  createAttempt,
+  type Endpoint,
+  finalError,
+  retrying,
+  streamAttempt,
+  type Timeouts
+} from "./internal/http.ts"
+import { isRedactedHeader, redactedHeaderNames, redactWith, secretNeedles, truncateUtf8 } from "./internal/redact.ts"
+import { defaultMaxEventSize } from "./internal/sse.ts"
+import { InvalidConfiguration, type ResponsesError } from "./ResponsesError.ts"
 import type { CreateRequest, Response, StreamEvent } from "./ResponsesSchema.ts"
+import * as RetryPolicy from "./RetryPolicy.ts"
 
 /** Per-call options. */
 export interface CallOptions {
@@ -32,3 +59,378 @@ export interface ResponsesClientShape {
 export class ResponsesClient extends Context.Service<ResponsesClient, ResponsesClientShape>()(
   "@volley/core/ResponsesClient"
 ) {}
+
+/** Timer settings in milliseconds; `undefined` turns an optional timer off. */
+export type { Timeouts }
+
+/** The default base URL. */
+export const defaultBaseUrl = "https://api.hao.ai/v1"
+
+/** Default timers (RELIABILITY §1): connect 10 s, headers 10 min, stream idle 5 min, content idle and total off. */
+export const defaultTimeouts: Timeouts = {
+  connectMs: 10_000,
+  headersMs: 600_000,
+  streamIdleMs: 300_000,
+  contentIdleMs: undefined,
+  totalMs: undefined
+}
+
+/** Default attempt counter header, sent on every attempt (0, 1, 2, …). */
+export const defaultAttemptHeader = "x-volley-retry-count"
+
+/** Default idempotency key header (when `idempotencyKey` is on). */
+export const defaultIdempotencyHeader = "idempotency-key"
+
+/** Largest attribute value recorded when `captureContent` is on (8 KiB). */
+export const maxContentAttributeBytes = 8 * 1024
+
+/** How the client is configured. Every field is optional; the defaults are RELIABILITY §1. */
+export interface Options {
+  /** API root, e.g. `https://api.hao.ai/v1` (default). Query parameters (`?key=…`) are treated as secrets. */
+  readonly baseUrl?: string | undefined
+  /** The API key. Optional only for loopback base URLs. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** Header carrying the key: `authorization` (default, sent as `Bearer <key>`) or e.g. `x-gateway-key` (raw key). */
+  readonly authHeader?: string | undefined
+  /** Extra headers on every request. Values of headers in the redacted list are treated as secrets. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** Retry settings replacing those of the current `RetryPolicy` (which defaults to `RetryPolicy.defaults`). */
+  readonly retryPolicy?: Partial<RetryPolicy.RetryPolicy> | undefined
+  /** Timer settings replacing `defaultTimeouts`. */
+  readonly timeouts?: Partial<Timeouts> | undefined
+  /** Largest SSE event in bytes (16 MiB). */
+  readonly maxEventSize?: number | undefined
+  /** Send one idempotency key per logical call, the same on every attempt (off; `true` = `idempotency-key`). */
+  readonly idempotencyKey?: boolean | { readonly header: string } | undefined
+  /** Attempt counter header name (`x-volley-retry-count`), or `false` for none. */
+  readonly attemptHeader?: string | false | undefined
+  /** Allow a non-loopback `http://` base URL with credentials (off: such a config fails to build). */
+  readonly allowInsecureTransport?: boolean | undefined
+  /** Record prompts, instructions and outputs on spans, each attribute ≤ 8 KiB (off). */
+  readonly captureContent?: boolean | undefined
+  /** More values to redact wherever they appear (e.g. a gateway secret sent some other way). */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
+  /** `gen_ai.system` / `gen_ai.provider.name` span attribute ("haoai"). */
+  readonly providerName?: string | undefined
+}
+
+/** Builds the client; fails with `InvalidConfiguration` for an unusable or insecure configuration. */
+export const make = Effect.fnUntraced(function* (options: Options = {}) {
+  const client = yield* HttpClient.HttpClient
+  const endpoint = yield* makeEndpoint(options)
+  const idempotency = options.idempotencyKey
+  const idempotencyHeader =
+    idempotency === true ? defaultIdempotencyHeader : idempotency ? idempotency.header : undefined
+  const settings: Settings = {
+    client,
+    endpoint: { ...endpoint, idempotencyHeader },
+    overrides: options.retryPolicy ?? {},
+    captureContent: options.captureContent === true,
+    system: options.providerName ?? "haoai",
+    serverAddress: new URL(endpoint.url).hostname
+  }
+  return ResponsesClient.of({
+    create: (request, callOptions) => create(settings, request, callOptions),
+    stream: (request, callOptions) => stream(settings, request, callOptions)
+  })
+})
+
+/** The client as a layer over the `HttpClient` in context. */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<ResponsesClient, InvalidConfiguration, HttpClient.HttpClient> =>
+  Layer.effect(ResponsesClient, make(options))
+
+/** The client over its own undici agent, configured with the connect timeout. */
+export const layerUndici = (options: Options = {}): Layer.Layer<ResponsesClient, InvalidConfiguration> =>
+  layer(options).pipe(
+    Layer.provide(
+      NodeHttpClient.layerUndiciOptions({
+        connect: { timeout: options.timeouts?.connectMs ?? defaultTimeouts.connectMs }
+      })
+    )
+  )
+
+/**
+ * The client from configuration: `HAOAI_API_KEY` (redacted; may be absent only for loopback base
+ * URLs) and `HAOAI_BASE_URL` (default `https://api.hao.ai/v1`), over undici. Other settings come
+ * from `options`.
+ */
+export const layerConfig = (
+  options: Omit<Options, "baseUrl" | "apiKey"> = {}
+): Layer.Layer<ResponsesClient, InvalidConfiguration | ConfigError.ConfigError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const apiKey = yield* Config.option(Config.Redacted("HAOAI_API_KEY"))
+      const baseUrl = yield* Config.String("HAOAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
+      if (Option.isNone(apiKey) && !isLoopbackUrl(baseUrl)) {
+        return yield* new InvalidConfiguration({
+          message: "HAOAI_API_KEY is not set (a missing key is allowed only for loopback base URLs)",
+          retryable: false
+        })
+      }
+      return layerUndici({ ...options, baseUrl, apiKey: Option.getOrUndefined(apiKey) })
+    })
+  )
+
+/** Runs `effect` with `previousAttempts` folded into a `CallOptions` (for outer retry layers). */
+export const withPreviousAttempts = (options: CallOptions | undefined, previousAttempts: number): CallOptions => ({
+  ...options,
+  previousAttempts
+})
+
+/** True for `localhost`, `127.0.0.0/8` and `::1` base URLs (where plain http and no key are fine). */
+export const isLoopbackUrl = (url: string): boolean => {
+  const parsed = parseUrl(url)
+  return parsed !== undefined && isLoopbackHost(parsed.hostname)
+}
+
+// ---------------------------------------------------------------------------------------------
+// private helpers
+// ---------------------------------------------------------------------------------------------
+
+interface Settings {
+  readonly client: HttpClient.HttpClient
+  readonly endpoint: Endpoint
+  readonly overrides: Partial<RetryPolicy.RetryPolicy>
+  readonly captureContent: boolean
+  readonly system: string
+  readonly serverAddress: string
+}
+
+const makeEndpoint = (options: Options): Effect.Effect<Omit<Endpoint, "idempotencyHeader">, InvalidConfiguration> =>
+  Effect.gen(function* () {
+    const invalid = (message: string) => new InvalidConfiguration({ message, retryable: false })
+    const parsed = parseUrl(options.baseUrl ?? defaultBaseUrl)
+    if (parsed === undefined || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) {
+      return yield* invalid("baseUrl must be an absolute http(s) URL")
+    }
+    if (parsed.username !== "" || parsed.password !== "") {
+      return yield* invalid("baseUrl must not carry credentials in its user info; use apiKey")
+    }
+    const urlParams = [...parsed.searchParams].map(([name, value]) => [name, Redacted.make(value)] as const)
+    const headers = { ...options.headers }
+    const secretValues = [
+      ...(options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]),
+      ...urlParams.map(([, value]) => Redacted.value(value)),
+      ...(options.secrets ?? []).map(Redacted.value),
+      ...Object.entries(headers)
+        .filter(([name]) => isRedactedHeader(name))
+        .map(([, value]) => value)
+    ]
+    const hasCredentials = secretValues.length > 0
+    if (
+      parsed.protocol === "http:" &&
+      hasCredentials &&
+      !isLoopbackHost(parsed.hostname) &&
+      options.allowInsecureTransport !== true
+    ) {
+      return yield* invalid(
+        "refusing to send credentials over plain http to a non-loopback host; use https or set allowInsecureTransport"
+      )
+    }
+    const authName = (options.authHeader ?? "authorization").toLowerCase()
+    const auth =
+      options.apiKey === undefined
+        ? undefined
+        : ([
+            authName,
+            authName === "authorization" ? Redacted.make(`Bearer ${Redacted.value(options.apiKey)}`) : options.apiKey
+          ] as const)
+    const path = parsed.pathname.endsWith("/") ? parsed.pathname.slice(0, -1) : parsed.pathname
+    const timeouts = { ...defaultTimeouts, ...options.timeouts }
+    const attemptHeader = options.attemptHeader === false ? undefined : (options.attemptHeader ?? defaultAttemptHeader)
+    return {
+      url: `${parsed.origin}${path}/responses`,
+      urlParams,
+      auth,
+      headers,
+      redactedHeaderNames: [...redactedHeaderNames, ...(auth === undefined ? [] : [auth[0]])],
+      needles: secretNeedles(secretValues),
+      attemptHeader,
+      timeouts,
+      maxEventSize: options.maxEventSize ?? defaultMaxEventSize
+    }
+  })
+
+const create = (
+  settings: Settings,
+  request: CreateRequest,
+  callOptions: CallOptions | undefined
+): Effect.Effect<Response, ResponsesError> =>
+  Effect.gen(function* () {
+    const state = newState(callOptions)
+    const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
+    const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
+    const input = yield* callInput(settings, request, false, "application/json", callOptions)
+    if (span !== undefined) annotateRequest(settings, span, request)
+    const run = retrying(state, policy, span, (resend) =>
+      Effect.scoped(createAttempt(settings.client, settings.endpoint, policy, input, resend))
+    )
+    const response = yield* withTotalDeadline(settings, state, run)
+    if (span !== undefined) annotateResponse(settings, span, response)
+    return response
+  }).pipe(Effect.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
+
+const stream = (
+  settings: Settings,
+  request: CreateRequest,
+  callOptions: CallOptions | undefined
+): Stream.Stream<StreamEvent, ResponsesError> =>
+  Stream.suspend(() => {
+    const state = newState(callOptions)
+    const events = Stream.unwrap(
+      Effect.gen(function* () {
+        const parent = yield* Scope.Scope
+        const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
+        const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
+        const clock = yield* Clock.Clock
+        const input = yield* callInput(settings, request, true, "text/event-stream", callOptions)
+        if (span !== undefined) annotateRequest(settings, span, request)
+        const hooks = {
+          onRetryField: (ms: number) =>
+            span?.event("volley.sse.retry_field", clock.currentTimeNanosUnsafe(), { "volley.sse.retry_ms": ms }),
+          onMismatch: (info: { readonly outputIndex: number; readonly callId: string | undefined }) =>
+            span?.event("volley.function_call.arguments_mismatch", clock.currentTimeNanosUnsafe(), {
+              "volley.output_index": info.outputIndex,
+              ...(info.callId === undefined ? {} : { "gen_ai.tool.call.id": info.callId })
+            })
+        }
+        const start = yield* retrying(state, policy, span, (resend) =>
+          Effect.gen(function* () {
+            const scope = yield* Scope.fork(parent)
+            return yield* streamAttempt(settings.client, settings.endpoint, policy, input, resend, state, hooks).pipe(
+              Scope.provide(scope),
+              Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
+            )
+          })
+        )
+        return Stream.fromIterable(start.first).pipe(
+          Stream.concat(start.rest),
+          Stream.mapError((error) => finalError(state, error)),
+          Stream.tap((event) =>
+            Effect.sync(() => {
+              if (span !== undefined) annotateEvent(settings, span, event)
+            })
+          )
+        )
+      })
+    )
+    const deadline = settings.endpoint.timeouts.totalMs
+    const bounded =
+      deadline === undefined
+        ? events
+        : events.pipe(
+            Stream.interruptWhen(
+              Effect.sleep(deadline).pipe(
+                Effect.andThen(Effect.fail(finalError(state, timeoutFailure("total", deadline).error)))
+              )
+            )
+          )
+    return bounded.pipe(Stream.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
+  })
+
+const newState = (callOptions: CallOptions | undefined): CallState => ({
+  attempts: Math.max(0, Math.floor(callOptions?.previousAttempts ?? 0)),
+  causes: [],
+  requestId: undefined
+})
+
+const callInput = (
+  settings: Settings,
+  request: CreateRequest,
+  streaming: boolean,
+  accept: string,
+  callOptions: CallOptions | undefined
+): Effect.Effect<CallInput> =>
+  Effect.sync(() => ({
+    // A request that cannot be encoded (a BigInt, a cycle) is a bug in the caller: it dies here.
+    body: JSON.stringify({ ...request, stream: streaming }),
+    accept,
+    idempotencyKey: settings.endpoint.idempotencyHeader === undefined ? undefined : `volley-${crypto.randomUUID()}`,
+    headers: callOptions?.headers
+  }))
+
+const withTotalDeadline = <A>(
+  settings: Settings,
+  state: CallState,
+  effect: Effect.Effect<A, ResponsesError>
+): Effect.Effect<A, ResponsesError> => {
+  const deadline = settings.endpoint.timeouts.totalMs
+  if (deadline === undefined) return effect
+  return effect.pipe(
+    Effect.timeoutOrElse({
+      duration: deadline,
+      orElse: () => Effect.fail(finalError(state, timeoutFailure("total", deadline).error))
+    })
+  )
+}
+
+const spanOptions = (settings: Settings, request: CreateRequest): Tracer.SpanOptionsNoTrace => ({
+  kind: "client",
+  attributes: {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.system": settings.system,
+    "gen_ai.provider.name": settings.system,
+    "gen_ai.request.model": request.model,
+    "server.address": settings.serverAddress,
+    ...(typeof request.max_output_tokens === "number"
+      ? { "gen_ai.request.max_tokens": request.max_output_tokens }
+      : {}),
+    ...(typeof request.temperature === "number" ? { "gen_ai.request.temperature": request.temperature } : {})
+  }
+})
+
+const contentAttribute = (settings: Settings, value: unknown): string =>
+  truncateUtf8(
+    redactWith(typeof value === "string" ? value : (JSON.stringify(value) ?? ""), settings.endpoint.needles),
+    maxContentAttributeBytes
+  )
+
+const annotateRequest = (settings: Settings, span: Tracer.Span, request: CreateRequest): void => {
+  if (!settings.captureContent) return
+  span.attribute("gen_ai.input.messages", contentAttribute(settings, request.input))
+  if (typeof request.instructions === "string") {
+    span.attribute("gen_ai.system_instructions", contentAttribute(settings, request.instructions))
+  }
+}
+
+const annotateResponse = (settings: Settings, span: Tracer.Span, response: Response): void => {
+  span.attribute("gen_ai.response.id", response.id)
+  if (response.model !== undefined) span.attribute("gen_ai.response.model", response.model)
+  if (response.status !== undefined) span.attribute("gen_ai.response.finish_reasons", [response.status])
+  if (response.usage != null) {
+    span.attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
+    span.attribute("gen_ai.usage.output_tokens", response.usage.output_tokens)
+  }
+  if (settings.captureContent && response.output !== undefined) {
+    span.attribute("gen_ai.output.messages", contentAttribute(settings, response.output))
+  }
+}
+
+const annotateEvent = (settings: Settings, span: Tracer.Span, event: StreamEvent): void => {
+  switch (event.type) {
+    case "response.created":
+      span.attribute("gen_ai.response.id", event.response.id)
+      return
+    case "response.completed":
+    case "response.incomplete":
+      annotateResponse(settings, span, event.response)
+      return
+  }
+}
+
+/** `new URL` as a value: a boundary with a throwing API. */
+const parseUrl = (url: string): URL | undefined => {
+  try {
+    return new URL(url)
+  } catch {
+    return undefined
+  }
+}
+
+const isLoopbackHost = (hostname: string): boolean => {
+  const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname
+  if (host === "localhost" || host.endsWith(".localhost") || host === "::1") return true
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}

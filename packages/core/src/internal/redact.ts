@@ -1,0 +1,93 @@
+/**
+ * Secret redaction shared by every Volley package: `redactText` removes configured secrets (and
+ * their last 8 characters, and anything shaped like an API key or bearer token) from a string,
+ * `excerpt` redacts then cuts a body to at most 1 KiB of UTF-8, and `redactedHeaderNames` is the
+ * header list that never leaves the process in logs or spans. Secrets are matched by value with plain
+ * string search, never by building a RegExp from data (G07's static scan forbids it).
+ * Gotcha: redact *before* truncating, or a secret cut in half at the boundary survives.
+ */
+
+/** Headers whose values are never logged, traced or put on errors (RELIABILITY §1 Redaction). */
+export const redactedHeaderNames: ReadonlyArray<string> = [
+  "authorization",
+  "api-key",
+  "x-api-key",
+  "x-amz-security-token",
+  "cookie",
+  "set-cookie"
+]
+
+/** What a redacted value is replaced with. */
+export const placeholder = "<redacted>"
+
+/** Default maximum size of a message excerpt, in UTF-8 bytes (1 KiB). */
+export const maxExcerptBytes = 1024
+
+/** Secrets shorter than this are not redacted by value (too likely to hit ordinary text). */
+const minSecretLength = 6
+/** Secrets at least this long also have their last 8 characters redacted (servers echo key suffixes). */
+const minSuffixSecretLength = 16
+const suffixLength = 8
+
+// Token shapes redacted even when they are not configured secrets: `sk-…`-style keys and bearer tokens.
+const keyPattern = /\b(?:sk|pk|rk|ak)-[A-Za-z0-9_-]{8,}/g
+const bearerPattern = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi
+
+/** The values `redactText` looks for, longest first, including each long secret's last 8 characters. */
+export const secretNeedles = (secrets: Iterable<string>): ReadonlyArray<string> => {
+  const needles = new Set<string>()
+  for (const secret of secrets) {
+    if (secret.length < minSecretLength) continue
+    needles.add(secret)
+    const encoded = encodeURIComponent(secret)
+    if (encoded !== secret) needles.add(encoded)
+    if (secret.length >= minSuffixSecretLength) needles.add(secret.slice(-suffixLength))
+  }
+  return [...needles].sort((a, b) => b.length - a.length)
+}
+
+/** Replaces every configured secret (by value), its last 8 characters, and key-shaped tokens in `text`. */
+export const redactText = (text: string, secrets: Iterable<string>): string => redactWith(text, secretNeedles(secrets))
+
+/** `redactText` with needles prepared once by `secretNeedles` (for hot paths). */
+export const redactWith = (text: string, needles: ReadonlyArray<string>): string => {
+  let out = text
+  for (const needle of needles) if (out.includes(needle)) out = out.split(needle).join(placeholder)
+  return out.replace(keyPattern, placeholder).replace(bearerPattern, `$1 ${placeholder}`)
+}
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes without splitting a character; appends `…` when cut. */
+export const truncateUtf8 = (text: string, maxBytes: number): string => {
+  const bytes = Buffer.byteLength(text, "utf8")
+  if (bytes <= maxBytes) return text
+  const budget = Math.max(0, maxBytes - 3) // room for the ellipsis (3 bytes)
+  let used = 0
+  let end = 0
+  for (const char of text) {
+    const size = Buffer.byteLength(char, "utf8")
+    if (used + size > budget) break
+    used += size
+    end += char.length
+  }
+  return `${text.slice(0, end)}…`
+}
+
+/** Redacts `text`, then truncates it to at most `maxBytes` (default 1 KiB) UTF-8 bytes. */
+export const excerpt = (text: string, secrets: Iterable<string>, maxBytes: number = maxExcerptBytes): string =>
+  truncateUtf8(redactText(text, secrets), maxBytes)
+
+/** True when `name` (any case) is in `redactedHeaderNames` or in `extra`. */
+export const isRedactedHeader = (name: string, extra: ReadonlyArray<string> = []): boolean => {
+  const lower = name.toLowerCase()
+  return redactedHeaderNames.includes(lower) || extra.some((other) => other.toLowerCase() === lower)
+}
+
+/** A copy of `headers` with every redacted header's value replaced by `<redacted>`. */
+export const redactHeaders = (
+  headers: Readonly<Record<string, string>>,
+  extra: ReadonlyArray<string> = []
+): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) out[name] = isRedactedHeader(name, extra) ? placeholder : value
+  return out
+}
