@@ -1,0 +1,456 @@
+/**
+ * `ResponseAccumulator` folds Responses stream events into the final `Response`, equal to what the
+ * non-streamed call returns for the same output. Entry points: `make()` gives a small mutable
+ * accumulator (`add(event, index)` / `snapshot()`, synchronous: it is the hot path of every stream)
+ * and `collect(stream)` runs one over a stream of events. Items are keyed by `output_index`; a
+ * finished item (`output_item.done`) wins over the deltas that built it, and a terminal response
+ * with a non-empty `output` wins over everything accumulated. Structural contradictions (B08, D08)
+ * come back from `add` as a `StreamProtocolError` carrying the partial snapshot; the accumulator
+ * never throws.
+ * Gotcha: some OpenAI-compatible servers (GitHub Copilot) send a fresh item id on every event. Once
+ * a stream shows such rotation, ids are no longer compared; before that, an `output_item.done`
+ * whose id differs from the added item is an `ItemIdMismatch`.
+ */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { StreamProtocolError, type StreamProtocolReason } from "./ResponsesError.ts"
+import type { ContentPart, OutputItem, Response, StreamEvent } from "./ResponsesSchema.ts"
+
+/** A `function_call` whose streamed argument deltas differ from its final arguments (C09). */
+export interface ArgumentsMismatch {
+  /** `output_index` of the call. */
+  readonly outputIndex: number
+  /** Item id, when the server sent one. */
+  readonly itemId: string | undefined
+  /** The call's `call_id`, when known. */
+  readonly callId: string | undefined
+  /** Length of the concatenated deltas (the argument text itself is not passed: it is content). */
+  readonly streamedLength: number
+  /** Length of the final arguments, which win. */
+  readonly finalLength: number
+}
+
+/** Options of `make`. */
+export interface Options {
+  /** Called once per call whose deltas disagree with its final arguments; the final item wins. */
+  readonly onMismatch?: ((mismatch: ArgumentsMismatch) => void) | undefined
+}
+
+/** A mutable fold of stream events into a `Response`. Not shared between streams. */
+export interface ResponseAccumulator {
+  /** Folds one event (its 0-based index in the stream); returns the contradiction it found, if any. */
+  readonly add: (event: StreamEvent, index: number) => StreamProtocolError | undefined
+  /** The response as known so far: the terminal response merged with the accumulated items. */
+  readonly snapshot: () => Response
+  /** True once a terminal event (`response.completed`, `.incomplete` or `.failed`) was added. */
+  readonly isTerminal: () => boolean
+}
+
+/** Creates an empty accumulator. */
+export const make = (options?: Options): ResponseAccumulator => {
+  const onMismatch = options?.onMismatch
+  const slots: Array<Slot | undefined> = []
+  const itemIds = new Set<string>()
+  const callIds = new Set<string>()
+  let latest: Response | undefined
+  let terminal: Response | undefined
+  let idsRotate = false
+
+  const contradiction = (reason: StreamProtocolReason, index: number, message: string) =>
+    new StreamProtocolError({
+      message,
+      reason,
+      eventIndex: index,
+      retryable: false,
+      attempts: 1,
+      causes: [],
+      partial: snapshot()
+    })
+
+  const slotAt = (outputIndex: number, itemId: string | undefined): Slot | undefined => {
+    const slot = slots[outputIndex]
+    if (slot !== undefined && itemId !== undefined && itemId !== slot.id) idsRotate = true
+    return slot
+  }
+
+  const missing = (event: StreamEvent & { readonly output_index: number }, index: number) =>
+    contradiction(
+      "UnknownOutputIndex",
+      index,
+      `${event.type} refers to output_index ${event.output_index}, which was never added`
+    )
+
+  const registerCallId = (item: OutputItem, index: number): StreamProtocolError | undefined => {
+    if (!isCall(item)) return undefined
+    if (callIds.has(item.call_id)) {
+      return contradiction("DuplicateCallId", index, `two ${item.type} items share call_id ${item.call_id}`)
+    }
+    callIds.add(item.call_id)
+    return undefined
+  }
+
+  const itemAdded = (outputIndex: number, item: OutputItem, index: number): StreamProtocolError | undefined => {
+    const id = itemId(item)
+    if (slots[outputIndex] !== undefined) {
+      return contradiction("DuplicateItem", index, `output_index ${outputIndex} was added twice`)
+    }
+    if (id !== undefined && itemIds.has(id)) {
+      return contradiction("DuplicateItem", index, `item ${id} was added twice`)
+    }
+    const duplicateCall = registerCallId(item, index)
+    if (duplicateCall !== undefined) return duplicateCall
+    if (id !== undefined) itemIds.add(id)
+    slots[outputIndex] = newSlot(item, id)
+    return undefined
+  }
+
+  const itemDone = (outputIndex: number, item: OutputItem, index: number): StreamProtocolError | undefined => {
+    const slot = slots[outputIndex]
+    const id = itemId(item)
+    if (slot === undefined) {
+      // A finished item without `added` carries everything we need: accept it (lenient, no contradiction).
+      const duplicateCall = registerCallId(item, index)
+      if (duplicateCall !== undefined) return duplicateCall
+      if (id !== undefined) itemIds.add(id)
+      const fresh = newSlot(item, id)
+      fresh.done = true
+      slots[outputIndex] = fresh
+      return undefined
+    }
+    if (!idsRotate && slot.id !== undefined && id !== undefined && id !== slot.id) {
+      return contradiction(
+        "ItemIdMismatch",
+        index,
+        `output_item.done at output_index ${outputIndex} has id ${id}, but the added item was ${slot.id}`
+      )
+    }
+    if (isCall(item) && isCall(slot.item) && item.call_id !== slot.item.call_id) {
+      callIds.delete(slot.item.call_id)
+      const duplicateCall = registerCallId(item, index)
+      if (duplicateCall !== undefined) return duplicateCall
+    }
+    if (item.type === "function_call" && !slot.mismatchReported && slot.args !== undefined) {
+      checkArguments(slot, outputIndex, item.arguments)
+    }
+    slot.item = item
+    slot.done = true
+    return undefined
+  }
+
+  const checkArguments = (slot: Slot, outputIndex: number, final: string) => {
+    if (slot.args === undefined || slot.args.length === 0) return
+    const streamed = slot.args.join("")
+    slot.args = [streamed]
+    if (streamed === final) return
+    slot.mismatchReported = true
+    if (onMismatch === undefined) return
+    onMismatch({
+      outputIndex,
+      itemId: slot.id,
+      callId: isCall(slot.item) ? slot.item.call_id : undefined,
+      streamedLength: streamed.length,
+      finalLength: final.length
+    })
+  }
+
+  const add = (event: StreamEvent, index: number): StreamProtocolError | undefined => {
+    switch (event.type) {
+      case "response.created":
+      case "response.in_progress":
+      case "response.queued": {
+        latest = event.response
+        return undefined
+      }
+      case "response.completed":
+      case "response.incomplete":
+      case "response.failed": {
+        terminal = event.response
+        return undefined
+      }
+      case "response.output_item.added":
+        return itemAdded(event.output_index, event.item, index)
+      case "response.output_item.done":
+        return itemDone(event.output_index, event.item, index)
+      case "response.content_part.added":
+      case "response.content_part.done": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        const part = partAt(slot, event.content_index, event.part)
+        part.part = event.part
+        if (event.type === "response.content_part.done") part.final = partText(event.part)
+        return undefined
+      }
+      case "response.output_text.delta":
+      case "response.refusal.delta": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        partAt(slot, event.content_index, event.type).chunks.push(event.delta)
+        return undefined
+      }
+      case "response.output_text.done": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        partAt(slot, event.content_index, event.type).final = event.text
+        return undefined
+      }
+      case "response.refusal.done": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        partAt(slot, event.content_index, event.type).final = event.refusal
+        return undefined
+      }
+      case "response.output_text.annotation.added": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        const part = partAt(slot, event.content_index, "response.output_text.delta")
+        if (part.annotations === undefined) part.annotations = []
+        part.annotations.push(event.annotation)
+        return undefined
+      }
+      case "response.function_call_arguments.delta": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        if (slot.args === undefined) slot.args = []
+        slot.args.push(event.delta)
+        return undefined
+      }
+      case "response.function_call_arguments.done": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        if (!slot.mismatchReported) checkArguments(slot, event.output_index, event.arguments)
+        slot.argsFinal = event.arguments
+        return undefined
+      }
+      case "response.reasoning_summary_part.added":
+      case "response.reasoning_summary_part.done": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        const part = summaryAt(slot, event.summary_index)
+        if (event.part !== undefined) {
+          part.part = event.part
+          if (event.type === "response.reasoning_summary_part.done") part.final = partText(event.part)
+        }
+        return undefined
+      }
+      case "response.reasoning_summary_text.delta": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        summaryAt(slot, event.summary_index).chunks.push(event.delta)
+        return undefined
+      }
+      case "response.reasoning_summary_text.done": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        summaryAt(slot, event.summary_index).final = event.text
+        return undefined
+      }
+      case "response.reasoning_text.delta": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        reasoningAt(slot, event.content_index ?? 0).chunks.push(event.delta)
+        return undefined
+      }
+      case "response.reasoning_text.done": {
+        const slot = slotAt(event.output_index, event.item_id)
+        if (slot === undefined) return missing(event, index)
+        reasoningAt(slot, event.content_index ?? 0).final = event.text
+        return undefined
+      }
+      default:
+        // error, keepalive, hosted-tool progress and unknown events do not change the output.
+        return undefined
+    }
+  }
+
+  const snapshot = (): Response => {
+    const base: Response =
+      terminal === undefined ? (latest ?? { id: "" }) : latest === undefined ? terminal : { ...latest, ...terminal }
+    const output = terminal?.output !== undefined && terminal.output.length > 0 ? terminal.output : buildOutput(slots)
+    return { ...base, output }
+  }
+
+  return { add, snapshot, isTerminal: () => terminal !== undefined }
+}
+
+/**
+ * Runs an accumulator over a stream of events and returns the final response. A structural
+ * contradiction fails with `StreamProtocolError`; a stream that ends without a terminal event still
+ * yields its snapshot here (`decodeEvents` is what turns that into `StreamTruncated`).
+ */
+export const collect = <E, R>(
+  stream: Stream.Stream<StreamEvent, E, R>,
+  options?: Options
+): Effect.Effect<Response, E | StreamProtocolError, R> =>
+  Effect.suspend(() => {
+    const accumulator = make(options)
+    let index = 0
+    return Stream.runForEachArray(stream, (events) => {
+      for (let i = 0; i < events.length; i++) {
+        const error = accumulator.add(events[i]!, index++)
+        if (error !== undefined) return Effect.fail(error)
+      }
+      return Effect.void
+    }).pipe(Effect.map(() => accumulator.snapshot()))
+  })
+
+// ---------------------------------------------------------------------------------------------
+// private helpers
+// ---------------------------------------------------------------------------------------------
+
+/** Streamed text of one content part, summary part or reasoning text. */
+interface TextState {
+  /** The part as last announced (`added` / `done`); `undefined` when deltas came first. */
+  part: ContentPart | undefined
+  /** Deltas, joined only when a snapshot is taken (no quadratic concatenation). */
+  readonly chunks: Array<string>
+  /** The final text from a `.done` event; wins over the deltas. */
+  final: string | undefined
+  /** Annotations announced by `output_text.annotation.added`. */
+  annotations: Array<unknown> | undefined
+  /** `refusal` for refusal parts, `text` otherwise. */
+  readonly field: "text" | "refusal"
+}
+
+/** Everything known about one output item. */
+interface Slot {
+  item: OutputItem
+  readonly id: string | undefined
+  done: boolean
+  parts: Array<TextState | undefined> | undefined
+  summary: Array<TextState | undefined> | undefined
+  reasoning: Array<TextState | undefined> | undefined
+  args: Array<string> | undefined
+  argsFinal: string | undefined
+  mismatchReported: boolean
+}
+
+type CallItem = OutputItem & { readonly type: "function_call" | "custom_tool_call"; readonly call_id: string }
+
+const isCall = (item: OutputItem): item is CallItem =>
+  (item.type === "function_call" || item.type === "custom_tool_call") &&
+  typeof (item as { call_id?: unknown }).call_id === "string"
+
+const itemId = (item: OutputItem): string | undefined => {
+  const id = (item as { id?: unknown }).id
+  return typeof id === "string" && id.length > 0 ? id : undefined
+}
+
+const newSlot = (item: OutputItem, id: string | undefined): Slot => ({
+  item,
+  id,
+  done: false,
+  parts: undefined,
+  summary: undefined,
+  reasoning: undefined,
+  args: undefined,
+  argsFinal: undefined,
+  mismatchReported: false
+})
+
+const newText = (part: ContentPart | undefined, field: "text" | "refusal"): TextState => ({
+  part,
+  chunks: [],
+  final: undefined,
+  annotations: undefined,
+  field
+})
+
+const partText = (part: ContentPart): string | undefined => {
+  if (part.type === "refusal") return part.refusal
+  const text = (part as { text?: unknown }).text
+  return typeof text === "string" ? text : undefined
+}
+
+const partAt = (slot: Slot, contentIndex: number, hint: ContentPart | string): TextState => {
+  if (slot.parts === undefined) slot.parts = []
+  let state = slot.parts[contentIndex]
+  if (state === undefined) {
+    const isRefusal = typeof hint === "string" ? hint.startsWith("response.refusal") : hint.type === "refusal"
+    state = newText(typeof hint === "string" ? undefined : hint, isRefusal ? "refusal" : "text")
+    slot.parts[contentIndex] = state
+  }
+  return state
+}
+
+const summaryAt = (slot: Slot, summaryIndex: number): TextState => {
+  if (slot.summary === undefined) slot.summary = []
+  let state = slot.summary[summaryIndex]
+  if (state === undefined) {
+    state = newText(undefined, "text")
+    slot.summary[summaryIndex] = state
+  }
+  return state
+}
+
+const reasoningAt = (slot: Slot, contentIndex: number): TextState => {
+  if (slot.reasoning === undefined) slot.reasoning = []
+  let state = slot.reasoning[contentIndex]
+  if (state === undefined) {
+    state = newText(undefined, "text")
+    slot.reasoning[contentIndex] = state
+  }
+  return state
+}
+
+const textOf = (state: TextState): string => {
+  if (state.final !== undefined) return state.final
+  if (state.chunks.length > 1) {
+    const joined = state.chunks.join("")
+    state.chunks.length = 0
+    state.chunks.push(joined)
+    return joined
+  }
+  return state.chunks[0] ?? ""
+}
+
+const buildPart = (state: TextState, fallbackType: "output_text" | "summary_text" | "reasoning_text"): ContentPart => {
+  const text = textOf(state)
+  if (state.field === "refusal") return { ...(state.part ?? {}), type: "refusal", refusal: text } as ContentPart
+  const base =
+    state.part ??
+    (fallbackType === "output_text"
+      ? { type: "output_text", text: "", annotations: [] }
+      : { type: fallbackType, text: "" })
+  const part = { ...base, text } as ContentPart & { annotations?: ReadonlyArray<unknown> }
+  if (state.annotations !== undefined && state.final === undefined) {
+    return { ...part, annotations: [...(part.annotations ?? []), ...state.annotations] } as ContentPart
+  }
+  return part
+}
+
+const buildParts = (
+  states: ReadonlyArray<TextState | undefined>,
+  fallbackType: "output_text" | "summary_text" | "reasoning_text"
+): Array<ContentPart> => {
+  const parts: Array<ContentPart> = []
+  for (const state of states) if (state !== undefined) parts.push(buildPart(state, fallbackType))
+  return parts
+}
+
+const buildItem = (slot: Slot): OutputItem => {
+  if (slot.done) return slot.item
+  const item = slot.item
+  switch (item.type) {
+    case "message":
+      return slot.parts === undefined ? item : { ...item, content: buildParts(slot.parts, "output_text") }
+    case "function_call": {
+      if (slot.argsFinal !== undefined) return { ...item, arguments: slot.argsFinal }
+      if (slot.args === undefined) return item
+      return { ...item, arguments: slot.args.join("") }
+    }
+    case "reasoning": {
+      let next = item
+      if (slot.summary !== undefined) next = { ...next, summary: buildParts(slot.summary, "summary_text") }
+      if (slot.reasoning !== undefined) next = { ...next, content: buildParts(slot.reasoning, "reasoning_text") }
+      return next
+    }
+    default:
+      return item
+  }
+}
+
+const buildOutput = (slots: ReadonlyArray<Slot | undefined>): Array<OutputItem> => {
+  const output: Array<OutputItem> = []
+  for (const slot of slots) if (slot !== undefined) output.push(buildItem(slot))
+  return output
+}

@@ -1,0 +1,349 @@
+/**
+ * Bytes of a Responses SSE body to typed `StreamEvent`s. `decodeEvents(options)` is the stream
+ * operator the client uses; `makeEventDecoder(options)` is the same machine as a synchronous
+ * object (`feed(bytes, out)` / `end()`) for tests and benchmarks. Framing (LF/CRLF/CR, comments,
+ * BOM, `retry:`, NUL ids, the event size cap) is Effect's `Sse.makeParser`; UTF-8 is a streaming
+ * `TextDecoder`, so characters split across chunks decode intact and invalid bytes become U+FFFD
+ * (B12: we chose replacement over a typed error, like browsers' EventSource). The decoder runs a
+ * `ResponseAccumulator`, so every stream error carries the `partial` response where its schema has
+ * the field, and structural contradictions (B08, D08) fail the stream.
+ * Gotcha: failures are not emitted as events. `response.failed` and `error` events end the stream
+ * with `ResponseFailed`; `response.completed` / `.incomplete` are emitted, then the stream ends and
+ * the upstream body is released at once, before the terminal event reaches the consumer.
+ */
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Sse from "effect/encoding/Sse"
+import * as Exit from "effect/Exit"
+import * as Pull from "effect/Pull"
+import type * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as ResponseAccumulator from "../ResponseAccumulator.ts"
+import {
+  EventTooLarge,
+  ResponseDecodeError,
+  ResponseFailed,
+  StreamProtocolError,
+  type StreamProtocolReason,
+  StreamTruncated
+} from "../ResponsesError.ts"
+import { decodeStreamEventUnsafe, type Response, type StreamEvent } from "../ResponsesSchema.ts"
+import { excerpt } from "./redact.ts"
+
+/** Options of `decodeEvents` / `makeEventDecoder`. */
+export interface DecodeOptions {
+  /** Largest pending SSE event, in UTF-16 code units (= bytes for ASCII). Default 16 MiB (RELIABILITY §1). */
+  readonly maxEventSize?: number
+  /** Stamped on every error (`x-request-id` of the response). */
+  readonly requestId?: string | undefined
+  /** Stamped on every error: HTTP attempts spent on this call (default 1). */
+  readonly attempts?: number
+  /** Called with the delay of each SSE `retry:` field; the stream goes on (record it as a span event). */
+  readonly onRetryField?: (ms: number) => void
+  /** Called when a call's argument deltas disagree with its final arguments (C09); the final item wins. */
+  readonly onMismatch?: (info: ResponseAccumulator.ArgumentsMismatch) => void
+  /** Secrets redacted from server-provided error messages (key-shaped tokens always are). */
+  readonly secrets?: ReadonlyArray<string> | undefined
+}
+
+/** Every way `decodeEvents` fails on its own (upstream errors pass through unchanged). */
+export type SseStreamError =
+  | StreamProtocolError
+  | EventTooLarge
+  | StreamTruncated
+  | ResponseFailed
+  | ResponseDecodeError
+
+/** The default cap on one SSE event: 16 MiB. */
+export const defaultMaxEventSize = 16 * 1024 * 1024
+
+/** The synchronous decoder behind `decodeEvents`. One per stream. */
+export interface EventDecoder {
+  /** Decodes one chunk, appending events to `out`; returns the error that ends the stream, if any. */
+  readonly feed: (chunk: Uint8Array, out: Array<StreamEvent>) => SseStreamError | undefined
+  /** Signals EOF: flushes the UTF-8 decoder and returns `StreamTruncated` unless the stream finished. */
+  readonly end: (out: Array<StreamEvent>) => SseStreamError | undefined
+  /** True once a terminal event (or an error) ended the stream: further input is ignored. */
+  readonly finished: () => boolean
+  /** The error that ended the stream, if it ended with one. */
+  readonly failure: () => SseStreamError | undefined
+  /** The response accumulated so far. */
+  readonly snapshot: () => Response
+}
+
+/** Creates the synchronous decoder: framing, JSON, schema decode, accumulation. */
+export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
+  const maxEventSize = options?.maxEventSize ?? defaultMaxEventSize
+  const attempts = options?.attempts ?? 1
+  const stamp =
+    options?.requestId === undefined
+      ? { attempts, causes: [] }
+      : {
+          attempts,
+          causes: [],
+          requestId: options.requestId
+        }
+  const onRetryField = options?.onRetryField
+  const secrets = options?.secrets ?? []
+  const accumulator = ResponseAccumulator.make({ onMismatch: options?.onMismatch })
+  const text = new TextDecoder("utf-8")
+  let eventIndex = 0
+  let finished = false
+  let failure: SseStreamError | undefined
+  let sink: Array<StreamEvent> = []
+
+  const protocolError = (reason: StreamProtocolReason, index: number, message: string) =>
+    new StreamProtocolError({
+      ...stamp,
+      message,
+      reason,
+      eventIndex: index,
+      retryable: false,
+      partial: accumulator.snapshot()
+    })
+
+  const stop = (error: SseStreamError | undefined) => {
+    finished = true
+    failure = error
+    // Drops the rest of the current chunk (Sse.makeParser checks for a reset after each callback).
+    parser.reset()
+  }
+
+  const onEvent = (event: Sse.Event) => {
+    if (finished) return
+    const index = eventIndex++
+    const data = event.data
+    if (data.charCodeAt(0) === 91 && data.startsWith("[DONE]")) {
+      // `[DONE]` before any terminal event: the stream is cut short (C06c). Anything else starting
+      // with the sentinel (`[DONE]x`, `[DONE] `, `[DONE]\n{...}`) is a forgery (B05c).
+      return stop(
+        data.length === 6
+          ? truncated("the stream sent [DONE] before a terminal response event")
+          : protocolError("ForgedSentinel", index, `event ${index} imitates the [DONE] sentinel`)
+      )
+    }
+    const json = parseJson(data)
+    if (json === invalidJson) {
+      // The payload may hold secrets or user content: the message names only the position.
+      return stop(protocolError("InvalidJson", index, `event ${index} is not valid JSON`))
+    }
+    if (event.event === "error" || isErrorPayload(json)) return stop(failedFromError(json))
+    if (typeof json !== "object" || json === null || typeof (json as { type?: unknown }).type !== "string") {
+      return stop(protocolError("MissingType", index, `event ${index} has no string "type"`))
+    }
+    const decoded = decodeEvent(json)
+    if (decoded === undefined) return stop(decodeError((json as { type: string }).type, json))
+    const contradiction = accumulator.add(decoded, index)
+    if (contradiction !== undefined) {
+      return stop(
+        new StreamProtocolError({
+          ...stamp,
+          message: contradiction.message,
+          reason: contradiction.reason,
+          eventIndex: index,
+          retryable: false,
+          partial: accumulator.snapshot()
+        })
+      )
+    }
+    if (decoded.type === "response.failed") return stop(failedFromResponse(decoded.response))
+    sink.push(decoded)
+    if (decoded.type === "response.completed" || decoded.type === "response.incomplete") stop(undefined)
+  }
+
+  const parser = Sse.makeParser(
+    (event) => {
+      if (event._tag === "Event") onEvent(event)
+      else if (onRetryField !== undefined) onRetryField(Duration.toMillis(event.duration))
+    },
+    { maxEventSize }
+  )
+
+  const truncated = (message: string) =>
+    new StreamTruncated({ ...stamp, message, retryable: false, partial: accumulator.snapshot() })
+
+  const failedFromResponse = (response: Response): ResponseFailed => {
+    const code = response.error?.code ?? undefined
+    const message = response.error?.message ?? undefined
+    return failed(code, message, response.id.length > 0 ? response.id : undefined)
+  }
+
+  const failedFromError = (json: unknown): ResponseFailed => {
+    const body = typeof json === "object" && json !== null ? (json as Record<string, unknown>) : {}
+    const nested = typeof body.error === "object" && body.error !== null ? (body.error as Record<string, unknown>) : {}
+    const code = stringField(body, "code") ?? stringField(nested, "code") ?? stringField(nested, "type")
+    const message = stringField(body, "message") ?? stringField(nested, "message")
+    const id = accumulator.snapshot().id
+    return failed(code, message, id.length > 0 ? id : undefined)
+  }
+
+  const failed = (code: string | undefined, message: string | undefined, responseId: string | undefined) =>
+    new ResponseFailed({
+      ...stamp,
+      message: excerpt(message ?? `the response failed${code === undefined ? "" : ` (${code})`}`, secrets),
+      retryable: code !== undefined && retryableCodes.has(code),
+      ...(code === undefined ? {} : { code }),
+      ...(responseId === undefined ? {} : { responseId }),
+      partial: accumulator.snapshot()
+    })
+
+  const decodeError = (type: string, json: unknown): ResponseDecodeError => {
+    const path = schemaPath(json)
+    return new ResponseDecodeError({
+      ...stamp,
+      message: `malformed ${type} event at ${path}`,
+      retryable: false,
+      path
+    })
+  }
+
+  const feed = (chunk: Uint8Array, out: Array<StreamEvent>): SseStreamError | undefined => {
+    if (finished) return failure
+    sink = out
+    const tooLarge = parser.feed(text.decode(chunk, { stream: true }))
+    if (tooLarge !== undefined && !finished) {
+      stop(
+        new EventTooLarge({
+          ...stamp,
+          message: `an SSE event exceeded the maximum size of ${maxEventSize}`,
+          retryable: false,
+          maxEventSize
+        })
+      )
+    }
+    return failure
+  }
+
+  const end = (out: Array<StreamEvent>): SseStreamError | undefined => {
+    if (finished) return failure
+    sink = out
+    // A trailing incomplete character becomes U+FFFD; an event without its blank line is dropped (B12).
+    parser.feed(text.decode())
+    if (!finished) stop(truncated("the stream ended without a terminal response event"))
+    return failure
+  }
+
+  return { feed, end, finished: () => finished, failure: () => failure, snapshot: accumulator.snapshot }
+}
+
+/**
+ * Decodes an SSE byte stream into `StreamEvent`s. The stream ends right after `response.completed`
+ * or `response.incomplete`, closing the upstream (the HTTP body) at once: bytes after the terminal
+ * event are never read. `keepalive` and unknown events pass through.
+ */
+export const decodeEvents =
+  (options?: DecodeOptions) =>
+  <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<StreamEvent, E | SseStreamError, R> =>
+    Stream.fromChannel(
+      Channel.fromTransform((_, scope) =>
+        Effect.gen(function* () {
+          const upstreamScope = Scope.forkUnsafe(scope)
+          const upstream = yield* Channel.toPullScoped(Stream.toChannel(bytes), upstreamScope)
+          const decoder = makeEventDecoder(options)
+          let released = false
+          const release = Effect.suspend(() => {
+            if (released) return Effect.void
+            released = true
+            return Scope.close(upstreamScope, Exit.void)
+          })
+          // Events decoded before an error in the same chunk are emitted first; the error follows.
+          const finish = (
+            out: Array<StreamEvent>,
+            error: SseStreamError | undefined
+          ): Pull.Pull<Batch, SseStreamError> =>
+            Effect.andThen(release, (): Pull.Pull<Batch, SseStreamError> => {
+              if (out.length > 0) return Effect.succeed(out as unknown as Batch)
+              return error !== undefined ? Effect.fail(error) : Cause.done()
+            })
+          const onChunks = (chunks: ReadonlyArray<Uint8Array>): Pull.Pull<Batch, E | SseStreamError, void, R> => {
+            const out: Array<StreamEvent> = []
+            for (let i = 0; i < chunks.length; i++) {
+              const error = decoder.feed(chunks[i]!, out)
+              if (decoder.finished()) return finish(out, error)
+            }
+            return out.length > 0 ? Effect.succeed(out as unknown as Batch) : pull
+          }
+          const onEnd = (): Pull.Pull<Batch, SseStreamError> => {
+            const out: Array<StreamEvent> = []
+            return finish(out, decoder.end(out))
+          }
+          const pull: Pull.Pull<Batch, E | SseStreamError, void, R> = Effect.suspend(
+            (): Pull.Pull<Batch, E | SseStreamError, void, R> =>
+              decoder.finished()
+                ? finish([], decoder.failure())
+                : upstream.pipe(Effect.flatMap(onChunks), Pull.catchDone(onEnd))
+          )
+          return pull
+        })
+      )
+    )
+
+// ---------------------------------------------------------------------------------------------
+// private helpers
+// ---------------------------------------------------------------------------------------------
+
+/** One non-empty batch of events, as a stream pull yields it. */
+type Batch = readonly [StreamEvent, ...Array<StreamEvent>]
+
+/** Error codes for which retrying the same request could succeed. */
+const retryableCodes: ReadonlySet<string> = new Set([
+  "server_error",
+  "server_is_overloaded",
+  "rate_limit_exceeded",
+  "rate_limit_error",
+  "too_many_requests"
+])
+
+const invalidJson: unique symbol = Symbol("invalidJson")
+
+/** `JSON.parse` as a value: the one place this module catches (a boundary with a throwing API). */
+const parseJson = (data: string): unknown => {
+  try {
+    return JSON.parse(data)
+  } catch {
+    return invalidJson
+  }
+}
+
+/** `decodeStreamEventUnsafe` as a value (it throws a `SchemaError` on a malformed known event). */
+const decodeEvent = (json: unknown): StreamEvent | undefined => {
+  try {
+    return decodeStreamEventUnsafe(json)
+  } catch {
+    return undefined
+  }
+}
+
+const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** The path of the first schema issue of a malformed event, e.g. `response.output.0.content`. */
+const schemaPath = (json: unknown): string => {
+  try {
+    decodeStreamEventUnsafe(json)
+    return "(unknown)"
+  } catch (error) {
+    const issue = (error as Partial<Schema.SchemaError>).issue
+    if (issue === undefined) return "(unknown)"
+    const first = standardFormatter(issue).issues[0]
+    const path = first?.path
+    return path === undefined || path.length === 0 ? "(root)" : path.map(String).join(".")
+  }
+}
+
+/** An `error` event (`type: "error"`) or a flat `{"error": {...}}` body without a `type`. */
+const isErrorPayload = (json: unknown): boolean => {
+  if (typeof json !== "object" || json === null) return false
+  const type = (json as { type?: unknown }).type
+  if (type === "error") return true
+  const error = (json as { error?: unknown }).error
+  return type === undefined && typeof error === "object" && error !== null
+}
+
+const stringField = (record: Record<string, unknown>, key: string): string | undefined => {
+  const value = record[key]
+  return typeof value === "string" && value.length > 0 ? value : undefined
+}
