@@ -1,0 +1,526 @@
+/**
+ * `Agent`: a model, instructions and tools run in a loop until the model answers. Build one with
+ * `Agent.make({ name, model, instructions, toolkit, modelSettings, output })`, then
+ * `agent.run(input)` for the result, `agent.stream(input)` for `AgentEvent`s, and
+ * `agent.approve` / `agent.reject` + `agent.resume(state, { approvals })` to continue a run paused
+ * on a `needsApproval` tool (also after a restart, from `RunState.fromJson`). Needs a
+ * `ResponsesClient` and the toolkit's handler layer; knobs come from `AgentKnobs`.
+ * Gotcha: `run` succeeds only with a completed or a paused result; every other stop reason fails
+ * with a typed `AgentError` that still carries the history and usage.
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { ResponsesClient } from "@volley/core/ResponsesClient"
+import type { FunctionTool, InputItem, ProviderRouting, TextFormat, ToolChoice } from "@volley/core/ResponsesSchema"
+import type { AgentEvent } from "./AgentEvent.ts"
+import * as AgentError from "./AgentError.ts"
+import * as AgentKnobs from "./AgentKnobs.ts"
+import { sign } from "./internal/approval.ts"
+import { argsHash, inputItems } from "./internal/history.ts"
+import {
+  type AgentSpec,
+  closeBatch,
+  CurrentRun,
+  type Knobs,
+  type LoopDeps,
+  type LoopOutcome,
+  loop,
+  makeRun,
+  restoreRun,
+  resumeBatch,
+  type Run,
+  snapshot,
+  transcript
+} from "./internal/loop.ts"
+import { combine, type HandledToolkitLike } from "./internal/tools.ts"
+import type { Approval, PendingApproval, RunState } from "./RunState.ts"
+import type { RunUsage, StopReason, TurnUsage } from "./StopReason.ts"
+
+// ---------------------------------------------------------------------------------------------
+// options and results
+// ---------------------------------------------------------------------------------------------
+
+/** Model settings, camelCase; each maps to the request field of the same meaning. */
+export interface ModelSettings {
+  readonly temperature?: number | undefined
+  readonly topP?: number | undefined
+  readonly maxOutputTokens?: number | undefined
+  readonly toolChoice?: ToolChoice | undefined
+  readonly parallelToolCalls?: boolean | undefined
+  readonly reasoning?: { readonly effort?: string | undefined; readonly summary?: string | undefined } | undefined
+  readonly truncation?: "auto" | "disabled" | undefined
+  readonly store?: boolean | undefined
+  readonly include?: ReadonlyArray<string> | undefined
+  readonly metadata?: Readonly<Record<string, string>> | undefined
+  readonly user?: string | undefined
+  readonly verbosity?: string | undefined
+  /** HaoAI's provider routing extension. */
+  readonly provider?: ProviderRouting | undefined
+  /** Raw request fields (wire names), merged last. */
+  readonly extra?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** What `Agent.make` takes. `R` is what the toolkit (its handler layer) and sub-agents need. */
+export interface AgentOptions<A, R> {
+  /** The agent's name (spans: `invoke_agent {name}`; sub-agent tool default name). */
+  readonly name: string
+  readonly model: string
+  /** Sent in the request's own `instructions` field (never in the history). */
+  readonly instructions?: string | undefined
+  /** A `@volley/tools` toolkit (`Toolkit.make(...)`); its handler layer becomes part of `R`. */
+  readonly toolkit?: Effect.Effect<HandledToolkitLike, never, R> | undefined
+  /** Other agents as tools (`agent.asTool(...)`); their usage rolls up into this run. */
+  readonly subAgents?: ReadonlyArray<AgentTool<R>> | undefined
+  readonly modelSettings?: ModelSettings | undefined
+  /** Structured output: sent as `text.format` json_schema; the final text is decoded into `A`. */
+  readonly output?: Schema.Codec<A, unknown> | undefined
+  /** The `text.format` name for structured output (default `"output"`). */
+  readonly outputName?: string | undefined
+  /** Sends `strict: true` with the output schema (the schema must then satisfy strict mode). */
+  readonly outputStrict?: boolean | undefined
+  /** Signs approvals with HMAC-SHA256; `resume` then refuses unsigned or forged ones. */
+  readonly approvalSecret?: Redacted.Redacted<string> | undefined
+}
+
+/** What a run starts from: a user message, or items (e.g. a previous result's `history` plus a new message). */
+export type AgentInput = string | ReadonlyArray<InputItem>
+
+/** Per-run options. */
+export interface RunOptions {
+  /** The run id (default: a random UUID); also the step-identity prefix. */
+  readonly runId?: string | undefined
+  /** Called once with the final state however the run ends (completed, paused, failed, interrupted). */
+  readonly checkpoint?: ((state: RunState) => Effect.Effect<void>) | undefined
+}
+
+/** Options of `resume`. */
+export interface ResumeOptions extends Omit<RunOptions, "runId"> {
+  /** Decisions for the pending calls (from `agent.approve` / `agent.reject`). */
+  readonly approvals?: ReadonlyArray<Approval> | undefined
+}
+
+interface ResultCommon {
+  readonly runId: string
+  readonly agent: string
+  /** The history after the run: pass it back (plus a new message) for the next turn of a conversation. */
+  readonly history: ReadonlyArray<InputItem>
+  /** Usage over the run, sub-agents included. */
+  readonly usage: RunUsage
+  /** Usage per model call of this agent. */
+  readonly turnUsage: ReadonlyArray<TurnUsage>
+  /** Model calls made. */
+  readonly turns: number
+  /** The serialisable state (for `resume`, or to persist). */
+  readonly state: RunState
+}
+
+/** The run finished with an answer. */
+export interface CompletedResult<A> extends ResultCommon {
+  readonly _tag: "Completed"
+  readonly stopReason: { readonly _tag: "Completed" }
+  /** The final assistant text. */
+  readonly output: string
+  /** The final value: the decoded structured output, or the text. */
+  readonly value: A
+}
+
+/** The run paused: calls wait for a human decision. */
+export interface PausedResult extends ResultCommon {
+  readonly _tag: "Paused"
+  readonly stopReason: Extract<StopReason, { readonly _tag: "ApprovalRequired" }>
+  readonly pending: ReadonlyArray<PendingApproval>
+}
+
+/** What `run` / `resume` succeed with. */
+export type AgentResult<A> = CompletedResult<A> | PausedResult
+
+/** An agent usable as a tool of another agent. */
+export interface AgentTool<R> extends HandledToolkitLike<R> {
+  readonly name: string
+}
+
+/** Options of `asTool`. */
+export interface AsToolOptions {
+  /** Tool name (default: the agent's name, sanitised). */
+  readonly name?: string | undefined
+  readonly description: string
+}
+
+/** An agent. */
+export interface Agent<A, R> {
+  readonly name: string
+  readonly model: string
+  /** Runs to completion (or a pause). */
+  readonly run: (
+    input: AgentInput,
+    options?: RunOptions
+  ) => Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
+  /** Runs with streaming model calls and emits every event; ends after `RunEnd` (or fails). */
+  readonly stream: (
+    input: AgentInput,
+    options?: RunOptions
+  ) => Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient>
+  /** Continues a saved state (paused or interrupted), applying approvals. */
+  readonly resume: (
+    state: RunState,
+    options?: ResumeOptions
+  ) => Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
+  /** `resume`, streaming. */
+  readonly resumeStream: (
+    state: RunState,
+    options?: ResumeOptions
+  ) => Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient>
+  /** An approval for a pending call of a paused state (signed when the agent has a secret). */
+  readonly approve: (state: RunState, callId: string) => Approval
+  /** A rejection for a pending call; `message` is what the model is told. */
+  readonly reject: (state: RunState, callId: string, message?: string) => Approval
+  /** This agent as a tool of another agent: `{ input: string }` in, the final text out. */
+  readonly asTool: (options: AsToolOptions) => AgentTool<R | ResponsesClient>
+}
+
+// ---------------------------------------------------------------------------------------------
+// make
+// ---------------------------------------------------------------------------------------------
+
+const wireSettings = (settings: ModelSettings | undefined): Record<string, unknown> => {
+  if (settings === undefined) return {}
+  const wire: Record<string, unknown> = {}
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) wire[key] = value
+  }
+  set("temperature", settings.temperature)
+  set("top_p", settings.topP)
+  set("max_output_tokens", settings.maxOutputTokens)
+  set("tool_choice", settings.toolChoice)
+  set("parallel_tool_calls", settings.parallelToolCalls)
+  set("reasoning", settings.reasoning)
+  set("truncation", settings.truncation)
+  set("store", settings.store)
+  set("include", settings.include)
+  set("metadata", settings.metadata)
+  set("user", settings.user)
+  set("provider", settings.provider)
+  if (settings.verbosity !== undefined) wire.text = { verbosity: settings.verbosity }
+  return { ...wire, ...settings.extra }
+}
+
+const outputSpec = <A>(options: AgentOptions<A, unknown>): Pick<AgentSpec<A>, "textFormat" | "decodeOutput"> => {
+  const schema = options.output
+  if (schema === undefined) return { textFormat: undefined, decodeOutput: undefined }
+  const document = Schema.toJsonSchemaDocument(schema)
+  const jsonSchema: Record<string, unknown> = { ...document.schema }
+  if (Object.keys(document.definitions).length > 0) jsonSchema.$defs = document.definitions
+  const textFormat: TextFormat = {
+    type: "json_schema",
+    name: options.outputName ?? "output",
+    schema: jsonSchema,
+    strict: options.outputStrict ?? false
+  }
+  const decode = Schema.decodeUnknownExit(Schema.fromJsonString(schema))
+  return {
+    textFormat,
+    decodeOutput: (text) => {
+      const exit = decode(text)
+      if (Exit.isSuccess(exit)) return { ok: true, value: exit.value }
+      const error = Cause.squash(exit.cause)
+      return { ok: false, issue: error instanceof Error ? error.message : String(error) }
+    }
+  }
+}
+
+const readKnobs = Effect.gen(function* () {
+  const knobs: Knobs = {
+    maxTurns: yield* AgentKnobs.MaxTurns,
+    toolConcurrency: yield* AgentKnobs.ToolConcurrency,
+    budgets: yield* AgentKnobs.Budgets,
+    maxInputBytes: yield* AgentKnobs.MaxInputBytes,
+    retryTurnOnStreamDrop: yield* AgentKnobs.RetryTurnOnStreamDrop,
+    modelRetries: yield* AgentKnobs.ModelRetries,
+    malformedArgumentTurns: yield* AgentKnobs.MalformedArgumentTurns,
+    repeatedCalls: yield* AgentKnobs.RepeatedCalls,
+    unknownTool: yield* AgentKnobs.UnknownTool,
+    captureContent: yield* AgentKnobs.CaptureContent,
+    wrap: (yield* AgentKnobs.StepWrapper).wrap
+  }
+  return knobs
+})
+
+const emptyToolkit: HandledToolkitLike = {
+  names: [],
+  definitions: () => [],
+  handle: () => Effect.die("no toolkit"),
+  needsApproval: () => Effect.succeed(false)
+}
+
+const sanitiseName = (name: string): string => name.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64) || "agent"
+
+/** Builds an agent. */
+export const make = <A = string, R = never>(options: AgentOptions<A, R>): Agent<A, R> => {
+  const secret = options.approvalSecret === undefined ? undefined : Redacted.value(options.approvalSecret)
+  const spec: AgentSpec<A> = {
+    name: options.name,
+    model: options.model,
+    instructions: options.instructions,
+    settings: wireSettings(options.modelSettings),
+    approvalSecret: secret,
+    ...outputSpec(options as AgentOptions<A, unknown>)
+  }
+
+  const toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R> = Effect.gen(function* () {
+    const base = options.toolkit === undefined ? emptyToolkit : yield* options.toolkit
+    const subAgents = options.subAgents ?? []
+    return subAgents.length === 0 ? (base as HandledToolkitLike<R>) : combine<R>([base, ...subAgents])
+  })
+
+  type Start = { readonly run: Run; readonly resumed: boolean; readonly approvals: ReadonlyArray<Approval> }
+
+  const execute = (
+    start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
+    runOptions: RunOptions | undefined,
+    mode: "create" | "stream",
+    emit: (event: AgentEvent) => Effect.Effect<void>
+  ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
+    Effect.gen(function* () {
+      const client = yield* ResponsesClient
+      const knobs = yield* readKnobs
+      const toolkit = yield* toolkitOf
+      const parent = yield* CurrentRun
+      const { run, resumed, approvals } = start(parent)
+      const deps: LoopDeps<R> = { client, toolkit, knobs, emit, mode }
+      const checkpoint = (reason: StopReason) =>
+        runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
+      yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
+      const body: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = Effect.gen(function* () {
+        const first = yield* resumeBatch(spec, run, deps, approvals)
+        return first !== undefined ? first : yield* loop(spec, run, deps)
+      })
+      const wallTimeMs = knobs.budgets.wallTimeMs
+      const bounded =
+        wallTimeMs === undefined
+          ? body
+          : body.pipe(
+              Effect.timeoutOrElse({
+                duration: Duration.millis(wallTimeMs),
+                orElse: () =>
+                  Effect.suspend(() => {
+                    closeBatch(run, "cancelled: the run's deadline passed")
+                    return Effect.fail(
+                      new AgentError.RequestTimeout({
+                        ...transcript(run, `the run's ${wallTimeMs} ms deadline passed`),
+                        phase: "total",
+                        timeoutMs: wallTimeMs
+                      })
+                    )
+                  })
+              })
+            )
+      const outcome = yield* bounded.pipe(
+        Effect.onInterrupt(() =>
+          Effect.suspend(() => {
+            closeBatch(run, "cancelled: the run was interrupted")
+            return checkpoint({ _tag: "Interrupted" })
+          })
+        ),
+        Effect.tapError((error) =>
+          Effect.gen(function* () {
+            const reason = AgentError.stopReasonOf(error)
+            if (reason !== undefined)
+              yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: reason, usage: run.usage })
+            if (runOptions?.checkpoint !== undefined)
+              yield* runOptions.checkpoint(snapshot(spec.name, run, reason ?? { _tag: "Interrupted" }))
+          })
+        )
+      )
+      const result = toResult(spec.name, run, outcome)
+      yield* Effect.annotateCurrentSpan({
+        "gen_ai.usage.input_tokens": run.usage.inputTokens,
+        "gen_ai.usage.output_tokens": run.usage.outputTokens,
+        "volley.agent.turns": run.turns,
+        "volley.agent.stop_reason": result.stopReason._tag
+      })
+      yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: result.stopReason, usage: run.usage })
+      yield* checkpoint(result.stopReason)
+      return result
+    }).pipe(
+      Effect.withSpan(`invoke_agent ${spec.name}`, {
+        attributes: {
+          "gen_ai.operation.name": "invoke_agent",
+          "gen_ai.agent.name": spec.name,
+          "gen_ai.request.model": spec.model
+        }
+      })
+    )
+
+  const fresh =
+    (input: AgentInput, runOptions: RunOptions | undefined) =>
+    (parent: ReturnType<typeof CurrentRun.of>): Start => ({
+      run: makeRun(runOptions?.runId ?? crypto.randomUUID(), inputItems(input), parent),
+      resumed: false,
+      approvals: []
+    })
+  const restored =
+    (state: RunState, approvals: ReadonlyArray<Approval>) =>
+    (parent: ReturnType<typeof CurrentRun.of>): Start => ({
+      run: restoreRun(state, parent),
+      resumed: true,
+      approvals
+    })
+  const noEmit = () => Effect.void
+
+  const streamOf = (
+    start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
+    runOptions: RunOptions | undefined
+  ): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient> =>
+    Stream.callback<AgentEvent, AgentError.AgentError, R | ResponsesClient>(
+      (queue) =>
+        execute(start, runOptions, "stream", (event) => Queue.offer(queue, event).pipe(Effect.asVoid)).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => Queue.fail(queue, error),
+            onSuccess: () => Queue.end(queue)
+          })
+        ),
+      { bufferSize: 1024, strategy: "suspend" }
+    )
+
+  const decisionFor = (state: RunState, callId: string, decision: Approval["decision"], message?: string): Approval => {
+    const pending = state.pending?.awaiting.find((call) => call.callId === callId)
+    const hash = pending?.argsHash ?? ""
+    return {
+      callId,
+      argsHash: hash,
+      decision,
+      ...(message === undefined ? {} : { message }),
+      ...(secret === undefined ? {} : { signature: sign(secret, state.runId, callId, hash, decision) })
+    }
+  }
+
+  const agent: Agent<A, R> = {
+    name: options.name,
+    model: options.model,
+    run: (input, runOptions) => execute(fresh(input, runOptions), runOptions, "create", noEmit),
+    stream: (input, runOptions) => streamOf(fresh(input, runOptions), runOptions),
+    resume: (state, resumeOptions) =>
+      execute(restored(state, resumeOptions?.approvals ?? []), resumeOptions, "create", noEmit),
+    resumeStream: (state, resumeOptions) => streamOf(restored(state, resumeOptions?.approvals ?? []), resumeOptions),
+    approve: (state, callId) => decisionFor(state, callId, "approve"),
+    reject: (state, callId, message) => decisionFor(state, callId, "reject", message),
+    asTool: (toolOptions) => asTool(agent, toolOptions)
+  }
+  return agent
+}
+
+const toResult = <A>(agent: string, run: Run, outcome: LoopOutcome<A>): AgentResult<A> => {
+  const common = {
+    runId: run.runId,
+    agent,
+    history: run.history,
+    usage: run.usage,
+    turnUsage: run.turnUsage,
+    turns: run.turns
+  }
+  if (outcome._tag === "Completed") {
+    const stopReason = { _tag: "Completed" } as const
+    return {
+      _tag: "Completed",
+      ...common,
+      stopReason,
+      output: outcome.text,
+      value: outcome.value,
+      state: snapshot(agent, run, stopReason)
+    }
+  }
+  const first = outcome.awaiting[0]!
+  const stopReason = {
+    _tag: "ApprovalRequired",
+    callId: first.callId,
+    name: first.name,
+    argsHash: first.argsHash
+  } as const
+  return { _tag: "Paused", ...common, stopReason, pending: outcome.awaiting, state: snapshot(agent, run, stopReason) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sub-agents
+// ---------------------------------------------------------------------------------------------
+
+const SubAgentArgs = Schema.fromJsonString(Schema.Struct({ input: Schema.String }))
+const decodeSubAgentArgs = Schema.decodeUnknownExit(SubAgentArgs)
+
+const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R | ResponsesClient> => {
+  const name = options.name ?? sanitiseName(agent.name)
+  const definition: FunctionTool = {
+    type: "function",
+    name,
+    description: options.description,
+    parameters: {
+      type: "object",
+      properties: { input: { type: "string", description: "The task for the agent" } },
+      required: ["input"],
+      additionalProperties: false
+    },
+    strict: true
+  }
+  const reply = (callId: string, output: string, failed: boolean, isArgumentError = false) => ({
+    callId,
+    name,
+    output: { type: "function_call_output" as const, call_id: callId, output },
+    outcome: failed
+      ? { _tag: "Failure" as const, error: { _tag: isArgumentError ? "ToolArgumentsInvalid" : "ToolFailed" } }
+      : { _tag: "Success" as const },
+    isArgumentError
+  })
+  return {
+    name,
+    names: [name],
+    definitions: () => [definition],
+    needsApproval: () => Effect.succeed(false),
+    handle: (call) => {
+      const args = decodeSubAgentArgs(call.arguments)
+      if (Exit.isFailure(args))
+        return Effect.succeed(
+          reply(
+            call.call_id,
+            JSON.stringify({ error: { type: "invalid_arguments", message: 'expected {"input": string}' } }),
+            true,
+            true
+          )
+        )
+      return agent.run(args.value.input).pipe(
+        Effect.map((result) =>
+          result._tag === "Completed"
+            ? reply(call.call_id, result.output, false)
+            : reply(
+                call.call_id,
+                JSON.stringify({
+                  error: {
+                    type: "approval_required",
+                    message: `the sub-agent needs approval for ${result.stopReason.name}`
+                  }
+                }),
+                true
+              )
+        ),
+        Effect.catch((error: AgentError.AgentError) =>
+          Effect.succeed(
+            reply(
+              call.call_id,
+              JSON.stringify({
+                error: { type: "agent_failed", message: `${error._tag}: ${error.message}`.slice(0, 2000) }
+              }),
+              true
+            )
+          )
+        )
+      )
+    }
+  }
+}
+
+/** The argument hash the loop binds approvals to (SHA-256 of the canonical JSON arguments). */
+export const hashArguments = (args: string): string => argsHash(args)

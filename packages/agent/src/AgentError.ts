@@ -1,0 +1,178 @@
+/**
+ * Every way `Agent.run` can fail, as serialisable Schema tagged errors. Each one keeps the run's
+ * transcript: `runId`, `history` (valid input for a later request: every call has its output),
+ * `usage` and `turns`, so a caller can inspect, persist or continue what happened. Loop limits
+ * carry their `StopReason` (`stopReasonOf`); model-call failures wrap the client's `ResponsesError`
+ * in `ModelError`. Gotcha: a paused run (approval) is a success, not an error.
+ */
+import * as Schema from "effect/Schema"
+import * as ResponsesError from "@volley/core/ResponsesError"
+import { RunHistory } from "./RunHistory.ts"
+import { BudgetKind, RunUsage, type StopReason } from "./StopReason.ts"
+
+const transcript = {
+  /** Redacted, human-readable. */
+  message: Schema.String,
+  runId: Schema.String,
+  /** The history so far; passes the pairing validator. */
+  history: RunHistory,
+  usage: RunUsage,
+  /** Model calls made. */
+  turns: Schema.Number
+}
+
+/** The run made `limit` model calls and the model still wanted to go on. */
+export class MaxTurnsExceeded extends Schema.TaggedError<MaxTurnsExceeded>()("MaxTurnsExceeded", {
+  ...transcript,
+  limit: Schema.Number
+}) {}
+
+/** A token budget was crossed; no further request was sent. */
+export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
+  ...transcript,
+  budget: BudgetKind,
+  used: Schema.Number,
+  limit: Schema.Number
+}) {}
+
+/** The model repeated an identical call (same name, same canonical arguments) too often. */
+export class LoopDetected extends Schema.TaggedError<LoopDetected>()("LoopDetected", {
+  ...transcript,
+  name: Schema.String,
+  argsHash: Schema.String,
+  repeats: Schema.Number
+}) {}
+
+/** The response was incomplete (`reason`, e.g. `max_output_tokens`); none of its calls ran. */
+export class Truncated extends Schema.TaggedError<Truncated>()("Truncated", {
+  ...transcript,
+  reason: Schema.String
+}) {}
+
+/** The model refused. */
+export class Refused extends Schema.TaggedError<Refused>()("Refused", {
+  ...transcript,
+  text: Schema.String
+}) {}
+
+/** The run's wall-time deadline (`Budgets.wallTimeMs`) fired; in-flight work was interrupted. */
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", {
+  ...transcript,
+  phase: Schema.Literal("total"),
+  timeoutMs: Schema.Number
+}) {}
+
+/** The model answered in a way the loop cannot use (`EmptyOutput`: completed with nothing). */
+export class ModelBehavior extends Schema.TaggedError<ModelBehavior>()("ModelBehavior", {
+  ...transcript,
+  kind: Schema.Literals(["EmptyOutput"])
+}) {}
+
+/** The pairing validator rejected the history before sending it; no request was made. */
+export class InvalidHistory extends Schema.TaggedError<InvalidHistory>()("InvalidHistory", {
+  ...transcript,
+  issue: Schema.Literals(["MissingOutput", "OrphanOutput", "DuplicateOutput", "DuplicateCall"]),
+  callId: Schema.String
+}) {}
+
+/** The request input exceeds `maxInputBytes`; nothing was sent. */
+export class ContextTooLarge extends Schema.TaggedError<ContextTooLarge>()("ContextTooLarge", {
+  ...transcript,
+  bytes: Schema.Number,
+  limit: Schema.Number
+}) {}
+
+/** An approval is forged, unsigned, or bound to another call or other arguments. */
+export class InvalidApproval extends Schema.TaggedError<InvalidApproval>()("InvalidApproval", {
+  ...transcript,
+  callId: Schema.String,
+  reason: Schema.Literals(["UnknownCall", "ArgumentsMismatch", "BadSignature", "NotPaused"])
+}) {}
+
+/** The model sent malformed tool arguments in too many turns of the run. */
+export class ToolArgumentsInvalid extends Schema.TaggedError<ToolArgumentsInvalid>()("ToolArgumentsInvalid", {
+  ...transcript,
+  callId: Schema.String,
+  name: Schema.String,
+  malformedTurns: Schema.Number
+}) {}
+
+/** The model called a tool that does not exist and the policy is `unknownTool: "fail"`. */
+export class ToolNotFound extends Schema.TaggedError<ToolNotFound>()("ToolNotFound", {
+  ...transcript,
+  callId: Schema.String,
+  name: Schema.String
+}) {}
+
+/** A tool failed under a `failurePolicy: "fail"` (its failure or its timeout ends the run). */
+export class ToolRunFailed extends Schema.TaggedError<ToolRunFailed>()("ToolRunFailed", {
+  ...transcript,
+  callId: Schema.String,
+  name: Schema.String,
+  reason: Schema.Literals(["ToolFailed", "ToolTimeout"])
+}) {}
+
+/** The final answer did not decode with the `output` schema, even after one correction turn. */
+export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutputInvalid>()("StructuredOutputInvalid", {
+  ...transcript,
+  text: Schema.String,
+  issue: Schema.String
+}) {}
+
+/** A `ResponsesError` from the model call (after the client's and the turn's retries). */
+export const ModelCallError = Schema.Union([
+  ResponsesError.NetworkError,
+  ResponsesError.RequestTimeout,
+  ResponsesError.RateLimitError,
+  ResponsesError.QuotaExhaustedError,
+  ResponsesError.AuthenticationError,
+  ResponsesError.InvalidRequestError,
+  ResponsesError.InternalProviderError,
+  ResponsesError.StreamProtocolError,
+  ResponsesError.EventTooLarge,
+  ResponsesError.StreamTruncated,
+  ResponsesError.ResponseFailed,
+  ResponsesError.ResponseDecodeError
+])
+
+/** The model call failed; `error` is the client's typed error. */
+export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {
+  ...transcript,
+  error: ModelCallError
+}) {}
+
+/** Every error `Agent.run` / `agent.stream` / `agent.resume` fail with. */
+export type AgentError =
+  | MaxTurnsExceeded
+  | BudgetExceeded
+  | LoopDetected
+  | Truncated
+  | Refused
+  | RequestTimeout
+  | ModelBehavior
+  | InvalidHistory
+  | ContextTooLarge
+  | InvalidApproval
+  | ToolArgumentsInvalid
+  | ToolNotFound
+  | ToolRunFailed
+  | StructuredOutputInvalid
+  | ModelError
+
+/** The stop reason an error stands for, when it is a loop outcome of RELIABILITY.md §2.3. */
+export const stopReasonOf = (error: AgentError): StopReason | undefined => {
+  switch (error._tag) {
+    case "MaxTurnsExceeded":
+      return { _tag: "MaxTurns", limit: error.limit }
+    case "BudgetExceeded":
+      return { _tag: "BudgetExceeded", budget: error.budget, used: error.used, limit: error.limit }
+    case "LoopDetected":
+      return { _tag: "LoopDetected", name: error.name, argsHash: error.argsHash, repeats: error.repeats }
+    case "Truncated":
+      return { _tag: "Truncated", reason: error.reason }
+    case "Refused":
+      return { _tag: "Refused", text: error.text }
+    default:
+      return undefined
+  }
+}

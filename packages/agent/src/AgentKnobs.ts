@@ -1,0 +1,87 @@
+/**
+ * Per-run knobs as `Context.Reference`s with defaults (RELIABILITY.md §1): `MaxTurns` (10),
+ * `ToolConcurrency` (8), `Budgets` (none), `MaxInputBytes` (none), `RetryTurnOnStreamDrop` (true),
+ * `ModelRetries` (2, the client's `maxRetries`: one budget for client and turn retries),
+ * `MalformedArgumentTurns` (3), `RepeatedCalls` (3 / 5), `UnknownTool` ("feedback"),
+ * `CaptureContent` (false) and `StepWrapper` (identity). Override one for a run with
+ * `Effect.provideService(AgentKnobs.MaxTurns, 5)`. Gotcha: a knob is read once when the run starts
+ * (or resumes), so changing it mid-run has no effect on that run.
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+
+/** Model calls per run before `MaxTurns` (default 10, agents-js `DEFAULT_MAX_TURNS`). */
+export const MaxTurns = Context.Reference<number>("@volley/agent/MaxTurns", { defaultValue: () => 10 })
+
+/** Tool calls in flight per turn (default 8). */
+export const ToolConcurrency = Context.Reference<number>("@volley/agent/ToolConcurrency", {
+  defaultValue: () => 8
+})
+
+/** The run's budgets; absent fields are unlimited (the default). */
+export interface BudgetsShape {
+  readonly inputTokens?: number | undefined
+  readonly outputTokens?: number | undefined
+  readonly totalTokens?: number | undefined
+  /** Wall-time deadline for the whole run, in milliseconds (`RequestTimeout{phase:"total"}`). */
+  readonly wallTimeMs?: number | undefined
+}
+
+/** Token and wall-time budgets (default: none). */
+export const Budgets = Context.Reference<BudgetsShape>("@volley/agent/Budgets", { defaultValue: () => ({}) })
+
+/** Maximum UTF-8 size of a request's `input`, checked before sending (default: unlimited). */
+export const MaxInputBytes = Context.Reference<number>("@volley/agent/MaxInputBytes", {
+  defaultValue: () => Number.POSITIVE_INFINITY
+})
+
+/** Re-run a model call whose stream dropped mid-turn (default true; emits `TurnRestarted`). */
+export const RetryTurnOnStreamDrop = Context.Reference<boolean>("@volley/agent/RetryTurnOnStreamDrop", {
+  defaultValue: () => true
+})
+
+/**
+ * Retries per model call across all layers (default 2, as the client's `maxRetries`): the turn
+ * retry stops once `ModelRetries + 1` HTTP attempts were spent, and tells the client how many
+ * were already used (`CallOptions.previousAttempts`).
+ */
+export const ModelRetries = Context.Reference<number>("@volley/agent/ModelRetries", { defaultValue: () => 2 })
+
+/** Turns with malformed tool arguments per run before `ToolArgumentsInvalid` (default 3). */
+export const MalformedArgumentTurns = Context.Reference<number>("@volley/agent/MalformedArgumentTurns", {
+  defaultValue: () => 3
+})
+
+/** Repeated identical calls: from `skipFrom` the tool is not re-run; at `stopAt` `LoopDetected`. */
+export const RepeatedCalls = Context.Reference<{ readonly skipFrom: number; readonly stopAt: number }>(
+  "@volley/agent/RepeatedCalls",
+  { defaultValue: () => ({ skipFrom: 3, stopAt: 5 }) }
+)
+
+/** What an unknown tool name does: feed it back (default) or fail the run with `ToolNotFound`. */
+export const UnknownTool = Context.Reference<"feedback" | "fail">("@volley/agent/UnknownTool", {
+  defaultValue: () => "feedback"
+})
+
+/** Record prompts, arguments and outputs on spans (default false, RELIABILITY G03). */
+export const CaptureContent = Context.Reference<boolean>("@volley/agent/CaptureContent", {
+  defaultValue: () => false
+})
+
+/** The identity of one step: a model call (`callId` absent) or a tool call. */
+export interface StepId {
+  readonly runId: string
+  readonly turn: number
+  readonly kind: "model" | "tool"
+  readonly callId?: string | undefined
+}
+
+/** Wraps every step (a durable engine turns each into an activity keyed by its `StepId`). */
+export interface StepWrapperShape {
+  readonly wrap: <A, E, R>(id: StepId, step: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+/** Wraps every model call and tool call (default: runs it as is). */
+export const StepWrapper = Context.Reference<StepWrapperShape>("@volley/agent/StepWrapper", {
+  defaultValue: () => ({ wrap: (_id, step) => step })
+})

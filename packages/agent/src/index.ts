@@ -1,0 +1,20 @@
+/**
+ * `@volley/agent`: the agent loop on top of `@volley/core` and `@volley/tools`. Import the modules
+ * as namespaces: `Agent` (make, run, stream, resume, approvals, sub-agents), `AgentEvent` (the
+ * event vocabulary), `AgentError` (typed failures with transcript), `AgentKnobs` (per-run
+ * `Context.Reference` knobs), `RunState` (serialisable state), `StopReason` and `RunHistory`.
+ */
+/** Agents: make, run, stream, resume, approve/reject, asTool. */
+export * as Agent from "./Agent.ts"
+/** The events of a run. */
+export * as AgentEvent from "./AgentEvent.ts"
+/** The typed failures of a run. */
+export * as AgentError from "./AgentError.ts"
+/** Per-run knobs with defaults. */
+export * as AgentKnobs from "./AgentKnobs.ts"
+/** The serialisable state of a run and approvals. */
+export * as RunState from "./RunState.ts"
+/** Stop reasons and usage. */
+export * as StopReason from "./StopReason.ts"
+/** The history schema. */
+export * as RunHistory from "./RunHistory.ts"

@@ -1,0 +1,169 @@
+/**
+ * The loop's decisions as small pure functions over data: `decide` looks at one model response and
+ * returns the tagged `NextStep`; `beforeRequest` guards the next model call (max turns, budgets);
+ * `afterTools` rules on a finished tool batch (malformed-argument turns); `planCalls` marks
+ * repeated identical calls (E02). Nothing here performs effects, reads a clock or decides on a
+ * finish-reason string: the shape of the output items is the only signal.
+ * Gotcha: any `function_call` wins over text in the same response (C07), but an incomplete response
+ * never runs its calls (C04), because its batch of calls may be unfinished.
+ */
+import type { FunctionCall, OutputItem, Response } from "@volley/core/ResponsesSchema"
+import type { BudgetKind, RunUsage } from "../StopReason.ts"
+import { refusalText } from "./history.ts"
+
+/** Token budgets of a run; absent means unlimited. */
+export interface TokenBudgets {
+  readonly inputTokens?: number | undefined
+  readonly outputTokens?: number | undefined
+  readonly totalTokens?: number | undefined
+}
+
+/** What to do after a model response. */
+export type NextStep =
+  /** Run every call (in order, bounded in parallel), then call the model again. */
+  | { readonly _tag: "RunTools"; readonly calls: ReadonlyArray<FunctionCall> }
+  /** Run `run`, then pause the run until a human decides on `awaiting`. */
+  | {
+      readonly _tag: "NeedsApproval"
+      readonly run: ReadonlyArray<FunctionCall>
+      readonly awaiting: ReadonlyArray<FunctionCall>
+    }
+  /** The model answered: a message and no calls. */
+  | { readonly _tag: "Final"; readonly text: string }
+  /** A budget is spent: stop before running anything or calling the model again. */
+  | { readonly _tag: "LimitReached"; readonly budget: BudgetKind; readonly used: number; readonly limit: number }
+  /** The response is incomplete (C03, C04). */
+  | { readonly _tag: "Truncated"; readonly reason: string }
+  /** The model refused (C05). */
+  | { readonly _tag: "Refused"; readonly text: string }
+  /** Completed with nothing usable (C08). */
+  | { readonly _tag: "EmptyOutput" }
+  /** The response contradicts the protocol (D08, C08). */
+  | { readonly _tag: "ProtocolError"; readonly reason: "DuplicateCallId" | "UnexpectedStatus" }
+
+/** The first budget `usage` has crossed, if any. */
+export const budgetCrossed = (
+  usage: RunUsage,
+  budgets: TokenBudgets
+): { readonly budget: BudgetKind; readonly used: number; readonly limit: number } | undefined => {
+  if (budgets.totalTokens !== undefined && usage.totalTokens >= budgets.totalTokens)
+    return { budget: "totalTokens", used: usage.totalTokens, limit: budgets.totalTokens }
+  if (budgets.inputTokens !== undefined && usage.inputTokens >= budgets.inputTokens)
+    return { budget: "inputTokens", used: usage.inputTokens, limit: budgets.inputTokens }
+  if (budgets.outputTokens !== undefined && usage.outputTokens >= budgets.outputTokens)
+    return { budget: "outputTokens", used: usage.outputTokens, limit: budgets.outputTokens }
+  return undefined
+}
+
+/** The inputs of `decide`. */
+export interface DecideInput {
+  readonly response: Response
+  /** The run's usage including this response. */
+  readonly usage: RunUsage
+  readonly budgets: TokenBudgets
+  /** Whether a call must wait for a human decision. */
+  readonly needsApproval: (call: FunctionCall) => boolean
+}
+
+const functionCalls = (output: ReadonlyArray<OutputItem>): Array<FunctionCall> => {
+  const calls: Array<FunctionCall> = []
+  for (const item of output) if (item.type === "function_call") calls.push(item)
+  return calls
+}
+
+const hasDuplicateCallId = (calls: ReadonlyArray<FunctionCall>): boolean => {
+  if (calls.length < 2) return false
+  const seen = new Set<string>()
+  for (const call of calls) {
+    if (seen.has(call.call_id)) return true
+    seen.add(call.call_id)
+  }
+  return false
+}
+
+/** The next step after one model response. */
+export const decide = ({ response, usage, budgets, needsApproval }: DecideInput): NextStep => {
+  const output = response.output ?? []
+  const status = response.status ?? "completed"
+  if (status === "incomplete") return { _tag: "Truncated", reason: response.incomplete_details?.reason ?? "unknown" }
+  if (status !== "completed") return { _tag: "ProtocolError", reason: "UnexpectedStatus" }
+  const refusal = refusalText(output)
+  if (refusal !== undefined) return { _tag: "Refused", text: refusal }
+  const calls = functionCalls(output)
+  if (calls.length > 0) {
+    if (hasDuplicateCallId(calls)) return { _tag: "ProtocolError", reason: "DuplicateCallId" }
+    const crossed = budgetCrossed(usage, budgets)
+    if (crossed !== undefined) return { _tag: "LimitReached", ...crossed }
+    const awaiting = calls.filter(needsApproval)
+    if (awaiting.length === 0) return { _tag: "RunTools", calls }
+    return { _tag: "NeedsApproval", run: calls.filter((call) => !awaiting.includes(call)), awaiting }
+  }
+  let text: string | undefined
+  for (const item of output) {
+    if (item.type !== "message") continue
+    for (const part of item.content) if (part.type === "output_text") text = (text ?? "") + part.text
+  }
+  return text === undefined ? { _tag: "EmptyOutput" } : { _tag: "Final", text }
+}
+
+/** What guards the next model call. */
+export type RequestGuard =
+  | { readonly _tag: "Proceed" }
+  | { readonly _tag: "MaxTurns"; readonly limit: number }
+  | { readonly _tag: "LimitReached"; readonly budget: BudgetKind; readonly used: number; readonly limit: number }
+
+/** Whether another model call may be made: `turns` calls were made so far (E01, E03). */
+export const beforeRequest = (
+  turns: number,
+  maxTurns: number,
+  usage: RunUsage,
+  budgets: TokenBudgets
+): RequestGuard => {
+  if (turns >= maxTurns) return { _tag: "MaxTurns", limit: maxTurns }
+  const crossed = budgetCrossed(usage, budgets)
+  return crossed === undefined ? { _tag: "Proceed" } : { _tag: "LimitReached", ...crossed }
+}
+
+/** Thresholds for repeated identical calls (E02). */
+export interface RepeatPolicy {
+  /** From this occurrence on, the tool is not re-run and the model is told (default 3). */
+  readonly skipFrom: number
+  /** At this occurrence the run stops with `LoopDetected` (default 5). */
+  readonly stopAt: number
+}
+
+/** How one call of a batch is handled. */
+export type CallPlan =
+  | { readonly _tag: "Run"; readonly call: FunctionCall; readonly key: string }
+  | { readonly _tag: "Repeated"; readonly call: FunctionCall; readonly key: string; readonly occurrence: number }
+
+/** The plan for a batch, or the call that trips loop detection. */
+export type BatchPlan =
+  | { readonly _tag: "Plan"; readonly calls: ReadonlyArray<CallPlan>; readonly counts: ReadonlyMap<string, number> }
+  | { readonly _tag: "LoopDetected"; readonly call: FunctionCall; readonly key: string; readonly occurrence: number }
+
+/**
+ * Counts identical calls (same `key`: name + argument hash) across the run. `counts` are the
+ * occurrences before this batch; the result carries the updated counts.
+ */
+export const planCalls = (
+  calls: ReadonlyArray<FunctionCall>,
+  keyOf: (call: FunctionCall) => string,
+  counts: ReadonlyMap<string, number>,
+  policy: RepeatPolicy
+): BatchPlan => {
+  const next = new Map(counts)
+  const plans: Array<CallPlan> = []
+  for (const call of calls) {
+    const key = keyOf(call)
+    const occurrence = (next.get(key) ?? 0) + 1
+    next.set(key, occurrence)
+    if (occurrence >= policy.stopAt) return { _tag: "LoopDetected", call, key, occurrence }
+    plans.push(occurrence >= policy.skipFrom ? { _tag: "Repeated", call, key, occurrence } : { _tag: "Run", call, key })
+  }
+  return { _tag: "Plan", calls: plans, counts: next }
+}
+
+/** Whether the run must stop after a batch with malformed arguments (D01). */
+export const afterTools = (malformedTurns: number, limit: number): "Continue" | "ToolArgumentsInvalid" =>
+  malformedTurns >= limit ? "ToolArgumentsInvalid" : "Continue"

@@ -1,0 +1,105 @@
+/**
+ * History helpers of the loop: turning the user's input into items, the D07 pairing validator,
+ * the synthetic outputs the loop writes (errors, cancellations), canonical argument hashing and
+ * byte accounting for `maxInputBytes`. Everything here is pure and synchronous. Gotcha: items
+ * are never copied or re-keyed: a response's output items go into the history as the same objects,
+ * which is what keeps each request's prefix byte-identical to the previous request.
+ */
+import { createHash } from "node:crypto"
+import type { FunctionCall, FunctionCallOutput, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
+
+/** The user's input as history items: a string becomes one user message. */
+export const inputItems = (input: string | ReadonlyArray<InputItem>): Array<InputItem> =>
+  typeof input === "string" ? [{ type: "message", role: "user", content: input }] : [...input]
+
+/** Output items are valid input items; they go back unchanged (ids, status, encrypted reasoning). */
+export const asInput = (item: OutputItem): InputItem => item as InputItem
+
+/** A pairing violation found by `validatePairing`. */
+export interface PairingIssue {
+  readonly issue: "MissingOutput" | "OrphanOutput" | "DuplicateOutput" | "DuplicateCall"
+  readonly callId: string
+}
+
+/**
+ * D07: every `function_call` has exactly one later `function_call_output` with its `call_id`, and
+ * no output lacks an earlier call. Returns the first violation, or `undefined`. O(n).
+ */
+export const validatePairing = (items: ReadonlyArray<InputItem>): PairingIssue | undefined => {
+  // call_id -> true once its output was seen
+  const state = new Map<string, boolean>()
+  for (const item of items) {
+    if (item.type === "function_call") {
+      if (state.has(item.call_id)) return { issue: "DuplicateCall", callId: item.call_id }
+      state.set(item.call_id, false)
+    } else if (item.type === "function_call_output") {
+      const seen = state.get(item.call_id)
+      if (seen === undefined) return { issue: "OrphanOutput", callId: item.call_id }
+      if (seen) return { issue: "DuplicateOutput", callId: item.call_id }
+      state.set(item.call_id, true)
+    }
+  }
+  for (const [callId, seen] of state) if (!seen) return { issue: "MissingOutput", callId }
+  return undefined
+}
+
+/** The calls of a history that have no output yet, in order. */
+export const unansweredCalls = (items: ReadonlyArray<InputItem>): Array<FunctionCall> => {
+  const answered = new Set<string>()
+  for (const item of items) if (item.type === "function_call_output") answered.add(item.call_id)
+  const pending: Array<FunctionCall> = []
+  for (const item of items) if (item.type === "function_call" && !answered.has(item.call_id)) pending.push(item)
+  return pending
+}
+
+/** The JSON text `{"error":{"type":…,"message":…}}` fed back to the model (RELIABILITY §3). */
+export const errorText = (type: string, message: string): string =>
+  JSON.stringify({ error: { type, message: message.length > 2000 ? `${message.slice(0, 2000)}…` : message } })
+
+/** A `function_call_output` item. */
+export const outputItem = (callId: string, output: string): FunctionCallOutput => ({
+  type: "function_call_output",
+  call_id: callId,
+  output
+})
+
+/** The output written for a call that was cancelled (interrupted run, or stopped before running). */
+export const cancelledOutput = (callId: string, message: string): FunctionCallOutput =>
+  outputItem(callId, errorText("cancelled", message))
+
+/** JSON with object keys sorted, for hashing arguments independent of key order. */
+export const canonicalJson = (value: unknown): string => {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record).sort()
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(",")}}`
+}
+
+const parseOrRaw = (text: string): unknown => {
+  // Boundary: JSON.parse throws on malformed model output; such arguments hash as their raw text.
+  try {
+    return JSON.parse(text)
+  } catch {
+    return { $raw: text }
+  }
+}
+
+/** A stable hash of a call's arguments: SHA-256 of their canonical JSON, hex, prefixed. */
+export const argsHash = (args: string): string =>
+  `sha256:${createHash("sha256")
+    .update(canonicalJson(parseOrRaw(args)))
+    .digest("hex")}`
+
+/** The UTF-8 size of an item as it will appear in a request body. */
+export const itemBytes = (item: InputItem): number => Buffer.byteLength(JSON.stringify(item), "utf8")
+
+/** The concatenated refusal text of the messages in an output list, or `undefined`. */
+export const refusalText = (output: ReadonlyArray<OutputItem>): string | undefined => {
+  let text: string | undefined
+  for (const item of output) {
+    if (item.type !== "message") continue
+    for (const part of item.content) if (part.type === "refusal") text = (text ?? "") + part.refusal
+  }
+  return text
+}

@@ -1,0 +1,161 @@
+/**
+ * One model call of a turn. `createCall` sends a non-streaming request; `streamCall` consumes the
+ * SSE stream, maps provider events to `AgentEvent`s as they arrive and returns the final response.
+ * When a stream drops after events reached the consumer (or fails in a retryable way), the call is
+ * re-run from scratch under the shared retry budget, after a `TurnRestarted` event (C06, A10).
+ * Gotcha: the attempts already spent are passed to the client as `previousAttempts`, so the client
+ * and the turn retry together never exceed `ModelRetries + 1` HTTP attempts.
+ */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
+import { StreamTruncated } from "@volley/core/ResponsesError"
+import type { ResponsesError } from "@volley/core/ResponsesError"
+import type { CreateRequest, OutputItem, Response, StreamEvent } from "@volley/core/ResponsesSchema"
+import type { AgentEvent } from "../AgentEvent.ts"
+
+/** What a model call needs besides the request. */
+export interface ModelCallContext {
+  readonly turn: number
+  readonly emit: (event: AgentEvent) => Effect.Effect<void>
+  readonly retryTurnOnStreamDrop: boolean
+  readonly modelRetries: number
+}
+
+/** Sends the request without streaming (the client retries by itself). */
+export const createCall = (
+  client: ResponsesClientShape,
+  request: CreateRequest
+): Effect.Effect<Response, ResponsesError> => client.create(request)
+
+/** Whether a failed streaming call may be re-run as a whole. */
+const restartable = (error: ResponsesError): boolean => {
+  if (error._tag === "RequestTimeout" && error.phase === "total") return false
+  return error.retryable || error._tag === "StreamTruncated"
+}
+
+/** Streams the request, emitting events, and re-runs it after a drop while the budget allows. */
+export const streamCall = (
+  client: ResponsesClientShape,
+  request: CreateRequest,
+  context: ModelCallContext
+): Effect.Effect<Response, ResponsesError> => {
+  const maxAttempts = context.modelRetries + 1
+  const attempt = (previousAttempts: number): Effect.Effect<Response, ResponsesError> =>
+    consume(client, request, previousAttempts, context).pipe(
+      Effect.catch((error: ResponsesError) => {
+        const spent = Math.max(error.attempts, previousAttempts + 1)
+        if (!context.retryTurnOnStreamDrop || !restartable(error) || spent >= maxAttempts) return Effect.fail(error)
+        return context
+          .emit({ _tag: "TurnRestarted", turn: context.turn, attempts: spent, error: error._tag })
+          .pipe(Effect.andThen(attempt(spent)))
+      })
+    )
+  return attempt(0)
+}
+
+const consume = (
+  client: ResponsesClientShape,
+  request: CreateRequest,
+  previousAttempts: number,
+  context: ModelCallContext
+): Effect.Effect<Response, ResponsesError> =>
+  Effect.suspend(() => {
+    const folder = new EventFolder(context.turn)
+    const options = previousAttempts > 0 ? { previousAttempts } : undefined
+    return client.stream(request, options).pipe(
+      Stream.runForEach((event) => {
+        const mapped = folder.push(event)
+        return mapped === undefined ? Effect.void : context.emit(mapped)
+      }),
+      Effect.flatMap(() => {
+        const final = folder.final()
+        return final === undefined
+          ? Effect.fail(
+              new StreamTruncated({
+                message: "the stream ended without a terminal response event",
+                retryable: true,
+                attempts: previousAttempts + 1,
+                causes: [],
+                partial: { id: folder.responseId ?? "", output: folder.items() }
+              })
+            )
+          : Effect.succeed(final)
+      })
+    )
+  })
+
+/** Folds provider events into agent events and the final response. */
+class EventFolder {
+  readonly turn: number
+  responseId: string | undefined
+  private terminal: Response | undefined
+  private readonly done = new Map<number, OutputItem>()
+  private readonly callIds = new Map<number, string>()
+  constructor(turn: number) {
+    this.turn = turn
+  }
+
+  push(event: StreamEvent): AgentEvent | undefined {
+    switch (event.type) {
+      case "response.created":
+        this.responseId = event.response.id
+        return undefined
+      case "response.output_text.delta":
+        return {
+          _tag: "TextDelta",
+          turn: this.turn,
+          itemId: event.item_id ?? `#${event.output_index}`,
+          delta: event.delta
+        }
+      case "response.reasoning_summary_text.delta":
+      case "response.reasoning_text.delta":
+        return {
+          _tag: "ReasoningDelta",
+          turn: this.turn,
+          itemId: event.item_id ?? `#${event.output_index}`,
+          delta: event.delta
+        }
+      case "response.output_item.added":
+        if (event.item.type !== "function_call") return undefined
+        this.callIds.set(event.output_index, event.item.call_id)
+        return { _tag: "ToolCallStart", turn: this.turn, callId: event.item.call_id, name: event.item.name }
+      case "response.function_call_arguments.delta": {
+        const callId = this.callIds.get(event.output_index)
+        return callId === undefined
+          ? undefined
+          : { _tag: "ToolCallArgumentsDelta", turn: this.turn, callId, delta: event.delta }
+      }
+      case "response.output_item.done":
+        this.done.set(event.output_index, event.item)
+        if (event.item.type !== "function_call") return undefined
+        return {
+          _tag: "ToolCallEnd",
+          turn: this.turn,
+          callId: event.item.call_id,
+          name: event.item.name,
+          arguments: event.item.arguments
+        }
+      case "response.completed":
+      case "response.incomplete":
+      case "response.failed":
+        this.terminal = event.response
+        return undefined
+      default:
+        return undefined
+    }
+  }
+
+  items(): Array<OutputItem> {
+    return [...this.done.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1])
+  }
+
+  /** The terminal response; its output falls back to the `output_item.done` items when empty. */
+  final(): Response | undefined {
+    const terminal = this.terminal
+    if (terminal === undefined) return undefined
+    if ((terminal.output === undefined || terminal.output.length === 0) && this.done.size > 0)
+      return { ...terminal, output: this.items() }
+    return terminal
+  }
+}

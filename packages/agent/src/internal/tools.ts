@@ -1,0 +1,162 @@
+/**
+ * The loop's view of tools: `ToolRunner` routes a call to the handled toolkit of `@volley/tools`
+ * or to a sub-agent tool, and `runBatch` runs one turn's planned calls with bounded concurrency,
+ * recording each output by `call_id` the moment it exists (so an interruption or a retry never
+ * loses or repeats a completed call). Gotcha: outputs are written to the history by the caller, in
+ * call order, only once the whole batch is settled.
+ */
+import * as Effect from "effect/Effect"
+import type { FunctionCall, FunctionCallOutput, FunctionTool } from "@volley/core/ResponsesSchema"
+import type { AgentEvent } from "../AgentEvent.ts"
+import type { StepWrapperShape } from "../AgentKnobs.ts"
+import type { CallPlan } from "./decide.ts"
+import { errorText, outputItem } from "./history.ts"
+
+/** The result of one tool call, as `@volley/tools` reports it (the fields the loop reads). */
+export interface ToolCallResultLike {
+  readonly callId: string
+  readonly name: string
+  readonly output: FunctionCallOutput
+  readonly outcome:
+    | { readonly _tag: "Success" }
+    | { readonly _tag: "Failure"; readonly error: { readonly _tag: string } }
+  readonly isArgumentError: boolean
+}
+
+/** A failure that ends the run (only under `unknownTool: "fail"` or a tool's `failurePolicy: "fail"`). */
+export interface ToolRunErrorLike {
+  readonly _tag: "ToolNotFound" | "ToolFailed" | "ToolTimeout"
+  readonly name: string
+  readonly callId: string
+  readonly message: string
+}
+
+/** Options the loop passes to each call. */
+export interface HandleOptionsLike {
+  readonly unknownTool?: "feedback" | "fail" | undefined
+  readonly captureContent?: boolean | undefined
+}
+
+/** A toolkit with handlers, as `yield* toolkit` gives it (structural, so sub-agents fit too). */
+export interface HandledToolkitLike<R = never> {
+  readonly names: ReadonlyArray<string>
+  readonly definitions: () => ReadonlyArray<FunctionTool>
+  readonly handle: (
+    call: FunctionCall,
+    options?: HandleOptionsLike
+  ) => Effect.Effect<ToolCallResultLike, ToolRunErrorLike, R>
+  readonly needsApproval: (call: FunctionCall) => Effect.Effect<boolean, never, R>
+}
+
+/** The output text of a `function_call_output` (array outputs as JSON). */
+export const outputText = (output: FunctionCallOutput): string =>
+  typeof output.output === "string" ? output.output : JSON.stringify(output.output)
+
+const notFound = (call: FunctionCall, names: ReadonlyArray<string>): ToolCallResultLike => ({
+  callId: call.call_id,
+  name: call.name,
+  output: outputItem(
+    call.call_id,
+    errorText(
+      "unknown_tool",
+      `No tool named '${call.name.slice(0, 64)}'. Available: ${names.slice(0, 50).join(", ") || "none"}`
+    )
+  ),
+  outcome: { _tag: "Failure", error: { _tag: "ToolNotFound" } },
+  isArgumentError: false
+})
+
+/** Routes calls across several handled toolkits by tool name (own keys only). */
+export const combine = <R>(toolkits: ReadonlyArray<HandledToolkitLike<R>>): HandledToolkitLike<R> => {
+  const owner = new Map<string, HandledToolkitLike<R>>()
+  for (const toolkit of toolkits) for (const name of toolkit.names) owner.set(name, toolkit)
+  const names = [...owner.keys()]
+  return {
+    names,
+    definitions: () => toolkits.flatMap((toolkit) => toolkit.definitions()),
+    handle: (call, options) => {
+      const toolkit = owner.get(call.name)
+      if (toolkit !== undefined) return toolkit.handle(call, options)
+      if (options?.unknownTool === "fail")
+        return Effect.fail({
+          _tag: "ToolNotFound",
+          name: call.name,
+          callId: call.call_id,
+          message: `No tool named '${call.name.slice(0, 64)}'`
+        })
+      return Effect.succeed(notFound(call, names))
+    },
+    needsApproval: (call) => {
+      const toolkit = owner.get(call.name)
+      return toolkit === undefined ? Effect.succeed(false) : toolkit.needsApproval(call)
+    }
+  }
+}
+
+/** What `runBatch` needs. */
+export interface BatchContext<R> {
+  readonly runId: string
+  readonly turn: number
+  readonly toolkit: HandledToolkitLike<R>
+  readonly concurrency: number
+  readonly options: HandleOptionsLike
+  readonly wrap: StepWrapperShape["wrap"]
+  readonly emit: (event: AgentEvent) => Effect.Effect<void>
+  /** Outputs by `call_id`; filled as calls finish. */
+  readonly outputs: Map<string, FunctionCallOutput>
+  /** The last output per repeat key, for telling the model a repeated call's result. */
+  readonly lastOutput: Map<string, string>
+}
+
+/** Runs planned calls (bounded, in parallel); true when any call had malformed arguments. */
+export const runBatch = <R>(
+  plans: ReadonlyArray<CallPlan>,
+  context: BatchContext<R>
+): Effect.Effect<boolean, ToolRunErrorLike, R> =>
+  Effect.suspend(() => {
+    let malformed = false
+    const runOne = (plan: CallPlan): Effect.Effect<void, ToolRunErrorLike, R> => {
+      const { call } = plan
+      if (context.outputs.has(call.call_id)) return Effect.void
+      if (plan._tag === "Repeated") {
+        const previous = context.lastOutput.get(plan.key) ?? ""
+        const output = outputItem(
+          call.call_id,
+          errorText(
+            "repeated_call",
+            `'${call.name}' was already called ${plan.occurrence - 1} times with these exact arguments; it was not run again. The result is unchanged: ${previous}`
+          )
+        )
+        context.outputs.set(call.call_id, output)
+        return context.emit({
+          _tag: "ToolResult",
+          turn: context.turn,
+          callId: call.call_id,
+          name: call.name,
+          output: outputText(output),
+          isError: true,
+          skipped: "repeated"
+        })
+      }
+      const step = context.toolkit.handle(call, context.options)
+      return context.wrap({ runId: context.runId, turn: context.turn, kind: "tool", callId: call.call_id }, step).pipe(
+        Effect.flatMap((result) => {
+          context.outputs.set(call.call_id, result.output)
+          const text = outputText(result.output)
+          context.lastOutput.set(plan.key, text)
+          if (result.isArgumentError) malformed = true
+          return context.emit({
+            _tag: "ToolResult",
+            turn: context.turn,
+            callId: call.call_id,
+            name: call.name,
+            output: text,
+            isError: result.outcome._tag === "Failure"
+          })
+        })
+      )
+    }
+    return Effect.forEach(plans, runOne, { concurrency: Math.max(1, context.concurrency), discard: true }).pipe(
+      Effect.map(() => malformed)
+    )
+  })
