@@ -28,6 +28,7 @@ export type FakeStep =
       readonly error: (attempts: number) => ResponsesError
     }
   | { readonly _tag: "Hang" }
+  | { readonly _tag: "Delay"; readonly ms: number; readonly turn: ScriptedModel.Turn }
 
 type Resolved = Exclude<FakeStep, (request: CreateRequest, index: number) => ScriptedModel.Turn>
 
@@ -81,6 +82,10 @@ export const makeFake = (steps: ReadonlyArray<FakeStep>): Fake => {
         const step = next(request, options)
         if (step._tag === "Fail") return Effect.fail(step.error((options?.previousAttempts ?? 0) + 1))
         if (step._tag === "Hang") return Effect.never
+        if (step._tag === "Delay")
+          return Effect.sleep(step.ms).pipe(
+            Effect.as(decodeResponseUnsafe(ScriptedModel.toResponse(step.turn, request, { idGenerator })))
+          )
         const turn = step._tag === "Drop" ? step.turn : step
         const response = decodeResponseUnsafe(ScriptedModel.toResponse(turn, request, { idGenerator }))
         return response.status === "failed" ? Effect.fail(failedError(response)) : Effect.succeed(response)
@@ -92,6 +97,7 @@ export const makeFake = (steps: ReadonlyArray<FakeStep>): Fake => {
           const attempts = (options?.previousAttempts ?? 0) + 1
           if (step._tag === "Fail") return Stream.fail(step.error(attempts))
           if (step._tag === "Hang") return Stream.never
+          if (step._tag === "Delay") return Stream.die("Delay steps are for create only")
           const turn = step._tag === "Drop" ? step.turn : step
           const events = ScriptedModel.toEvents(turn, request, { idGenerator }).map((event) =>
             decodeStreamEventUnsafe(event)
