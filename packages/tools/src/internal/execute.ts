@@ -1,0 +1,406 @@
+/**
+ * Runs one function call end to end: lookup (own keys only), JSON parse, strict-schema validation,
+ * optional-as-null undone, Schema decode, the handler under a timeout with a stop grace period and an
+ * AbortSignal, the failure policy (feedback, fail, retry), result encoding, truncation, and the
+ * `execute_tool {name}` span. Every failure becomes a well-formed `function_call_output`; the error
+ * channel only carries what a policy turns into a run failure.
+ * Gotcha: a handler that ignores interruption is left running after the grace period (with a
+ * `tool.did_not_stop` warning) so the turn can proceed; it is detached, never awaited again.
+ */
+import type { ResponsesSchema } from "@volley/core"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import type * as Tool from "../Tool.ts"
+import {
+  type ArgumentIssue,
+  type ToolCallError,
+  ToolCancelled,
+  ToolArgumentsInvalid,
+  ToolDefect,
+  ToolFailed,
+  ToolNotFound,
+  ToolResultEncodingError,
+  type ToolRunError,
+  ToolTimeout,
+  errorType
+} from "../ToolError.ts"
+import * as ToolJsonSchema from "../ToolJsonSchema.ts"
+import type { HandlerContext, ToolCallResult, ToolOutcome } from "../Toolkit.ts"
+import { clip, errorOutput, redact, stringify, truncate } from "./output.ts"
+import * as SafeJson from "./safeJson.ts"
+
+/** A handler with its types erased, as stored by `toLayer`. */
+export type RawHandler = (args: unknown, context: HandlerContext) => Effect.Effect<unknown, unknown, unknown>
+
+/** A tool with its handler and the services captured when the handler layer was built. */
+export interface Entry {
+  readonly tool: Tool.Any
+  readonly handler: RawHandler
+  readonly context: Context.Context<never>
+}
+
+/** Resolved options for one call. */
+export interface CallOptions {
+  readonly enabled: ReadonlySet<string> | undefined
+  readonly unknownTool: "feedback" | "fail"
+  readonly captureContent: boolean
+  readonly grace: Duration.Duration
+}
+
+const MAX_LISTED_TOOLS = 50
+const MAX_CAPTURED = 8192
+
+/** Look a tool up by own name, honouring the enabled set. */
+export const lookup = (
+  entries: ReadonlyMap<string, Entry>,
+  name: string,
+  enabled: ReadonlySet<string> | undefined
+): Entry | undefined => (enabled !== undefined && !enabled.has(name) ? undefined : entries.get(name))
+
+/** The names the model may call, in definition order, honouring the enabled set. */
+export const availableNames = (
+  entries: ReadonlyMap<string, Entry>,
+  enabled: ReadonlySet<string> | undefined
+): ReadonlyArray<string> => [...entries.keys()].filter((name) => enabled === undefined || enabled.has(name))
+
+/** The `function_call_output` item for a call. */
+export const outputItem = (callId: string, output: string): ResponsesSchema.FunctionCallOutput => ({
+  type: "function_call_output",
+  call_id: callId,
+  output
+})
+
+/** The output for a failure. */
+export const failureOutput = (error: ToolCallError): string => errorOutput(errorType(error), error.message)
+
+/** A cancelled result for a call that was interrupted or never started. */
+export const cancelledResult = (call: ResponsesSchema.FunctionCall, durationMs: number): ToolCallResult => {
+  const error = new ToolCancelled({
+    name: call.name,
+    callId: call.call_id,
+    message: `Tool call '${clip(call.name, 64)}' was cancelled before it finished`
+  })
+  return {
+    callId: call.call_id,
+    name: call.name,
+    output: outputItem(call.call_id, failureOutput(error)),
+    outcome: { _tag: "Failure", error },
+    durationMs,
+    attempts: 0,
+    isArgumentError: false
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// arguments
+// ---------------------------------------------------------------------------------------------
+
+const codecs = new WeakMap<Tool.AnySchema, Schema.Codec<unknown, unknown, never, never>>()
+const jsonCodec = (schema: Tool.AnySchema): Schema.Codec<unknown, unknown, never, never> => {
+  let codec = codecs.get(schema)
+  if (codec === undefined) {
+    codec = Schema.toCodecJson(schema) as Schema.Codec<unknown, unknown, never, never>
+    codecs.set(schema, codec)
+  }
+  return codec
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const issuePath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>(
+    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`),
+    ""
+  )
+
+const describeIssues = (issues: ReadonlyArray<ArgumentIssue>): string =>
+  issues
+    .slice(0, 20)
+    .map((i) => (i.path === "" ? clip(i.message, 200) : `${clip(i.path, 100)}: ${clip(i.message, 200)}`))
+    .join("; ")
+
+/** Parse, validate and decode a call's arguments. */
+export const decodeArguments = (tool: Tool.Any, call: ResponsesSchema.FunctionCall) =>
+  Effect.gen(function* () {
+    const invalid = (kind: "json" | "schema", issues: ReadonlyArray<ArgumentIssue>, message: string) =>
+      new ToolArgumentsInvalid({ name: tool.name, callId: call.call_id, kind, issues, message })
+    const text = call.arguments.trim()
+    let value: unknown
+    if (tool.jsonSchema.empty && (text === "" || text === "null")) {
+      value = {}
+    } else if (text === "") {
+      return yield* invalid(
+        "json",
+        [{ path: "", message: "empty arguments" }],
+        "arguments are empty; expected a JSON object"
+      )
+    } else {
+      const parsed = SafeJson.parse(text)
+      if (Result.isFailure(parsed)) {
+        const e = parsed.failure
+        const where = `at position ${e.position} (line ${e.line}, column ${e.column})`
+        return yield* invalid(
+          "json",
+          [{ path: "", message: `${e.message} ${where}` }],
+          `arguments are not valid JSON: ${e.message} ${where}`
+        )
+      }
+      value = parsed.success
+    }
+    if (tool.jsonSchema.strict) {
+      const issues = ToolJsonSchema.validate(tool.jsonSchema.schema, value)
+      if (issues.length > 0) {
+        return yield* invalid("schema", issues, `arguments do not match the schema: ${describeIssues(issues)}`)
+      }
+      value = ToolJsonSchema.normalize(tool.jsonSchema.schema, value)
+    }
+    const decoded = yield* Schema.decodeUnknownEffect(jsonCodec(tool.parameters))(value, {
+      onExcessProperty: "error",
+      errors: "all"
+    }).pipe(Effect.result)
+    if (Result.isFailure(decoded)) {
+      const issues = formatter(decoded.failure.issue).issues.map((i) => ({
+        path: issuePath((i.path ?? []).map((p) => (typeof p === "object" ? p.key : p))),
+        message: i.message
+      }))
+      return yield* invalid("schema", issues, `arguments do not match the schema: ${describeIssues(issues)}`)
+    }
+    return decoded.success
+  })
+
+// ---------------------------------------------------------------------------------------------
+// running the handler
+// ---------------------------------------------------------------------------------------------
+
+type Attempt =
+  | { readonly _tag: "Value"; readonly value: unknown }
+  | { readonly _tag: "Failed"; readonly error: unknown }
+  | { readonly _tag: "Timeout" }
+  | { readonly _tag: "Defect"; readonly cause: Cause.Cause<unknown> }
+  | { readonly _tag: "Cancelled" }
+
+/** Run the handler in its own fiber; on timeout or interruption stop it, waiting at most `grace`. */
+const runHandler = (entry: Entry, args: unknown, call: ResponsesSchema.FunctionCall, grace: Duration.Duration) =>
+  Effect.gen(function* () {
+    const controller = new AbortController()
+    const context: HandlerContext = { callId: call.call_id, name: entry.tool.name, signal: controller.signal }
+    const body = Effect.suspend(() => entry.handler(args, context)).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => controller.abort())),
+      Effect.provideContext(entry.context)
+    ) as Effect.Effect<unknown, unknown>
+    const fiber = yield* Effect.forkDetach(body, { startImmediately: true })
+    const stop = Fiber.interrupt(fiber).pipe(
+      Effect.timeoutOption(grace),
+      Effect.flatMap((stopped) =>
+        Option.isSome(stopped)
+          ? Effect.void
+          : Effect.logWarning("tool.did_not_stop").pipe(
+              Effect.annotateLogs({ "gen_ai.tool.name": entry.tool.name, "gen_ai.tool.call.id": call.call_id }),
+              Effect.andThen(Effect.annotateCurrentSpan({ "volley.tool.did_not_stop": true }))
+            )
+      )
+    )
+    const exit = yield* Fiber.await(fiber).pipe(
+      Effect.timeoutOption(entry.tool.timeout),
+      Effect.onInterrupt(() => stop)
+    )
+    if (Option.isNone(exit)) {
+      yield* stop
+      return { _tag: "Timeout" } satisfies Attempt
+    }
+    return fromExit(exit.value)
+  })
+
+const fromExit = (exit: Exit.Exit<unknown, unknown>): Attempt => {
+  if (Exit.isSuccess(exit)) return { _tag: "Value", value: exit.value }
+  const error = Cause.findErrorOption(exit.cause)
+  if (Option.isSome(error)) return { _tag: "Failed", error: error.value }
+  if (Cause.hasDies(exit.cause)) return { _tag: "Defect", cause: exit.cause }
+  if (Cause.hasInterrupts(exit.cause)) return { _tag: "Cancelled" }
+  return { _tag: "Defect", cause: exit.cause }
+}
+
+const encodeWith = (schema: Tool.AnySchema, value: unknown) =>
+  Schema.encodeUnknownEffect(jsonCodec(schema))(value).pipe(
+    Effect.map((encoded) => (typeof encoded === "string" ? Result.succeed(encoded) : stringify(encoded))),
+    Effect.catch((error) => Effect.succeed(Result.fail(clip(error.message, 500))))
+  )
+
+const defectMessage = (cause: Cause.Cause<unknown>): string => {
+  const squashed = Cause.squash(cause)
+  const raw = squashed instanceof Error ? squashed.message : typeof squashed === "string" ? squashed : "unknown error"
+  return clip(redact(raw.split("\n")[0] ?? ""), 200)
+}
+
+/** The outcome of the handler phase, before it is turned into an output. */
+type Finished =
+  | { readonly _tag: "Success"; readonly value: unknown; readonly encoded: string }
+  | { readonly _tag: "Error"; readonly error: ToolCallError }
+
+const finalPolicy = (tool: Tool.Any): "feedback" | "fail" => {
+  const policy = tool.failurePolicy
+  return policy === "feedback" || policy === "fail" ? policy : (policy.whenExhausted ?? "feedback")
+}
+
+/** Turn one handler attempt into a finished outcome; typed failures and timeouts stay failures (for retry). */
+const settle = (
+  tool: Tool.Any,
+  callId: string,
+  attempt: Attempt
+): Effect.Effect<Finished, ToolFailed | ToolTimeout> => {
+  const ids = { name: tool.name, callId }
+  switch (attempt._tag) {
+    case "Value":
+      return encodeWith(tool.success, attempt.value).pipe(
+        Effect.map(
+          (encoded): Finished =>
+            Result.isSuccess(encoded)
+              ? { _tag: "Success", value: attempt.value, encoded: encoded.success }
+              : { _tag: "Error", error: resultEncodingError(ids, encoded.failure) }
+        )
+      )
+    case "Failed":
+      return encodeWith(tool.failure, attempt.error).pipe(
+        Effect.flatMap((encoded) =>
+          Result.isSuccess(encoded)
+            ? Effect.fail(new ToolFailed({ ...ids, error: attempt.error, message: redact(encoded.success) }))
+            : Effect.succeed<Finished>({ _tag: "Error", error: resultEncodingError(ids, encoded.failure) })
+        )
+      )
+    case "Timeout": {
+      const ms = Duration.toMillis(tool.timeout)
+      return Effect.fail(new ToolTimeout({ ...ids, ms, message: `Tool '${tool.name}' timed out after ${ms} ms` }))
+    }
+    case "Defect":
+      return Effect.gen(function* () {
+        const details = clip(redact(Cause.pretty(attempt.cause)), MAX_CAPTURED)
+        yield* Effect.annotateCurrentSpan({ "error.type": "ToolDefect", "volley.tool.defect": details })
+        yield* Effect.logError("tool.defect", details).pipe(Effect.annotateLogs(spanIds(tool.name, callId)))
+        const message = `Tool '${tool.name}' failed unexpectedly: ${defectMessage(attempt.cause)}`
+        return { _tag: "Error", error: new ToolDefect({ ...ids, message }) } satisfies Finished
+      })
+    case "Cancelled":
+      return Effect.succeed<Finished>({
+        _tag: "Error",
+        error: new ToolCancelled({ ...ids, message: `Tool call '${tool.name}' was cancelled before it finished` })
+      })
+  }
+}
+
+/** Run the handler with the tool's failure policy; fails only when the policy says the run must fail. */
+const runWithPolicy = (entry: Entry, args: unknown, call: ResponsesSchema.FunctionCall, options: CallOptions) =>
+  Effect.gen(function* () {
+    const tool = entry.tool
+    let attempts = 0
+    const once = Effect.suspend(() => {
+      attempts++
+      return runHandler(entry, args, call, options.grace)
+    }).pipe(Effect.flatMap((attempt) => settle(tool, call.call_id, attempt)))
+    const failurePolicy = tool.failurePolicy
+    const retried = typeof failurePolicy === "object" ? once.pipe(Effect.retry(failurePolicy.retry)) : once
+    const result = yield* Effect.result(retried)
+    if (Result.isSuccess(result)) return { finished: result.success, attempts }
+    if (finalPolicy(tool) === "fail") return yield* Effect.fail(result.failure)
+    return { finished: { _tag: "Error", error: result.failure } satisfies Finished, attempts }
+  })
+
+const resultEncodingError = (ids: { name: string; callId: string }, reason: string) =>
+  new ToolResultEncodingError({ ...ids, message: `tool produced an invalid result (${reason})` })
+
+const spanIds = (name: string, callId: string) => ({ "gen_ai.tool.name": name, "gen_ai.tool.call.id": callId })
+
+// ---------------------------------------------------------------------------------------------
+// one call
+// ---------------------------------------------------------------------------------------------
+
+/** Handle one call: always a result, unless a policy fails the run. */
+export const executeCall = (
+  entries: ReadonlyMap<string, Entry>,
+  call: ResponsesSchema.FunctionCall,
+  options: CallOptions
+): Effect.Effect<ToolCallResult, ToolRunError> => {
+  const entry = lookup(entries, call.name, options.enabled)
+  const capture = options.captureContent || entry?.tool.captureContent === true
+  let recorded: ToolCallResult | undefined
+  return Effect.gen(function* () {
+    const start = yield* Clock.currentTimeMillis
+    const finish = (outcome: ToolOutcome, output: string, attempts: number, args?: { value: unknown }) =>
+      Effect.map(Clock.currentTimeMillis, (now): ToolCallResult => {
+        const result: ToolCallResult = {
+          callId: call.call_id,
+          name: call.name,
+          output: outputItem(call.call_id, output),
+          outcome,
+          durationMs: now - start,
+          attempts,
+          isArgumentError: outcome._tag === "Failure" && outcome.error._tag === "ToolArgumentsInvalid",
+          ...(args === undefined ? {} : { args: args.value })
+        }
+        return result
+      })
+    const failed = (error: ToolCallError, attempts: number, args?: { value: unknown }) =>
+      finish({ _tag: "Failure", error }, failureOutput(error), attempts, args)
+    if (capture) yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.arguments": clip(call.arguments, MAX_CAPTURED) })
+
+    if (entry === undefined) {
+      const available = availableNames(entries, options.enabled).slice(0, MAX_LISTED_TOOLS)
+      const error = new ToolNotFound({
+        name: call.name,
+        callId: call.call_id,
+        available,
+        message: `No tool named '${clip(call.name, 64)}'. Available: ${available.length > 0 ? available.join(", ") : "none"}`
+      })
+      if (options.unknownTool === "fail") return yield* Effect.fail(error)
+      return yield* failed(error, 0)
+    }
+    const args = yield* Effect.result(decodeArguments(entry.tool, call))
+    if (Result.isFailure(args)) return yield* failed(args.failure, 0)
+    const { finished, attempts } = yield* runWithPolicy(entry, args.success, call, options)
+    if (finished._tag === "Error") return yield* failed(finished.error, attempts, { value: args.success })
+    const cut = truncate(finished.encoded, entry.tool.maxOutputBytes)
+    if (cut.truncated) yield* Effect.annotateCurrentSpan({ "volley.tool.output_truncated": true })
+    if (capture) yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.result": clip(cut.text, MAX_CAPTURED) })
+    return yield* finish(
+      { _tag: "Success", value: finished.value, encoded: finished.encoded, truncated: cut.truncated },
+      cut.text,
+      attempts,
+      { value: args.success }
+    )
+  }).pipe(
+    Effect.tap((result) =>
+      Effect.sync(() => {
+        recorded = result
+      })
+    ),
+    // Fail inside the span so its status is an error; recovered right after the span ends.
+    Effect.flatMap((result) =>
+      result.outcome._tag === "Failure"
+        ? Effect.annotateCurrentSpan({ "error.type": result.outcome.error._tag }).pipe(
+            Effect.andThen(Effect.fail(result.outcome.error))
+          )
+        : Effect.succeed(result)
+    ),
+    Effect.withSpan(`execute_tool ${clip(call.name, 64)}`, {
+      kind: "internal",
+      attributes: {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.type": "function",
+        ...spanIds(clip(call.name, 64), call.call_id)
+      }
+    }),
+    Effect.catch((error) =>
+      recorded !== undefined && recorded.outcome._tag === "Failure" && recorded.outcome.error === error
+        ? Effect.succeed(recorded)
+        : Effect.fail(error as ToolRunError)
+    )
+  )
+}
