@@ -1,0 +1,166 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { InternalProviderError, StreamTruncated } from "@volley/core/ResponsesError"
+import { ScriptedModel as M } from "@volley/testing"
+import * as Agent from "../src/Agent.ts"
+import type { AgentEvent } from "../src/AgentEvent.ts"
+import * as AgentKnobs from "../src/AgentKnobs.ts"
+import { validatePairing } from "../src/internal/history.ts"
+import { type FakeStep, inputJson, makeFake } from "./support/FakeClient.ts"
+import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
+
+const assistant = Agent.make({ name: "assistant", model: "m", toolkit: TestTools })
+
+const setup = (steps: ReadonlyArray<FakeStep>) => {
+  const fake = makeFake(steps)
+  const runs = makeRuns()
+  return { fake, runs, layer: Layer.mergeAll(fake.layer, testToolsLayer(runs)) }
+}
+
+const truncated = (attempts: number) =>
+  new StreamTruncated({
+    message: "stream ended early",
+    retryable: true,
+    attempts,
+    causes: [],
+    partial: { id: "resp_x" }
+  })
+
+const collect = (stream: Stream.Stream<AgentEvent, unknown, never>) => Stream.runCollect(stream)
+
+const textOf = (events: ReadonlyArray<AgentEvent>) =>
+  events.flatMap((event) => (event._tag === "TextDelta" ? [event.delta] : [])).join("")
+
+describe("Agent.stream", () => {
+  it.effect("emits the one event vocabulary in order, ending with RunEnd{Completed}", () =>
+    Effect.gen(function* () {
+      const { layer } = setup([
+        M.turn(M.reasoning("plan it"), M.message("Let me check"), M.functionCall("get_weather", { city: "Paris" })),
+        M.message("Sunny in Paris")
+      ])
+      const events = yield* collect(assistant.stream("Weather?").pipe(Stream.provide(layer)))
+      const tags = events.map((event) => event._tag)
+      assert.strictEqual(tags[0], "RunStart")
+      assert.strictEqual(tags[1], "TurnStart")
+      assert.strictEqual(tags.at(-1), "RunEnd")
+      for (const tag of [
+        "ReasoningDelta",
+        "TextDelta",
+        "ToolCallStart",
+        "ToolCallArgumentsDelta",
+        "ToolCallEnd",
+        "TurnEnd",
+        "ToolResult"
+      ])
+        assert.include(tags, tag)
+      assert.isBelow(tags.indexOf("ToolCallStart"), tags.indexOf("ToolCallEnd"))
+      assert.isBelow(tags.indexOf("TurnEnd"), tags.indexOf("ToolResult"))
+      assert.strictEqual(tags.filter((tag) => tag === "TurnStart").length, 2)
+      const end = events.at(-1)!
+      assert.deepStrictEqual(end._tag === "RunEnd" ? end.stopReason : undefined, { _tag: "Completed" })
+      assert.strictEqual(textOf(events), "Let me checkSunny in Paris")
+      const args = events.flatMap((event) => (event._tag === "ToolCallArgumentsDelta" ? [event.delta] : [])).join("")
+      assert.deepStrictEqual(JSON.parse(args), { city: "Paris" })
+    })
+  )
+
+  it.effect("C06 a dropped stream re-runs the model call: TurnRestarted, a fresh stream, nothing duplicated", () =>
+    Effect.gen(function* () {
+      const answer = M.message("The answer is forty-two, as computed by the model")
+      const { fake, layer } = setup([{ _tag: "Drop", after: 6, turn: answer, error: truncated }, answer])
+      const events = yield* collect(assistant.stream("Q").pipe(Stream.provide(layer)))
+      const restart = events.findIndex((event) => event._tag === "TurnRestarted")
+      assert.isAbove(restart, 0)
+      const restarted = events[restart]!
+      assert.deepStrictEqual(
+        restarted._tag === "TurnRestarted" ? [restarted.turn, restarted.attempts, restarted.error] : [],
+        [1, 1, "StreamTruncated"]
+      )
+      assert.isAbove(textOf(events.slice(0, restart)).length, 0, "partial text was streamed before the drop")
+      assert.strictEqual(textOf(events.slice(restart)), "The answer is forty-two, as computed by the model")
+      assert.strictEqual(fake.seen.length, 2)
+      assert.strictEqual(fake.seen[1]!.options?.previousAttempts, 1)
+      assert.deepStrictEqual(inputJson(fake.seen[1]!), inputJson(fake.seen[0]!))
+      const result = yield* assistant.run("Q").pipe(Effect.provide(setup([answer]).layer))
+      assert.strictEqual(result.history.length, 2)
+    })
+  )
+
+  it.effect("A10 turn retries share the client's budget: maxRetries + 1 attempts in total, never 3 x 3", () =>
+    Effect.gen(function* () {
+      const drop: FakeStep = { _tag: "Drop", after: 3, turn: M.message("partial text here"), error: truncated }
+      const { fake, layer } = setup([drop, drop, drop, drop, drop])
+      const error = yield* Effect.flip(Stream.runDrain(assistant.stream("Q").pipe(Stream.provide(layer))))
+      assert.strictEqual(error._tag, "ModelError")
+      assert.strictEqual(error._tag === "ModelError" ? error.error._tag : "", "StreamTruncated")
+      assert.strictEqual(fake.seen.length, 3)
+      assert.deepStrictEqual(
+        fake.seen.map((seen) => seen.options?.previousAttempts ?? 0),
+        [0, 1, 2]
+      )
+      // The client already spent its attempts (503 forever): the turn layer adds none.
+      const spent = setup([
+        {
+          _tag: "Fail",
+          error: () =>
+            new InternalProviderError({ message: "503", retryable: true, attempts: 3, causes: [], status: 503 })
+        },
+        M.message("never")
+      ])
+      const failure = yield* Effect.flip(Stream.runDrain(assistant.stream("Q").pipe(Stream.provide(spent.layer))))
+      assert.strictEqual(failure._tag, "ModelError")
+      assert.strictEqual(spent.fake.seen.length, 1)
+    })
+  )
+
+  it.effect("C06 with RetryTurnOnStreamDrop off, the drop is final", () =>
+    Effect.gen(function* () {
+      const { fake, layer } = setup([{ _tag: "Drop", after: 4, turn: M.message("partial"), error: truncated }])
+      const error = yield* Effect.flip(
+        Stream.runDrain(
+          assistant
+            .stream("Q")
+            .pipe(Stream.provide(layer), Stream.provideService(AgentKnobs.RetryTurnOnStreamDrop, false))
+        )
+      )
+      assert.strictEqual(error._tag, "ModelError")
+      assert.strictEqual(fake.seen.length, 1)
+    })
+  )
+
+  it.effect("E07 charge_card (idempotent: false) runs once; the turn-2 retry re-sends its cached output", () =>
+    Effect.gen(function* () {
+      const { fake, runs, layer } = setup([
+        M.functionCall("charge_card", { amount: 10 }),
+        { _tag: "Drop", after: 3, turn: M.message("Charged."), error: truncated },
+        M.message("Charged.")
+      ])
+      const events = yield* collect(assistant.stream("Pay").pipe(Stream.provide(layer)))
+      assert.strictEqual(runs.calls.filter((call) => call.name === "charge_card").length, 1)
+      assert.strictEqual(fake.seen.length, 3)
+      assert.deepStrictEqual(inputJson(fake.seen[2]!), inputJson(fake.seen[1]!))
+      assert.isTrue(inputJson(fake.seen[2]!).some((json) => json.includes("charged 10")))
+      assert.strictEqual(events.filter((event) => event._tag === "ToolResult").length, 1)
+    })
+  )
+
+  it.effect("a stop reason ends the stream with RunEnd before the typed failure", () =>
+    Effect.gen(function* () {
+      const { layer } = setup([M.refusal("no")])
+      const events: Array<AgentEvent> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(assistant.stream("Q").pipe(Stream.provide(layer)), (event) =>
+          Effect.sync(() => {
+            events.push(event)
+          })
+        )
+      )
+      assert.strictEqual(error._tag, "Refused")
+      const end = events.at(-1)!
+      assert.deepStrictEqual(end._tag === "RunEnd" ? end.stopReason : undefined, { _tag: "Refused", text: "no" })
+      assert.isUndefined(validatePairing(error.history))
+    })
+  )
+})
