@@ -34,7 +34,7 @@ import {
   type Timeouts
 } from "./internal/http.ts"
 import { isRedactedHeader, redactedHeaderNames, redactWith, secretNeedles, truncateUtf8 } from "./internal/redact.ts"
-import { defaultMaxEventSize } from "./internal/sse.ts"
+import { defaultMaxEventSize as sseMaxEventSize } from "./internal/sse.ts"
 import { InvalidConfiguration, type ResponsesError } from "./ResponsesError.ts"
 import type { CreateRequest, Response, StreamEvent } from "./ResponsesSchema.ts"
 import * as RetryPolicy from "./RetryPolicy.ts"
@@ -80,6 +80,9 @@ export const defaultAttemptHeader = "x-volley-retry-count"
 
 /** Default idempotency key header (when `idempotencyKey` is on). */
 export const defaultIdempotencyHeader = "idempotency-key"
+
+/** Default cap on one SSE event (16 MiB); larger events fail with `EventTooLarge`. */
+export const defaultMaxEventSize: number = sseMaxEventSize
 
 /** Largest attribute value recorded when `captureContent` is on (8 KiB). */
 export const maxContentAttributeBytes = 8 * 1024

@@ -189,7 +189,7 @@ const execute = <A>(
     const onTimeout = () => Effect.fail(timeout(phase, timeoutMs))
     const head = client.execute(request).pipe(
       Effect.mapError((error) => transportFailure(error, "headers", endpoint)),
-      Effect.provideService(Headers.CurrentRedactedNames, endpoint.redactedHeaderNames)
+      Effect.updateService(Headers.CurrentRedactedNames, (names) => [...names, ...endpoint.redactedHeaderNames])
     )
     const handle = (response: HttpClientResponse.HttpClientResponse) =>
       Effect.gen(function* () {

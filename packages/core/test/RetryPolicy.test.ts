@@ -1,0 +1,179 @@
+/**
+ * RetryPolicy and its helpers: the backoff formula and its jitter bounds, Retry-After floors and the
+ * ceiling, `decide`, swapping the policy per client / per fiber / by layer, deterministic jitter
+ * through Effect's `Random`, and the Retry-After header parser (A04's value table).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Random from "effect/Random"
+import { TestClock } from "effect/testing"
+import { parseRetryAfter } from "../src/internal/retryAfter.ts"
+import * as RetryPolicy from "../src/RetryPolicy.ts"
+import { clientOver, completed, errorResponse, json, makeFake, request } from "./support/fakeHttp.ts"
+
+const fixedRandom = (u: number): Random.Random => ({ nextDoubleUnsafe: () => u, nextIntUnsafe: () => 0 })
+
+describe("RetryPolicy.backoffMs", () => {
+  it("A02 retry n waits min(0.5 s · 2^n, 8 s) · j with j in (0.75, 1]", () => {
+    const policy = RetryPolicy.defaults
+    const bounds = [500, 1000, 2000, 4000, 8000, 8000, 8000]
+    bounds.forEach((d, retry) => {
+      assert.strictEqual(RetryPolicy.backoffMs(policy, retry, 0), d)
+      for (let i = 0; i < 200; i++) {
+        const wait = RetryPolicy.backoffMs(policy, retry, Math.random())
+        assert.isTrue(wait > 0.75 * d && wait <= d, `retry ${retry}: ${wait}`)
+      }
+      assert.isAbove(RetryPolicy.backoffMs(policy, retry, 0.999999), 0.75 * d)
+    })
+  })
+
+  it("A04 a Retry-After d is a floor: the wait lies in [d, 1.25 d], capped at maxRetryAfter but never below d", () => {
+    const policy = RetryPolicy.defaults
+    for (const d of [0, 250, 1500, 20_000, 50_000, 60_000]) {
+      for (const u of [0, 0.3, 0.999]) {
+        const wait = RetryPolicy.retryAfterWaitMs(policy, d, u)
+        assert.isTrue(wait >= d && wait <= Math.max(d, Math.min(1.25 * d, 60_000)), `${d}: ${wait}`)
+      }
+    }
+    assert.strictEqual(RetryPolicy.retryAfterWaitMs(policy, 0, 0.9), 0)
+  })
+})
+
+describe("RetryPolicy.decide", () => {
+  const policy = RetryPolicy.defaults
+  it("stops for non-retryable failures, a spent budget, and a Retry-After above the ceiling", () => {
+    assert.deepStrictEqual(RetryPolicy.decide(policy, { retryable: false, attempts: 1 }, 0), {
+      _tag: "Stop",
+      reason: "NotRetryable"
+    })
+    assert.deepStrictEqual(RetryPolicy.decide(policy, { retryable: true, attempts: 3 }, 0), {
+      _tag: "Stop",
+      reason: "BudgetSpent"
+    })
+    assert.deepStrictEqual(
+      RetryPolicy.decide(
+        policy,
+        { retryable: true, attempts: 1, retryAfter: { delayMs: 60_001, source: "retry-after-ms" } },
+        0
+      ),
+      { _tag: "Stop", reason: "RetryAfterTooLong" }
+    )
+  })
+
+  it("retries with the default backoff, or the Retry-After floor when advertised", () => {
+    assert.deepStrictEqual(RetryPolicy.decide(policy, { retryable: true, attempts: 1 }, 0), {
+      _tag: "Retry",
+      delayMs: 500,
+      source: "backoff"
+    })
+    assert.deepStrictEqual(RetryPolicy.decide(policy, { retryable: true, attempts: 2 }, 0), {
+      _tag: "Retry",
+      delayMs: 1000,
+      source: "backoff"
+    })
+    assert.deepStrictEqual(
+      RetryPolicy.decide(
+        policy,
+        { retryable: true, attempts: 1, retryAfter: { delayMs: 60_000, source: "retry-after" } },
+        0
+      ),
+      { _tag: "Retry", delayMs: 60_000, source: "retry-after" }
+    )
+  })
+})
+
+describe("RetryPolicy as a swappable policy", () => {
+  it.effect("a stubbed Random makes the jitter deterministic (u = 0.5 gives 437.5 ms)", () =>
+    Effect.gen(function* () {
+      const fake = makeFake((call) => (call === 0 ? errorResponse(503) : json(completed())))
+      const client = yield* clientOver(fake)
+      const fiber = yield* client
+        .create(request)
+        .pipe(Effect.provideService(Random.Random, fixedRandom(0.5)), Effect.forkChild)
+      yield* TestClock.adjust("437 millis")
+      assert.strictEqual(fake.seen.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(fake.seen.length, 2)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
+    })
+  )
+
+  it.effect(
+    "RetryPolicy.layer / provideService changes the policy for the fiber; Options.retryPolicy overrides it",
+    () =>
+      Effect.gen(function* () {
+        const fake = makeFake(() => errorResponse(503))
+        const client = yield* clientOver(fake)
+        yield* Effect.exit(client.create(request)).pipe(Effect.provide(RetryPolicy.layer({ maxRetries: 0 })))
+        assert.strictEqual(fake.seen.length, 1)
+        yield* Effect.exit(client.create(request)).pipe(
+          Effect.provideService(RetryPolicy.RetryPolicy, RetryPolicy.none)
+        )
+        assert.strictEqual(fake.seen.length, 2)
+
+        const overridden = makeFake(() => errorResponse(503))
+        const five = yield* clientOver(overridden, { retryPolicy: { maxRetries: 5, initialDelayMs: 1 } })
+        const fiber = yield* Effect.exit(five.create(request)).pipe(
+          Effect.provideService(RetryPolicy.RetryPolicy, RetryPolicy.none),
+          Effect.forkChild
+        )
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.await(fiber)
+        assert.strictEqual(overridden.seen.length, 6)
+      })
+  )
+
+  it.effect("custom retry statuses: a policy may stop retrying 409", () =>
+    Effect.gen(function* () {
+      const fake = makeFake(() => errorResponse(409, {}, { message: "conflict", code: "conflict" }))
+      const client = yield* clientOver(fake, { retryPolicy: { retryStatuses: [503] } })
+      const exit = yield* Effect.exit(client.create(request))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(fake.seen.length, 1)
+    })
+  )
+})
+
+describe("Retry-After header parsing", () => {
+  const at = (headers: Record<string, string>, now = 0) => parseRetryAfter((name) => headers[name], now)
+
+  it("A04 Retry-After parsing: retry-after-ms wins (even 0), then seconds, then an HTTP date", () => {
+    assert.deepStrictEqual(at({ "retry-after-ms": "250" }), { delayMs: 250, source: "retry-after-ms" })
+    assert.deepStrictEqual(at({ "retry-after-ms": "0", "retry-after": "30" }), { delayMs: 0, source: "retry-after-ms" })
+    assert.deepStrictEqual(at({ "retry-after-ms": "12.5" }), { delayMs: 12.5, source: "retry-after-ms" })
+    assert.deepStrictEqual(at({ "retry-after": "1.5" }), { delayMs: 1500, source: "retry-after" })
+    const now = Date.UTC(2026, 0, 1, 12, 0, 0)
+    assert.deepStrictEqual(at({ "retry-after": new Date(now + 20_000).toUTCString() }, now), {
+      delayMs: 20_000,
+      source: "retry-after"
+    })
+    // an invalid ms value falls back to retry-after
+    assert.deepStrictEqual(at({ "retry-after-ms": "abc", "retry-after": "2" }), {
+      delayMs: 2000,
+      source: "retry-after"
+    })
+  })
+
+  it("A04 Retry-After parsing: invalid values are ignored (negative, inf, nan, text, overflow, bad or past dates)", () => {
+    const now = Date.UTC(2026, 0, 1)
+    for (const value of [
+      "-5",
+      "inf",
+      "Infinity",
+      "nan",
+      "abc",
+      "",
+      "0x10",
+      "1e3",
+      "99999999999999999999",
+      "Mon, 99 Foo 2024 99:99:99 GMT",
+      new Date(now - 5000).toUTCString()
+    ]) {
+      assert.isUndefined(at({ "retry-after": value }, now), value)
+      assert.isUndefined(at({ "retry-after-ms": value }, now), value)
+    }
+    assert.isUndefined(at({}))
+  })
+})
