@@ -66,8 +66,11 @@ export interface ModelSettings {
   readonly extra?: Readonly<Record<string, unknown>> | undefined
 }
 
-/** What `Agent.make` takes. `R` is what the toolkit (its handler layer) and sub-agents need. */
-export interface AgentOptions<A, R> {
+/**
+ * What `Agent.make` takes. `R` is what the toolkit needs (its handler layer), `RS` what the
+ * sub-agents need; the agent requires both.
+ */
+export interface AgentOptions<A, R, RS = never> {
   /** The agent's name (spans: `invoke_agent {name}`; sub-agent tool default name). */
   readonly name: string
   readonly model: string
@@ -76,7 +79,7 @@ export interface AgentOptions<A, R> {
   /** A `@volley/tools` toolkit (`Toolkit.make(...)`); its handler layer becomes part of `R`. */
   readonly toolkit?: Effect.Effect<HandledToolkitLike, never, R> | undefined
   /** Other agents as tools (`agent.asTool(...)`); their usage rolls up into this run. */
-  readonly subAgents?: ReadonlyArray<AgentTool<R>> | undefined
+  readonly subAgents?: ReadonlyArray<AgentTool<RS>> | undefined
   readonly modelSettings?: ModelSettings | undefined
   /** Structured output: sent as `text.format` json_schema; the final text is decoded into `A`. */
   readonly output?: Schema.Codec<A, unknown> | undefined
@@ -210,7 +213,9 @@ const wireSettings = (settings: ModelSettings | undefined): Record<string, unkno
   return { ...wire, ...settings.extra }
 }
 
-const outputSpec = <A>(options: AgentOptions<A, unknown>): Pick<AgentSpec<A>, "textFormat" | "decodeOutput"> => {
+const outputSpec = <A>(
+  options: Pick<AgentOptions<A, never>, "output" | "outputName" | "outputStrict">
+): Pick<AgentSpec<A>, "textFormat" | "decodeOutput"> => {
   const schema = options.output
   if (schema === undefined) return { textFormat: undefined, decodeOutput: undefined }
   const document = Schema.toJsonSchemaDocument(schema)
@@ -261,7 +266,8 @@ const emptyToolkit: HandledToolkitLike = {
 const sanitiseName = (name: string): string => name.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64) || "agent"
 
 /** Builds an agent. */
-export const make = <A = string, R = never>(options: AgentOptions<A, R>): Agent<A, R> => {
+export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A, RT, RS>): Agent<A, RT | RS> => {
+  type R = RT | RS
   const secret = options.approvalSecret === undefined ? undefined : Redacted.value(options.approvalSecret)
   const spec: AgentSpec<A> = {
     name: options.name,
@@ -269,13 +275,13 @@ export const make = <A = string, R = never>(options: AgentOptions<A, R>): Agent<
     instructions: options.instructions,
     settings: wireSettings(options.modelSettings),
     approvalSecret: secret,
-    ...outputSpec(options as AgentOptions<A, unknown>)
+    ...outputSpec(options)
   }
 
   const toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R> = Effect.gen(function* () {
-    const base = options.toolkit === undefined ? emptyToolkit : yield* options.toolkit
-    const subAgents = options.subAgents ?? []
-    return subAgents.length === 0 ? (base as HandledToolkitLike<R>) : combine<R>([base, ...subAgents])
+    const base: HandledToolkitLike<R> = options.toolkit === undefined ? emptyToolkit : yield* options.toolkit
+    const subAgents: ReadonlyArray<HandledToolkitLike<R>> = options.subAgents ?? []
+    return subAgents.length === 0 ? base : combine<R>([base, ...subAgents])
   })
 
   type Start = { readonly run: Run; readonly resumed: boolean; readonly approvals: ReadonlyArray<Approval> }
@@ -400,7 +406,7 @@ export const make = <A = string, R = never>(options: AgentOptions<A, R>): Agent<
     }
   }
 
-  const agent: Agent<A, R> = {
+  const agent: Agent<A, RT | RS> = {
     name: options.name,
     model: options.model,
     run: (input, runOptions) => execute(fresh(input, runOptions), runOptions, "create", noEmit),
