@@ -16,6 +16,7 @@ import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { RetryPolicy } from "@volley/core"
 import { ResponsesClient } from "@volley/core/ResponsesClient"
 import type { FunctionTool, InputItem, ProviderRouting, TextFormat, ToolChoice } from "@volley/core/ResponsesSchema"
 import type { AgentEvent } from "./AgentEvent.ts"
@@ -246,7 +247,7 @@ const readKnobs = Effect.gen(function* () {
     budgets: yield* AgentKnobs.Budgets,
     maxInputBytes: yield* AgentKnobs.MaxInputBytes,
     retryTurnOnStreamDrop: yield* AgentKnobs.RetryTurnOnStreamDrop,
-    modelRetries: yield* AgentKnobs.ModelRetries,
+    modelRetries: (yield* AgentKnobs.ModelRetries) ?? (yield* RetryPolicy.RetryPolicy).maxRetries,
     malformedArgumentTurns: yield* AgentKnobs.MalformedArgumentTurns,
     repeatedCalls: yield* AgentKnobs.RepeatedCalls,
     unknownTool: yield* AgentKnobs.UnknownTool,

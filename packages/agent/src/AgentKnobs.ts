@@ -1,7 +1,7 @@
 /**
  * Per-run knobs as `Context.Reference`s with defaults (RELIABILITY.md §1): `MaxTurns` (10),
  * `ToolConcurrency` (8), `Budgets` (none), `MaxInputBytes` (none), `RetryTurnOnStreamDrop` (true),
- * `ModelRetries` (2, the client's `maxRetries`: one budget for client and turn retries),
+ * `ModelRetries` (the client's `RetryPolicy.maxRetries`: one budget for client and turn retries),
  * `MalformedArgumentTurns` (3), `RepeatedCalls` (3 / 5), `UnknownTool` ("feedback"),
  * `CaptureContent` (false) and `StepWrapper` (identity). Override one for a run with
  * `Effect.provideService(AgentKnobs.MaxTurns, 5)`. Gotcha: a knob is read once when the run starts
@@ -41,11 +41,14 @@ export const RetryTurnOnStreamDrop = Context.Reference<boolean>("@volley/agent/R
 })
 
 /**
- * Retries per model call across all layers (default 2, as the client's `maxRetries`): the turn
- * retry stops once `ModelRetries + 1` HTTP attempts were spent, and tells the client how many
- * were already used (`CallOptions.previousAttempts`).
+ * Retries per model call across all layers. Unset (the default) means the current
+ * `RetryPolicy.maxRetries` of `@volley/core` (2): the turn retry stops once `maxRetries + 1` HTTP
+ * attempts were spent, and tells the client how many were used (`CallOptions.previousAttempts`).
+ * Set it when the client was built with its own `retryPolicy` override.
  */
-export const ModelRetries = Context.Reference<number>("@volley/agent/ModelRetries", { defaultValue: () => 2 })
+export const ModelRetries = Context.Reference<number | undefined>("@volley/agent/ModelRetries", {
+  defaultValue: () => undefined
+})
 
 /** Turns with malformed tool arguments per run before `ToolArgumentsInvalid` (default 3). */
 export const MalformedArgumentTurns = Context.Reference<number>("@volley/agent/MalformedArgumentTurns", {

@@ -37,7 +37,7 @@ describe("defaults", () => {
       assert.deepStrictEqual(yield* AgentKnobs.Budgets, {})
       assert.strictEqual(yield* AgentKnobs.MaxInputBytes, Number.POSITIVE_INFINITY)
       assert.strictEqual(yield* AgentKnobs.RetryTurnOnStreamDrop, true)
-      assert.strictEqual(yield* AgentKnobs.ModelRetries, 2)
+      assert.strictEqual(yield* AgentKnobs.ModelRetries, undefined, "unset: the client's RetryPolicy.maxRetries (2)")
       assert.strictEqual(yield* AgentKnobs.MalformedArgumentTurns, 3)
       assert.deepStrictEqual(yield* AgentKnobs.RepeatedCalls, { skipFrom: 3, stopAt: 5 })
       assert.strictEqual(yield* AgentKnobs.UnknownTool, "feedback")
