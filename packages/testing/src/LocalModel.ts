@@ -114,7 +114,16 @@ const pickTool = (request: CreateRequest, question: string): FunctionToolInfo | 
     for (const word of words(`${tool.name} ${tool.description}`)) if (asked.has(word)) score++
     if (score > 0 && (best === undefined || score > best.score)) best = { tool, score }
   }
-  return best?.tool ?? (choice === "required" ? tools[0] : undefined)
+  if (best !== undefined) return best.tool
+  if (choice === "required") return tools[0]
+  // A follow-up ("And in Berlin?") reuses the tool the conversation used last, if still offered.
+  const previous = inputItems(request)
+    .filter((item): item is FunctionCall => item.type === "function_call")
+    .at(-1)
+  const reused = previous === undefined ? undefined : tools.find((tool) => tool.name === previous.name)
+  const properties = (reused?.parameters.properties ?? {}) as Record<string, unknown>
+  const takesPlace = Object.keys(properties).some((key) => placeParam.test(key))
+  return reused !== undefined && takesPlace && extractPlaces(question).length > 0 ? reused : undefined
 }
 
 const placeParam = /city|location|place|town|country|region|destination/i

@@ -222,11 +222,11 @@ export const layerHttpClient = (
             },
             write: (chunk) => Effect.sync(() => controller?.enqueue(chunk)),
             end: () => controller?.close(),
-            reset: () => {
+            reset: Effect.sync(() => {
               if (headSent) controller?.error(new Error("ECONNRESET: connection reset by volley-testing"))
               else
                 Deferred.doneUnsafe(response, Exit.fail(transportError("ECONNRESET: connection reset before headers")))
-            }
+            })
           }
           fiber = runFork(execute(answer, sink))
           signal.addEventListener("abort", () => fiber?.interruptUnsafe(), { once: true })
@@ -402,7 +402,7 @@ interface Sink {
   readonly head: (status: number, headers: Readonly<Record<string, string>>) => void
   readonly write: (chunk: Uint8Array) => Effect.Effect<void>
   readonly end: () => void
-  readonly reset: () => void
+  readonly reset: Effect.Effect<void>
 }
 
 const execute = (answer: Plan, sink: Sink): Effect.Effect<void> =>
@@ -417,7 +417,7 @@ const execute = (answer: Plan, sink: Sink): Effect.Effect<void> =>
       case "End":
         return Effect.sync(() => sink.end())
       case "Reset":
-        return Effect.sync(() => sink.reset())
+        return sink.reset
       case "Stall":
         return Effect.never
     }
@@ -428,18 +428,37 @@ const nodeSink = (req: http.IncomingMessage, res: http.ServerResponse): Sink => 
     res.writeHead(status, headers)
     res.flushHeaders()
   },
+  // Writes complete synchronously unless the socket buffer is full (then wait for `drain`), so a
+  // plan of sleeps and writes advances fully within one `TestClock.adjust`.
   write: (chunk) =>
     Effect.callback<void>((resume) => {
-      if (res.destroyed) return resume(Effect.void)
-      res.write(chunk, () => resume(Effect.void))
+      if (res.destroyed || res.write(chunk)) return resume(Effect.void)
+      res.once("drain", () => resume(Effect.void))
     }),
   end: () => {
     res.end()
   },
-  reset: () => {
-    req.socket.resetAndDestroy()
-  }
+  // A peer that receives an RST may discard bytes it has not read yet, so after headers the reset
+  // waits until the written bytes left the socket and then a short real-time grace (not the Effect
+  // clock: this is transport timing, not scripted time).
+  reset: Effect.callback<void>((resume) => {
+    const socket = req.socket
+    if (!res.headersSent) {
+      socket.resetAndDestroy()
+      return resume(Effect.void)
+    }
+    const destroy = () => {
+      setTimeout(() => {
+        socket.resetAndDestroy()
+        resume(Effect.void)
+      }, resetGraceMillis)
+    }
+    if (socket.writableLength === 0) destroy()
+    else socket.write("", () => destroy())
+  })
 })
+
+const resetGraceMillis = 25
 
 const decoder = new TextDecoder()
 

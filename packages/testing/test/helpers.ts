@@ -33,12 +33,13 @@ export const postSettled = (
   baseUrl: string,
   body: unknown
 ): Effect.Effect<{ readonly error?: string; readonly answer?: Answer }> =>
-  Effect.promise(async () => {
+  Effect.promise(async (signal) => {
     try {
       const response = await fetch(`${baseUrl}/responses`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify(body)
+        body: JSON.stringify(body),
+        signal
       })
       return { answer: { status: response.status, headers: response.headers, text: await response.text() } }
     } catch (error) {
@@ -82,3 +83,77 @@ export const request = (input: unknown = "hi", extra?: Record<string, unknown>) 
   input,
   ...extra
 })
+
+/** Waits (in real time, outside the Effect clock) until `check` holds; fails the test after 5 s. */
+export const waitFor = (check: Effect.Effect<boolean>, what = "condition"): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 500; i++) {
+      if (yield* check) return
+      yield* realSleep(10)
+    }
+    return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+  })
+
+/** A real-time sleep that ignores `TestClock` (for waiting on sockets). */
+export const realSleep = (millis: number): Effect.Effect<void> =>
+  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+
+/** An open streaming answer read incrementally over a real socket. */
+export interface OpenStream {
+  readonly status: number
+  readonly headers: Headers
+  /** Reads until `done(text)` holds or `millis` of real time pass; returns all text so far and how it ended. */
+  readonly readUntil: (
+    done: (text: string) => boolean,
+    millis?: number
+  ) => Effect.Effect<{ readonly text: string; readonly ended: "match" | "eof" | "timeout" | "error" }>
+  readonly abort: Effect.Effect<void>
+}
+
+/** POSTs and returns once headers arrived (or fails the test with the connection error). */
+export const open = (baseUrl: string, body: unknown): Effect.Effect<OpenStream> =>
+  Effect.promise(async () => {
+    const controller = new AbortController()
+    const response = await fetch(`${baseUrl}/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: controller.signal
+    })
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ""
+    let pending: ReturnType<typeof reader.read> | undefined
+    const readUntil: OpenStream["readUntil"] = (done, millis = 2_000) =>
+      Effect.promise(async () => {
+        const deadline = Date.now() + millis
+        while (!done(text)) {
+          const remaining = deadline - Date.now()
+          if (remaining <= 0) return { text, ended: "timeout" as const }
+          pending ??= reader.read()
+          let timer: ReturnType<typeof setTimeout> | undefined
+          const result = await Promise.race([
+            pending.then(
+              (r) => ({ r }),
+              (error: unknown) => ({ error })
+            ),
+            new Promise<"timeout">((resolve) => {
+              timer = setTimeout(() => resolve("timeout"), remaining)
+            })
+          ])
+          clearTimeout(timer)
+          if (result === "timeout") return { text, ended: "timeout" as const }
+          pending = undefined
+          if ("error" in result) return { text, ended: "error" as const }
+          if (result.r.done) return { text, ended: "eof" as const }
+          text += decoder.decode(result.r.value, { stream: true })
+        }
+        return { text, ended: "match" as const }
+      })
+    return {
+      status: response.status,
+      headers: response.headers,
+      readUntil,
+      abort: Effect.sync(() => controller.abort())
+    }
+  })
