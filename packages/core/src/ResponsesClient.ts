@@ -29,6 +29,7 @@ import {
   createAttempt,
   type Endpoint,
   finalError,
+  finalStreamError,
   retrying,
   streamAttempt,
   type Timeouts
@@ -45,6 +46,8 @@ export interface CallOptions {
   readonly previousAttempts?: number | undefined
   /** Extra headers for this call only (never logged). */
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /** Aborting it interrupts the call like a fiber interruption (no further request, never retried). */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** The Responses API client. */
@@ -273,7 +276,7 @@ const create = (
     const response = yield* withTotalDeadline(settings, state, run)
     if (span !== undefined) annotateResponse(settings, span, response)
     return response
-  }).pipe(Effect.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
+  }).pipe(abortable(callOptions?.signal), Effect.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
 
 const stream = (
   settings: Settings,
@@ -310,12 +313,11 @@ const stream = (
         )
         return Stream.fromIterable(start.first).pipe(
           Stream.concat(start.rest),
-          Stream.mapError((error) => finalError(state, error)),
-          Stream.tap((event) =>
-            Effect.sync(() => {
-              if (span !== undefined) annotateEvent(settings, span, event)
-            })
-          )
+          Stream.mapError((error) => finalStreamError(state, error)),
+          Stream.mapArray((chunk) => {
+            if (span !== undefined) for (const event of chunk) annotateEvent(settings, span, event)
+            return chunk
+          })
         )
       })
     )
@@ -330,8 +332,48 @@ const stream = (
               )
             )
           )
-    return bounded.pipe(Stream.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
+    const signal = callOptions?.signal
+    const abortableStream =
+      signal === undefined
+        ? bounded
+        : signal.aborted
+          ? Stream.fromEffect(Effect.interrupt)
+          : bounded.pipe(
+              Stream.interruptWhen(onAbort(signal)),
+              Stream.catchTag("VolleyAborted", () => Stream.fromEffect(Effect.interrupt))
+            )
+    return abortableStream.pipe(Stream.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
   })
+
+/** The abort of a `CallOptions.signal`, turned into an interruption right after the race. */
+class Aborted {
+  readonly _tag = "VolleyAborted"
+}
+
+/** Fails with `Aborted` once `signal` aborts (the listener is removed when the effect is interrupted). */
+const onAbort = (signal: AbortSignal): Effect.Effect<never, Aborted> =>
+  Effect.callback<never, Aborted>((resume) => {
+    const listener = () => resume(Effect.fail(new Aborted()))
+    signal.addEventListener("abort", listener, { once: true })
+    return Effect.sync(() => signal.removeEventListener("abort", listener))
+  })
+
+/** Interrupts `effect` when `signal` aborts; an already-aborted signal sends nothing. */
+const abortable =
+  (signal: AbortSignal | undefined) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    if (signal === undefined) return effect
+    return Effect.suspend(() =>
+      signal.aborted
+        ? Effect.interrupt
+        : Effect.raceFirst(effect, onAbort(signal)).pipe(
+            Effect.catchIf(
+              (error): error is Aborted => error instanceof Aborted,
+              () => Effect.interrupt
+            )
+          )
+    ) as Effect.Effect<A, E, R>
+  }
 
 const newState = (callOptions: CallOptions | undefined): CallState => ({
   attempts: Math.max(0, Math.floor(callOptions?.previousAttempts ?? 0)),

@@ -287,6 +287,10 @@ describe("ResponsesClient.stream over loopback sockets", () => {
         assert.isAbove(seen.length, 0)
         assert.strictEqual(server.requests.length, 1)
         assert.strictEqual(error.attempts, 1)
+        assert.deepStrictEqual(
+          error.causes.map((cause) => [cause.attempt, cause.tag]),
+          [[1, "NetworkError"]]
+        )
       })
   )
 

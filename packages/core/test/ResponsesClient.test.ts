@@ -355,6 +355,35 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
+  it.effect("A11a an already-aborted signal sends nothing (create and stream), Interrupted at once", () =>
+    Effect.gen(function* () {
+      const fake = makeFake(() => json(completed()))
+      const client = yield* clientOver(fake)
+      const controller = new AbortController()
+      controller.abort()
+      const exit = yield* Effect.exit(client.create(request, { signal: controller.signal }))
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      const streamed = yield* Effect.exit(Stream.runCollect(client.stream(request, { signal: controller.signal })))
+      assert.isTrue(Exit.isFailure(streamed) && Cause.hasInterruptsOnly(streamed.cause))
+      assert.strictEqual(fake.seen.length, 0)
+    })
+  )
+
+  it.effect("A11b aborting the signal during a Retry-After wait: no second request, Interrupted", () =>
+    Effect.gen(function* () {
+      const fake = makeFake(() => errorResponse(429, { "retry-after-ms": "10000" }))
+      const client = yield* clientOver(fake)
+      const controller = new AbortController()
+      const fiber = yield* client.create(request, { signal: controller.signal }).pipe(Effect.forkChild)
+      yield* TestClock.adjust("1 second")
+      controller.abort()
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(fake.seen.length, 1)
+    })
+  )
+
   it.effect("A11b 429 with retry-after-ms: 10000 interrupted at t = 1 s: no second request, Interrupted", () =>
     Effect.gen(function* () {
       const fake = makeFake(() => errorResponse(429, { "retry-after-ms": "10000" }))
@@ -578,6 +607,31 @@ describe("ResponsesClient: secrets and configuration", () => {
           )
         )
       })
+  )
+
+  it.effect("G01 a 401 whose body echoes the key (full, or masked to its last 8 characters) never leaks it", () =>
+    Effect.gen(function* () {
+      for (const echoed of [canaryKey, `sk-volley-****${canaryKey.slice(-8)}`]) {
+        const fake = makeFake(() =>
+          errorResponse(
+            401,
+            {},
+            { message: `Incorrect API key provided: ${echoed}`, type: "invalid_request_error", code: "invalid_api_key" }
+          )
+        )
+        const error = failureOf(yield* runCreate(fake))
+        assert.strictEqual(error._tag, "AuthenticationError")
+        for (const rendering of [
+          String(error),
+          JSON.stringify(error),
+          error.message,
+          Cause.pretty(Cause.fail(error))
+        ]) {
+          assert.notInclude(rendering, canaryKey)
+          assert.notInclude(rendering, canaryKey.slice(-8))
+        }
+      }
+    })
   )
 
   it.effect("G01 the options object prints the key as <redacted>", () =>

@@ -11,6 +11,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { identity } from "effect/Function"
 import * as Pull from "effect/Pull"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
@@ -168,6 +169,10 @@ export const retrying = <A, R>(
 export const finalError = <E extends ResponsesError>(state: CallState, error: E): E =>
   withAttempts(error, state.attempts, state.causes, state.requestId)
 
+/** A failure of a stream after its attempt succeeded: that attempt's cause is added to the causes. */
+export const finalStreamError = <E extends ResponsesError>(state: CallState, error: E): E =>
+  withAttempts(error, state.attempts, [...state.causes, causeOf(error, state.attempts)], state.requestId)
+
 /**
  * Executes one request: the headers timer covers `execute` and, for JSON calls, whatever `onResponse`
  * reads. A status outside 2xx becomes the typed error of `fromStatus` (body read up to 64 KiB).
@@ -196,7 +201,11 @@ const execute = <A>(
         phase = "body"
         const requestId = headerOf(response, "x-request-id")
         if (response.status >= 200 && response.status < 300) return yield* onResponse(response, requestId)
-        const body = yield* readBounded(response, maxErrorBodyBytes).pipe(Effect.catch(() => Effect.succeed("")))
+        const body = yield* readBounded(response, maxErrorBodyBytes).pipe(
+          Effect.catch(() => Effect.succeed("")),
+          // a JSON call's timer already covers this read; a stream's must not hang on a stalled error body
+          coverBody ? identity : Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.succeed("") })
+        )
         const now = yield* Clock.currentTimeMillis
         return yield* Effect.fail(
           fromStatus({
@@ -284,6 +293,7 @@ export const streamAttempt = (
       }
       return readBounded(response, 1024).pipe(
         Effect.catch(() => Effect.succeed("")),
+        Effect.timeoutOrElse({ duration: endpoint.timeouts.headersMs, orElse: () => Effect.succeed("") }),
         Effect.flatMap((body) =>
           Effect.fail(
             notRetryable(
@@ -342,7 +352,10 @@ const startSse = (
         onRetryField: hooks.onRetryField,
         onMismatch: hooks.onMismatch
       }),
-      Stream.tap((event) => Effect.sync(() => accumulator.add(event, delivered++)))
+      Stream.mapArray((chunk) => {
+        for (const event of chunk) accumulator.add(event, delivered++)
+        return chunk
+      })
     )
     if (contentIdleMs !== undefined) events = withContentIdle(events, contentIdleMs)
     const toFailure = (error: unknown): AttemptFailure => {

@@ -1,0 +1,54 @@
+/**
+ * The shared redaction helpers (`internal/redact.ts`, exported as `Redaction`): secrets by value,
+ * their URL-encoded form and last 8 characters, key- and bearer-shaped tokens, excerpts that redact
+ * before cutting, UTF-8-safe truncation and the header list.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Redaction from "../src/internal/redact.ts"
+
+const secret = "sk-volley-CANARY-abcdefghijklmnop"
+
+describe("Redaction", () => {
+  it("G01 redactText removes a secret, its URL-encoded form and its last 8 characters", () => {
+    const custom = "gw secret/with+chars=="
+    const text = `key=${secret} enc=${encodeURIComponent(custom)} raw=${custom} tail=…${secret.slice(-8)}`
+    const out = Redaction.redactText(text, [secret, custom])
+    assert.notInclude(out, secret)
+    assert.notInclude(out, secret.slice(-8))
+    assert.notInclude(out, custom)
+    assert.notInclude(out, encodeURIComponent(custom))
+    assert.include(out, "<redacted>")
+  })
+
+  it("G01 redactText also removes unconfigured key-shaped tokens and bearer tokens", () => {
+    const out = Redaction.redactText("use sk-proj-AAAAbbbbCCCC1234 or Authorization: Bearer abc.def-ghi_jkl", [])
+    assert.notInclude(out, "sk-proj-AAAAbbbbCCCC1234")
+    assert.notInclude(out, "abc.def-ghi_jkl")
+    assert.include(out, "Bearer <redacted>")
+  })
+
+  it("short secrets are not redacted by value (they would mangle ordinary text)", () => {
+    assert.strictEqual(Redaction.redactText("a 1 b", ["1"]), "a 1 b")
+  })
+
+  it("excerpt redacts before it truncates, so a secret across the 1 KiB boundary does not survive in part", () => {
+    const text = `${"x".repeat(1010)}${secret}${"y".repeat(100)}`
+    const out = Redaction.excerpt(text, [secret])
+    assert.isAtMost(Buffer.byteLength(out, "utf8"), 1024)
+    assert.notInclude(out, secret.slice(0, 12))
+  })
+
+  it("truncateUtf8 never splits a multi-byte character", () => {
+    const out = Redaction.truncateUtf8("🌍".repeat(100), 10)
+    assert.isAtMost(Buffer.byteLength(out, "utf8"), 10)
+    assert.notInclude(out, "\uFFFD")
+    assert.strictEqual(out, "🌍…")
+  })
+
+  it("isRedactedHeader matches the list case-insensitively, plus extra names", () => {
+    assert.isTrue(Redaction.isRedactedHeader("Authorization"))
+    assert.isTrue(Redaction.isRedactedHeader("X-Amz-Security-Token"))
+    assert.isFalse(Redaction.isRedactedHeader("x-gateway-key"))
+    assert.isTrue(Redaction.isRedactedHeader("X-Gateway-Key", ["x-gateway-key"]))
+  })
+})
