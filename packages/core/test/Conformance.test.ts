@@ -9,8 +9,16 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
+import { decodeEventFast } from "../src/internal/sse.ts"
 import * as ResponseAccumulator from "../src/ResponseAccumulator.ts"
-import { CreateRequest, type OutputItem, outputText, Response, type StreamEvent } from "../src/ResponsesSchema.ts"
+import {
+  CreateRequest,
+  decodeStreamEventUnsafe,
+  type OutputItem,
+  outputText,
+  Response,
+  type StreamEvent
+} from "../src/ResponsesSchema.ts"
 import { chunksOf, corpusBytes, corpusFiles, corpusText, decodeViaStream, framesOf, utf8 } from "./support/sse.ts"
 
 const decodeResponse = Schema.decodeUnknownExit(Response)
@@ -182,6 +190,36 @@ describe("Conformance", () => {
       assert.isAtLeast(compared, 60)
     })
   )
+
+  it("sse/: the decoder's fast path for delta events agrees with the schema on every recorded event", () => {
+    let fast = 0
+    for (const file of corpusFiles("sse")) {
+      for (const frame of framesOf(corpusText("sse", file))) {
+        if (frame.data === "[DONE]") continue
+        const json = JSON.parse(frame.data) as Record<string, unknown>
+        const viaFast = decodeEventFast(json)
+        if (viaFast === undefined) continue
+        fast++
+        assert.deepStrictEqual(
+          viaFast,
+          decodeStreamEventUnsafe(JSON.parse(frame.data)),
+          `${file}: ${String(json.type)}`
+        )
+        // With a wrongly typed field, the fast path either steps aside (so the schema names the path)
+        // or accepts exactly what the schema accepts (fields the schema keeps verbatim).
+        for (const key of ["delta", "output_index", "content_index", "summary_index", "item_id", "sequence_number"]) {
+          if (!(key in json)) continue
+          const mutated = { ...json, [key]: { wrong: true } }
+          const accepted = decodeEventFast(mutated)
+          if (accepted !== undefined)
+            assert.deepStrictEqual(accepted, decodeStreamEventUnsafe(mutated), `${String(json.type)}.${key}`)
+          else
+            assert.throws(() => decodeStreamEventUnsafe(mutated), undefined, undefined, `${String(json.type)}.${key}`)
+        }
+      }
+    }
+    assert.isAtLeast(fast, 10_000)
+  })
 
   it.effect("sse/: a recorded stream that ends in response.failed gives ResponseFailed with the server's code", () =>
     Effect.gen(function* () {
