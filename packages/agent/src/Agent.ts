@@ -345,6 +345,7 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
         )
       )
       const result = toResult(spec.name, run, outcome)
+      if (knobs.captureContent) yield* Effect.annotateCurrentSpan(contentAttributes(spec, result))
       yield* Effect.annotateCurrentSpan({
         "gen_ai.usage.input_tokens": run.usage.inputTokens,
         "gen_ai.usage.output_tokens": run.usage.outputTokens,
@@ -420,6 +421,17 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     asTool: (toolOptions) => asTool(agent, toolOptions)
   }
   return agent
+}
+
+const maxContentBytes = 8 * 1024
+
+/** G03: prompts and outputs on the agent span, only with `CaptureContent`, each ≤ 8 KiB. */
+const contentAttributes = <A>(spec: AgentSpec<A>, result: AgentResult<A>): Record<string, string> => {
+  const attributes: Record<string, string> = {}
+  if (spec.instructions !== undefined)
+    attributes["gen_ai.system_instructions"] = spec.instructions.slice(0, maxContentBytes)
+  if (result._tag === "Completed") attributes["gen_ai.output.text"] = result.output.slice(0, maxContentBytes)
+  return attributes
 }
 
 const toResult = <A>(agent: string, run: Run, outcome: LoopOutcome<A>): AgentResult<A> => {

@@ -1,0 +1,86 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { ResponsesClient } from "@volley/core"
+import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import * as Agent from "../src/Agent.ts"
+import * as AgentKnobs from "../src/AgentKnobs.ts"
+import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
+
+const assistant = Agent.make({ name: "assistant", model: "m", instructions: "SECRET-INSTRUCTIONS", toolkit: TestTools })
+
+const setup = () => {
+  const exporter = new InMemorySpanExporter()
+  // OtelTracer directly: NodeSdk also loads the logs SDK, which is not installed.
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  const tracing = OtelTracer.layer.pipe(Layer.provide(Layer.succeed(OtelTracer.OtelTracerProvider, provider)))
+  const client = Layer.unwrap(
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      return ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: Redacted.make("sk-volley-CANARY-spans") })
+    })
+  )
+  const layer = Layer.mergeAll(client, testToolsLayer(makeRuns())).pipe(
+    Layer.provideMerge(
+      ResponsesServer.layer([M.functionCall("echo", { text: "PROMPT-CONTENT" }), M.message("ANSWER-CONTENT")])
+    ),
+    Layer.provideMerge(tracing)
+  )
+  return { exporter, layer }
+}
+
+describe("spans", () => {
+  it.live(
+    "invoke_agent {name} wraps the client's chat spans and the tools' execute_tool spans; G03 content is off by default",
+    () =>
+      Effect.gen(function* () {
+        const { exporter, layer } = setup()
+        yield* assistant.run("USER-CONTENT").pipe(Effect.provide(layer))
+        const spans = exporter.getFinishedSpans()
+        const root = spans.find((span) => span.name === "invoke_agent assistant")
+        assert.isDefined(root)
+        assert.strictEqual(root!.attributes["gen_ai.operation.name"], "invoke_agent")
+        assert.strictEqual(root!.attributes["gen_ai.agent.name"], "assistant")
+        assert.strictEqual(root!.attributes["gen_ai.request.model"], "m")
+        assert.isNumber(root!.attributes["gen_ai.usage.input_tokens"])
+        const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]))
+        const descends = (span: (typeof spans)[number]): boolean => {
+          let parent = span.parentSpanContext?.spanId
+          while (parent !== undefined) {
+            if (parent === root!.spanContext().spanId) return true
+            parent = byId.get(parent)?.parentSpanContext?.spanId
+          }
+          return false
+        }
+        const chats = spans.filter((span) => span.name.startsWith("chat "))
+        const tools = spans.filter((span) => span.name.startsWith("execute_tool "))
+        assert.strictEqual(chats.length, 2)
+        assert.strictEqual(tools.length, 1)
+        assert.isTrue([...chats, ...tools].every(descends))
+        const everything = JSON.stringify(spans.map((span) => [span.name, span.attributes, span.events]))
+        for (const content of [
+          "SECRET-INSTRUCTIONS",
+          "USER-CONTENT",
+          "PROMPT-CONTENT",
+          "ANSWER-CONTENT",
+          "sk-volley-CANARY"
+        ])
+          assert.notInclude(everything, content)
+      })
+  )
+
+  it.live("G03 captureContent: true records instructions and the final output on the agent span", () =>
+    Effect.gen(function* () {
+      const { exporter, layer } = setup()
+      yield* assistant
+        .run("USER-CONTENT")
+        .pipe(Effect.provide(layer), Effect.provideService(AgentKnobs.CaptureContent, true))
+      const root = exporter.getFinishedSpans().find((span) => span.name === "invoke_agent assistant")!
+      assert.strictEqual(root.attributes["gen_ai.system_instructions"], "SECRET-INSTRUCTIONS")
+      assert.strictEqual(root.attributes["gen_ai.output.text"], "ANSWER-CONTENT")
+    })
+  )
+})
