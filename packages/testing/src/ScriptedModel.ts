@@ -16,6 +16,7 @@ import {
   ids,
   type IdGenerator,
   render,
+  scriptedDeltas,
   toEvents as renderEvents,
   toResponse as renderResponse
 } from "./internal/render.ts"
@@ -47,6 +48,8 @@ export interface FunctionCallItem {
   readonly callId?: string | undefined
   readonly id?: string | undefined
   readonly status?: string | undefined
+  /** Streamed argument deltas, when they must differ from the final `arguments`. */
+  readonly deltas?: ReadonlyArray<string> | undefined
 }
 
 /** A reasoning item with summary paragraphs and optional encrypted content. */
@@ -140,8 +143,10 @@ export interface Fault {
   readonly resetMidEvent?: number | undefined
   /** Replace event N's (0-based) JSON by a truncated copy (invalid JSON). */
   readonly malformedFrameAt?: number | undefined
-  /** Insert `response.future_thing.delta` events (true) or the given events. */
-  readonly unknownEvents?: boolean | ReadonlyArray<InsertedEvent> | undefined
+  /** Insert `response.future_thing.delta` / `.done` events of a type nobody knows. */
+  readonly unknownEvents?: boolean | undefined
+  /** Insert arbitrary events (unknown types, typeless objects, literal payloads, contradictions). */
+  readonly insertEvents?: ReadonlyArray<InsertedEvent> | undefined
   /** Hang forever at the given point (for headers / idle timeouts). */
   readonly stall?: Stall | undefined
   /** Reset the socket after reading the request, before any header. */
@@ -162,8 +167,8 @@ export interface LiteralBody {
   readonly contentType?: string | undefined
 }
 
-/** Terminal status of a turn. */
-export type TurnStatus = "completed" | "failed" | "incomplete"
+/** Status of a turn's response; `failed` and `incomplete` end the stream with their own event. */
+export type TurnStatus = "completed" | "failed" | "incomplete" | "in_progress" | "cancelled" | "queued"
 
 /** One scripted model turn: items, status, usage and faults. */
 export interface Turn {
@@ -174,6 +179,8 @@ export interface Turn {
   readonly incompleteReason?: string | undefined
   readonly usage?: Usage | undefined
   readonly model?: string | undefined
+  /** Extra top-level fields of the response object (e.g. unknown fields a gateway adds). */
+  readonly responseFields?: Readonly<Record<string, unknown>> | undefined
   readonly fault?: Fault | undefined
   readonly literal?: LiteralBody | undefined
 }
@@ -202,6 +209,8 @@ export interface TurnSpec {
   readonly incomplete?: string | undefined
   readonly usage?: Usage | undefined
   readonly model?: string | undefined
+  readonly status?: TurnStatus | undefined
+  readonly responseFields?: Readonly<Record<string, unknown>> | undefined
   readonly fault?: Fault | undefined
 }
 
@@ -219,7 +228,12 @@ export const message = (text: string, options?: { readonly id?: string }): Turn 
 export const functionCall = (
   name: string,
   args: unknown = {},
-  options?: { readonly callId?: string; readonly id?: string; readonly status?: string }
+  options?: {
+    readonly callId?: string
+    readonly id?: string
+    readonly status?: string
+    readonly deltas?: ReadonlyArray<string>
+  }
 ): Turn =>
   single({
     _tag: "FunctionCall",
@@ -227,7 +241,8 @@ export const functionCall = (
     arguments: typeof args === "string" ? args : JSON.stringify(args),
     callId: options?.callId,
     id: options?.id,
-    status: options?.status
+    status: options?.status,
+    deltas: options?.deltas
   })
 
 /** A turn with one reasoning item (summary paragraphs, optional encrypted content). */
@@ -240,15 +255,11 @@ export const refusal = (text: string): Turn => single({ _tag: "Refusal", text })
 /** A turn with one item sent verbatim, e.g. `{ type: "future_item", … }` or a hosted-tool item. */
 export const rawItem = (item: RawItem["item"]): Turn => single({ _tag: "Raw", item })
 
-/** A failed response (`status: "failed"`, `response.failed` when streaming), after optional items. */
+/** A failed response (`status: "failed"`, `response.failed` when streaming) after optional items; `null` error allowed. */
 export const failed = (
-  error: { readonly code: string; readonly message: string },
+  error: { readonly code: string; readonly message: string } | null,
   ...parts: ReadonlyArray<Turn>
-): Turn => ({
-  ...concat(parts),
-  status: "failed",
-  error
-})
+): Turn => ({ ...concat(parts), status: "failed", error: error ?? undefined })
 
 /** An incomplete response (e.g. reason `max_output_tokens`), holding the given partial items. */
 export const incomplete = (reason: string, ...parts: ReadonlyArray<Turn>): Turn => ({
@@ -298,6 +309,24 @@ export const withUsage: {
   (self: Turn, usage: Usage): Turn
 } = dual(2, (self: Turn, usage: Usage): Turn => ({ ...self, usage }))
 
+/** Sets the response status (e.g. a non-streaming 200 with `in_progress` or `cancelled`). */
+export const withStatus: {
+  (status: TurnStatus): (self: Turn) => Turn
+  (self: Turn, status: TurnStatus): Turn
+} = dual(2, (self: Turn, status: TurnStatus): Turn => ({ ...self, status }))
+
+/** Adds top-level fields to the response object (merged last, so they may override). */
+export const withResponseFields: {
+  (fields: Readonly<Record<string, unknown>>): (self: Turn) => Turn
+  (self: Turn, fields: Readonly<Record<string, unknown>>): Turn
+} = dual(
+  2,
+  (self: Turn, fields: Readonly<Record<string, unknown>>): Turn => ({
+    ...self,
+    responseFields: { ...self.responseFields, ...fields }
+  })
+)
+
 /** Adds fault injection to a turn (merged with any fault it already has). */
 export const withFault: {
   (fault: Fault): (self: Turn) => Turn
@@ -325,7 +354,10 @@ export const toEvents = (
   request: CreateRequest,
   options?: { readonly idGenerator?: IdGenerator; readonly createdAt?: number }
 ): ReadonlyArray<Record<string, unknown>> =>
-  renderEvents(renderResponse(self, request, options?.idGenerator ?? ids(), options?.createdAt ?? 0))
+  renderEvents(
+    renderResponse(self, request, options?.idGenerator ?? ids(), options?.createdAt ?? 0),
+    scriptedDeltas(self)
+  )
 
 /**
  * A `Handler` serving the script in order. A request beyond the end gets the `fallback` step if
@@ -408,6 +440,8 @@ const fromSpec = (spec: TurnSpec): Turn => {
   if (spec.incomplete !== undefined) result = { ...result, status: "incomplete", incompleteReason: spec.incomplete }
   if (spec.usage !== undefined) result = { ...result, usage: spec.usage }
   if (spec.model !== undefined) result = { ...result, model: spec.model }
+  if (spec.status !== undefined) result = { ...result, status: spec.status }
+  if (spec.responseFields !== undefined) result = { ...result, responseFields: spec.responseFields }
   if (spec.fault !== undefined) result = { ...result, fault: spec.fault }
   return result
 }

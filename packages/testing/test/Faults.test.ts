@@ -312,7 +312,7 @@ describe("faults: broken streams", () => {
     withServer(
       [
         withFault(message("a"), {
-          unknownEvents: [
+          insertEvents: [
             { after: 1, data: { no_type: true } },
             { after: 2, data: "not json", event: "error" }
           ]

@@ -257,6 +257,41 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
     })
   )
 
+  it.effect("failed(null): response.failed with error null", () =>
+    Effect.gen(function* () {
+      const { response, types } = yield* both(ScriptedModel.failed(null, ScriptedModel.message("partial")))
+      assert.strictEqual(response.status, "failed")
+      assert.isNull(response.error)
+      assert.strictEqual(types.at(-1), "response.failed")
+    })
+  )
+
+  it.effect("withStatus and withResponseFields: odd statuses and unknown top-level fields", () =>
+    Effect.gen(function* () {
+      const step = pipe(
+        ScriptedModel.message("x"),
+        ScriptedModel.withStatus("in_progress"),
+        ScriptedModel.withResponseFields({ model: "b/y", provider: "fallback-co" })
+      )
+      const { response } = yield* both(step)
+      assert.strictEqual(response.status, "in_progress")
+      assert.strictEqual(response.model, "b/y")
+      assert.strictEqual((response as { provider?: unknown }).provider, "fallback-co")
+    })
+  )
+
+  it.effect("functionCall deltas may disagree with the final arguments (C09-style)", () =>
+    Effect.gen(function* () {
+      const { response, events } = yield* both(ScriptedModel.functionCall("f", { a: 2 }, { deltas: ['{"a"', ":1}"] }))
+      const deltas = events.flatMap((e) => (e.type === "response.function_call_arguments.delta" ? [e.delta] : []))
+      assert.strictEqual(deltas.join(""), '{"a":1}')
+      const done = events.find((e) => e.type === "response.function_call_arguments.done") as { arguments: string }
+      assert.strictEqual(done.arguments, '{"a":2}')
+      assert.strictEqual((response.output![0] as { arguments: string }).arguments, '{"a":2}')
+      assert.notProperty(response.output![0], "deltas")
+    })
+  )
+
   it("toResponse / toEvents are pure and deterministic", () => {
     const turn = ScriptedModel.turn(ScriptedModel.message("a b"), ScriptedModel.functionCall("f", { a: 1 }))
     const body = { model: "m", input: "x", stream: true }

@@ -5,7 +5,7 @@
  */
 import type { CreateRequest } from "@volley/core/ResponsesSchema"
 import type { Action } from "../Handler.ts"
-import type { Chunking, Fault, Turn, TurnItem } from "../ScriptedModel.ts"
+import type { Chunking, Fault, InsertedEvent, Turn, TurnItem } from "../ScriptedModel.ts"
 import { mulberry32 } from "./random.ts"
 
 /** Deterministic, counter-based ids per kind (`msg_1`, `call_1`, …), optionally prefixed. */
@@ -101,8 +101,18 @@ export const toResponse = (turn: Turn, request: CreateRequest, idGen: IdGenerato
         usage.total_tokens !== undefined && usage.total_tokens > 0
           ? usage.total_tokens
           : usage.input_tokens + usage.output_tokens
-    }
+    },
+    ...turn.responseFields
   }
+}
+
+/** Scripted argument deltas by output index (for calls whose deltas must differ from their arguments). */
+export const scriptedDeltas = (turn: Turn): ReadonlyMap<number, ReadonlyArray<string>> => {
+  const deltas = new Map<number, ReadonlyArray<string>>()
+  turn.items.forEach((item, index) => {
+    if (item._tag === "FunctionCall" && item.deltas !== undefined) deltas.set(index, item.deltas)
+  })
+  return deltas
 }
 
 const itemText = (item: Json): string => {
@@ -140,7 +150,7 @@ export const splitArguments = (args: string): ReadonlyArray<string> => {
   return parts
 }
 
-const itemEvents = (item: Json, outputIndex: number): Array<Json> => {
+const itemEvents = (item: Json, outputIndex: number, scripted: ReadonlyArray<string> | undefined): Array<Json> => {
   const base = { output_index: outputIndex, ...(typeof item.id === "string" ? { item_id: item.id } : {}) }
   const events: Array<Json> = []
   if (item.type === "message" && Array.isArray(item.content)) {
@@ -175,7 +185,7 @@ const itemEvents = (item: Json, outputIndex: number): Array<Json> => {
       item: { ...item, status: "in_progress", arguments: "" }
     })
     const args = String(item.arguments)
-    for (const delta of splitArguments(args))
+    for (const delta of scripted ?? splitArguments(args))
       events.push({ type: "response.function_call_arguments.delta", ...base, delta })
     events.push({ type: "response.function_call_arguments.done", ...base, name: item.name, arguments: args })
   } else if (item.type === "reasoning" && Array.isArray(item.summary)) {
@@ -203,7 +213,7 @@ const terminalType = (status: unknown): string =>
   status === "failed" ? "response.failed" : status === "incomplete" ? "response.incomplete" : "response.completed"
 
 /** The SSE event payloads for a response object, without sequence numbers. */
-export const eventsOf = (response: Json): Array<Json> => {
+export const eventsOf = (response: Json, deltas?: ReadonlyMap<number, ReadonlyArray<string>>): Array<Json> => {
   const output = (response.output ?? []) as ReadonlyArray<Json>
   const snapshot = {
     ...response,
@@ -215,7 +225,7 @@ export const eventsOf = (response: Json): Array<Json> => {
   }
   return [
     { type: "response.created", response: snapshot },
-    ...output.flatMap((item, index) => itemEvents(item, index)),
+    ...output.flatMap((item, index) => itemEvents(item, index, deltas?.get(index))),
     { type: terminalType(response.status), response }
   ]
 }
@@ -227,7 +237,8 @@ const numbered = (events: ReadonlyArray<Json>): Array<Json> =>
   })
 
 /** The SSE event payloads of a response object, numbered. */
-export const toEvents = (response: Json): ReadonlyArray<Json> => numbered(eventsOf(response))
+export const toEvents = (response: Json, deltas?: ReadonlyMap<number, ReadonlyArray<string>>): ReadonlyArray<Json> =>
+  numbered(eventsOf(response, deltas))
 
 // ---------------------------------------------------------------------------------------------
 // faults -> actions
@@ -361,19 +372,21 @@ const emit = (units: ReadonlyArray<Unit>, fault: Fault, defaultChunking: Chunkin
 
 const lineEnding = (framing: Fault["framing"]): string => (framing === "crlf" ? "\r\n" : framing === "cr" ? "\r" : "\n")
 
-const sseUnits = (response: Json, fault: Fault): Array<Unit> => {
+const sseUnits = (response: Json, fault: Fault, deltas: ReadonlyMap<number, ReadonlyArray<string>>): Array<Unit> => {
   const eol = lineEnding(fault.framing)
   const text = (s: string): Uint8Array => encoder.encode(s.replace(/\n/g, eol))
-  const derived: Array<Json | { readonly literal: string; readonly event?: string | undefined }> = eventsOf(response)
-  const inserted =
+  const derived: Array<Json | { readonly literal: string; readonly event?: string | undefined }> = eventsOf(
+    response,
+    deltas
+  )
+  const unknown: ReadonlyArray<InsertedEvent> =
     fault.unknownEvents === true
       ? [
           { after: 1, data: { type: "response.future_thing.delta", output_index: 0, delta: "?" } },
           { after: derived.length - 1, data: { type: "response.future_thing.done", output_index: 0 } }
         ]
-      : fault.unknownEvents === false || fault.unknownEvents === undefined
-        ? []
-        : fault.unknownEvents
+      : []
+  const inserted = [...unknown, ...(fault.insertEvents ?? [])]
   for (const insert of [...inserted].sort((a, b) => b.after - a.after)) {
     const entry =
       typeof insert.data === "string"
@@ -452,7 +465,7 @@ export const render = (turn: Turn, request: CreateRequest, idGen: IdGenerator, c
   const response = toResponse(turn, request, idGen, createdAt)
   if (request.stream === true) {
     actions.push(head("text/event-stream", { "cache-control": "no-cache" }))
-    return [...actions, ...emit(sseUnits(response, fault), fault, "event")]
+    return [...actions, ...emit(sseUnits(response, fault, scriptedDeltas(turn)), fault, "event")]
   }
   actions.push(head("application/json"))
   return [...actions, ...emit([{ bytes: encoder.encode(JSON.stringify(response)), event: true }], fault, "whole")]
