@@ -40,7 +40,7 @@ const sseFrame = (event: Record<string, unknown>, eol = "\n") =>
   `event: ${String(event.type)}${eol}data: ${JSON.stringify(event)}${eol}${eol}`
 
 describe("ResponsesClient over loopback sockets", () => {
-  it.live("A06a connecting to a closed port: 3 attempts, then NetworkError{connect}", () =>
+  it.live("A06 (a) connecting to a closed port: 3 attempts, then NetworkError{connect}", () =>
     Effect.gen(function* () {
       const port = yield* closedPort()
       const client = yield* clientFor({ baseUrl: `http://127.0.0.1:${port}/v1` })
@@ -52,7 +52,7 @@ describe("ResponsesClient over loopback sockets", () => {
     })
   )
 
-  it.live("A06b reset twice before headers, then 200: success on attempt 3; spans carry resend_count 0, 1, 2", () =>
+  it.live("A06 (b) reset twice before headers, then 200: success on attempt 3; spans carry resend_count 0, 1, 2", () =>
     Effect.gen(function* () {
       exporter.reset()
       const server = yield* rawServer((socket, _request, index) => {

@@ -126,7 +126,7 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
-  it.effect("A03a 400 with x-should-retry: true is retried, then succeeds", () =>
+  it.effect("A03 (a) 400 with x-should-retry: true is retried, then succeeds", () =>
     Effect.gen(function* () {
       const fake = makeFake((call) =>
         call === 0 ? errorResponse(400, { "x-should-retry": "true" }) : json(completed())
@@ -137,7 +137,7 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
-  it.effect("A03b 503 with x-should-retry: false is not retried and not retryable", () =>
+  it.effect("A03 (b) 503 with x-should-retry: false is not retried and not retryable", () =>
     Effect.gen(function* () {
       const fake = makeFake(() => errorResponse(503, { "x-should-retry": "false" }))
       const error = failureOf(yield* runCreate(fake))
@@ -345,7 +345,7 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
-  it.effect("A11a an already-interrupted call sends nothing", () =>
+  it.effect("A11 (a) an already-interrupted call sends nothing", () =>
     Effect.gen(function* () {
       const fake = makeFake(() => json(completed()))
       const client = yield* clientOver(fake)
@@ -355,7 +355,7 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
-  it.effect("A11a an already-aborted signal sends nothing (create and stream), Interrupted at once", () =>
+  it.effect("A11 (a) an already-aborted signal sends nothing (create and stream), Interrupted at once", () =>
     Effect.gen(function* () {
       const fake = makeFake(() => json(completed()))
       const client = yield* clientOver(fake)
@@ -369,7 +369,7 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
-  it.effect("A11b aborting the signal during a Retry-After wait: no second request, Interrupted", () =>
+  it.effect("A11 (b) aborting the signal during a Retry-After wait: no second request, Interrupted", () =>
     Effect.gen(function* () {
       const fake = makeFake(() => errorResponse(429, { "retry-after-ms": "10000" }))
       const client = yield* clientOver(fake)
@@ -384,7 +384,7 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
-  it.effect("A11b 429 with retry-after-ms: 10000 interrupted at t = 1 s: no second request, Interrupted", () =>
+  it.effect("A11 (b) 429 with retry-after-ms: 10000 interrupted at t = 1 s: no second request, Interrupted", () =>
     Effect.gen(function* () {
       const fake = makeFake(() => errorResponse(429, { "retry-after-ms": "10000" }))
       const client = yield* clientOver(fake)
