@@ -266,6 +266,114 @@ const emptyToolkit: HandledToolkitLike = {
 
 const sanitiseName = (name: string): string => name.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64) || "agent"
 
+/** How a run starts: a fresh or restored run, and the approvals to apply first. */
+interface Start {
+  readonly run: Run
+  readonly resumed: boolean
+  readonly approvals: ReadonlyArray<Approval>
+}
+
+/** One run (fresh or resumed) inside the `invoke_agent` span: knobs, deadline, interruption, result. */
+const execute = <A, R>(
+  spec: AgentSpec<A>,
+  toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R>,
+  start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
+  runOptions: RunOptions | undefined,
+  mode: "create" | "stream",
+  emit: (event: AgentEvent) => Effect.Effect<void>
+): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
+  Effect.gen(function* () {
+    const client = yield* ResponsesClient
+    const knobs = yield* readKnobs
+    const toolkit = yield* toolkitOf
+    const parent = yield* CurrentRun
+    const { run, resumed, approvals } = start(parent)
+    const deps: LoopDeps<R> = { client, toolkit, knobs, emit, mode }
+    const checkpoint = (reason: StopReason) =>
+      runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
+    yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
+    const body: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = Effect.gen(function* () {
+      const first = yield* resumeBatch(spec, run, deps, approvals)
+      return first !== undefined ? first : yield* loop(spec, run, deps)
+    })
+    const wallTimeMs = knobs.budgets.wallTimeMs
+    const bounded =
+      wallTimeMs === undefined
+        ? body
+        : body.pipe(
+            Effect.timeoutOrElse({
+              duration: Duration.millis(wallTimeMs),
+              orElse: () =>
+                Effect.suspend(() => {
+                  closeBatch(run, "cancelled: the run's deadline passed")
+                  return Effect.fail(
+                    new AgentError.RequestTimeout({
+                      ...transcript(run, `the run's ${wallTimeMs} ms deadline passed`),
+                      phase: "total",
+                      timeoutMs: wallTimeMs
+                    })
+                  )
+                })
+            })
+          )
+    const outcome = yield* bounded.pipe(
+      Effect.onInterrupt(() =>
+        Effect.suspend(() => {
+          closeBatch(run, "cancelled: the run was interrupted")
+          return checkpoint({ _tag: "Interrupted" })
+        })
+      ),
+      Effect.tapError((error) =>
+        Effect.gen(function* () {
+          const reason = AgentError.stopReasonOf(error)
+          if (reason !== undefined)
+            yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: reason, usage: run.usage })
+          if (runOptions?.checkpoint !== undefined)
+            yield* runOptions.checkpoint(snapshot(spec.name, run, reason ?? { _tag: "Interrupted" }))
+        })
+      )
+    )
+    const result = toResult(spec.name, run, outcome)
+    if (knobs.captureContent) yield* Effect.annotateCurrentSpan(contentAttributes(spec, result))
+    yield* Effect.annotateCurrentSpan({
+      "gen_ai.usage.input_tokens": run.usage.inputTokens,
+      "gen_ai.usage.output_tokens": run.usage.outputTokens,
+      "volley.agent.turns": run.turns,
+      "volley.agent.stop_reason": result.stopReason._tag
+    })
+    yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: result.stopReason, usage: run.usage })
+    yield* checkpoint(result.stopReason)
+    return result
+  }).pipe(
+    Effect.withSpan(`invoke_agent ${spec.name}`, {
+      attributes: {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": spec.name,
+        "gen_ai.request.model": spec.model
+      }
+    })
+  )
+
+/** A run as a stream of events: the run is forked in the stream's scope and feeds a bounded queue. */
+const streamOf = <A, R>(
+  spec: AgentSpec<A>,
+  toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R>,
+  start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
+  runOptions: RunOptions | undefined
+): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient> =>
+  Stream.callback<AgentEvent, AgentError.AgentError, R | ResponsesClient>(
+    (queue) =>
+      execute(spec, toolkitOf, start, runOptions, "stream", (event) =>
+        Queue.offer(queue, event).pipe(Effect.asVoid)
+      ).pipe(
+        Effect.matchEffect({
+          onFailure: (error) => Queue.fail(queue, error),
+          onSuccess: () => Queue.end(queue)
+        })
+      ),
+    { bufferSize: 1024, strategy: "suspend" }
+  )
+
 /** Builds an agent. */
 export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A, RT, RS>): Agent<A, RT | RS> => {
   type R = RT | RS
@@ -285,86 +393,6 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     return subAgents.length === 0 ? base : combine<R>([base, ...subAgents])
   })
 
-  type Start = { readonly run: Run; readonly resumed: boolean; readonly approvals: ReadonlyArray<Approval> }
-
-  const execute = (
-    start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
-    runOptions: RunOptions | undefined,
-    mode: "create" | "stream",
-    emit: (event: AgentEvent) => Effect.Effect<void>
-  ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
-    Effect.gen(function* () {
-      const client = yield* ResponsesClient
-      const knobs = yield* readKnobs
-      const toolkit = yield* toolkitOf
-      const parent = yield* CurrentRun
-      const { run, resumed, approvals } = start(parent)
-      const deps: LoopDeps<R> = { client, toolkit, knobs, emit, mode }
-      const checkpoint = (reason: StopReason) =>
-        runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
-      yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
-      const body: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = Effect.gen(function* () {
-        const first = yield* resumeBatch(spec, run, deps, approvals)
-        return first !== undefined ? first : yield* loop(spec, run, deps)
-      })
-      const wallTimeMs = knobs.budgets.wallTimeMs
-      const bounded =
-        wallTimeMs === undefined
-          ? body
-          : body.pipe(
-              Effect.timeoutOrElse({
-                duration: Duration.millis(wallTimeMs),
-                orElse: () =>
-                  Effect.suspend(() => {
-                    closeBatch(run, "cancelled: the run's deadline passed")
-                    return Effect.fail(
-                      new AgentError.RequestTimeout({
-                        ...transcript(run, `the run's ${wallTimeMs} ms deadline passed`),
-                        phase: "total",
-                        timeoutMs: wallTimeMs
-                      })
-                    )
-                  })
-              })
-            )
-      const outcome = yield* bounded.pipe(
-        Effect.onInterrupt(() =>
-          Effect.suspend(() => {
-            closeBatch(run, "cancelled: the run was interrupted")
-            return checkpoint({ _tag: "Interrupted" })
-          })
-        ),
-        Effect.tapError((error) =>
-          Effect.gen(function* () {
-            const reason = AgentError.stopReasonOf(error)
-            if (reason !== undefined)
-              yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: reason, usage: run.usage })
-            if (runOptions?.checkpoint !== undefined)
-              yield* runOptions.checkpoint(snapshot(spec.name, run, reason ?? { _tag: "Interrupted" }))
-          })
-        )
-      )
-      const result = toResult(spec.name, run, outcome)
-      if (knobs.captureContent) yield* Effect.annotateCurrentSpan(contentAttributes(spec, result))
-      yield* Effect.annotateCurrentSpan({
-        "gen_ai.usage.input_tokens": run.usage.inputTokens,
-        "gen_ai.usage.output_tokens": run.usage.outputTokens,
-        "volley.agent.turns": run.turns,
-        "volley.agent.stop_reason": result.stopReason._tag
-      })
-      yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: result.stopReason, usage: run.usage })
-      yield* checkpoint(result.stopReason)
-      return result
-    }).pipe(
-      Effect.withSpan(`invoke_agent ${spec.name}`, {
-        attributes: {
-          "gen_ai.operation.name": "invoke_agent",
-          "gen_ai.agent.name": spec.name,
-          "gen_ai.request.model": spec.model
-        }
-      })
-    )
-
   const fresh =
     (input: AgentInput, runOptions: RunOptions | undefined) =>
     (parent: ReturnType<typeof CurrentRun.of>): Start => ({
@@ -381,21 +409,6 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     })
   const noEmit = () => Effect.void
 
-  const streamOf = (
-    start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
-    runOptions: RunOptions | undefined
-  ): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient> =>
-    Stream.callback<AgentEvent, AgentError.AgentError, R | ResponsesClient>(
-      (queue) =>
-        execute(start, runOptions, "stream", (event) => Queue.offer(queue, event).pipe(Effect.asVoid)).pipe(
-          Effect.matchEffect({
-            onFailure: (error) => Queue.fail(queue, error),
-            onSuccess: () => Queue.end(queue)
-          })
-        ),
-      { bufferSize: 1024, strategy: "suspend" }
-    )
-
   const decisionFor = (state: RunState, callId: string, decision: Approval["decision"], message?: string): Approval => {
     const pending = state.pending?.awaiting.find((call) => call.callId === callId)
     const hash = pending?.argsHash ?? ""
@@ -411,11 +424,12 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
   const agent: Agent<A, RT | RS> = {
     name: options.name,
     model: options.model,
-    run: (input, runOptions) => execute(fresh(input, runOptions), runOptions, "create", noEmit),
-    stream: (input, runOptions) => streamOf(fresh(input, runOptions), runOptions),
+    run: (input, runOptions) => execute(spec, toolkitOf, fresh(input, runOptions), runOptions, "create", noEmit),
+    stream: (input, runOptions) => streamOf(spec, toolkitOf, fresh(input, runOptions), runOptions),
     resume: (state, resumeOptions) =>
-      execute(restored(state, resumeOptions?.approvals ?? []), resumeOptions, "create", noEmit),
-    resumeStream: (state, resumeOptions) => streamOf(restored(state, resumeOptions?.approvals ?? []), resumeOptions),
+      execute(spec, toolkitOf, restored(state, resumeOptions?.approvals ?? []), resumeOptions, "create", noEmit),
+    resumeStream: (state, resumeOptions) =>
+      streamOf(spec, toolkitOf, restored(state, resumeOptions?.approvals ?? []), resumeOptions),
     approve: (state, callId) => decisionFor(state, callId, "approve"),
     reject: (state, callId, message) => decisionFor(state, callId, "reject", message),
     asTool: (toolOptions) => asTool(agent, toolOptions)

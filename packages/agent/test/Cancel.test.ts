@@ -100,7 +100,12 @@ describe("cancellation", () => {
       const { fake, layer } = setup([{ _tag: "Hang" }, M.message("never")])
       let saved: RunState | undefined
       const fiber = yield* assistant
-        .run("go", { checkpoint: (state) => Effect.sync(() => void (saved = state)) })
+        .run("go", {
+          checkpoint: (state) =>
+            Effect.sync(() => {
+              saved = state
+            })
+        })
         .pipe(Effect.provide(layer), Effect.forkChild)
       yield* TestClock.adjust("5 seconds")
       yield* Fiber.interrupt(fiber)
