@@ -12,3 +12,5 @@ export * as Toolkit from "./Toolkit.ts"
 export * as ToolError from "./ToolError.ts"
 /** The parameters JSON Schema (strict mode) and its validator. */
 export * as ToolJsonSchema from "./ToolJsonSchema.ts"
+/** The shipped `fetch` tool with SSRF protection. */
+export * as FetchTool from "./FetchTool.ts"
