@@ -48,6 +48,11 @@ export interface CallOptions {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Aborting it interrupts the call like a fiber interruption (no further request, never retried). */
   readonly signal?: AbortSignal | undefined
+  /**
+   * The idempotency key to send (when `Options.idempotencyKey` is on), so an outer retry of the same
+   * logical call reuses its key; by default each call draws a fresh one.
+   */
+  readonly idempotencyKey?: string | undefined
 }
 
 /** The Responses API client. */
@@ -179,7 +184,7 @@ export const layerConfig = (
     })
   )
 
-/** Runs `effect` with `previousAttempts` folded into a `CallOptions` (for outer retry layers). */
+/** `options` with `previousAttempts` set: how an outer retry layer shares the client's retry budget. */
 export const withPreviousAttempts = (options: CallOptions | undefined, previousAttempts: number): CallOptions => ({
   ...options,
   previousAttempts
@@ -392,7 +397,10 @@ const callInput = (
     // A request that cannot be encoded (a BigInt, a cycle) is a bug in the caller: it dies here.
     body: JSON.stringify({ ...request, stream: streaming }),
     accept,
-    idempotencyKey: settings.endpoint.idempotencyHeader === undefined ? undefined : `volley-${crypto.randomUUID()}`,
+    idempotencyKey:
+      settings.endpoint.idempotencyHeader === undefined
+        ? undefined
+        : (callOptions?.idempotencyKey ?? `volley-${crypto.randomUUID()}`),
     headers: callOptions?.headers
   }))
 

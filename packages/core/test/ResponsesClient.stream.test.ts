@@ -10,11 +10,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import * as HttpClient from "effect/http/HttpClient"
 import { TestClock } from "effect/testing"
 import type * as ResponsesError from "../src/ResponsesError.ts"
 import type { StreamEvent } from "../src/ResponsesSchema.ts"
 import { canaryHits, recordedCount, recordError } from "./support/canary.ts"
-import { clientOver, completed, errorResponse, json, makeFake, request } from "./support/fakeHttp.ts"
+import { canaryKey, clientOver, completed, errorResponse, json, makeFake, request } from "./support/fakeHttp.ts"
 import { exporter, spansNamed, Tracing } from "./support/tracing.ts"
 
 /** A pushable SSE body. */
@@ -219,6 +220,30 @@ describe("ResponsesClient tracing", () => {
       const retryField = chat!.events.find((event) => event.name === "volley.sse.retry_field")
       assert.strictEqual(retryField?.attributes?.["volley.sse.retry_ms"], 3000)
     })
+  )
+
+  it.effect(
+    "G02 even with every header captured on HTTP spans, the key and custom auth header show as <redacted>",
+    () =>
+      Effect.gen(function* () {
+        exporter.reset()
+        const fake = makeFake(() => json(completed()))
+        const bearer = yield* clientOver(fake)
+        const gateway = yield* clientOver(fake, { authHeader: "x-gateway-key" })
+        const captureAll = Effect.provideService(HttpClient.TracerHeaderFilter, () => true)
+        yield* bearer.create(request).pipe(captureAll, Effect.provide(Tracing))
+        yield* gateway.create(request).pipe(captureAll, Effect.provide(Tracing))
+        const attempts = spansNamed("POST")
+        assert.strictEqual(attempts.length, 2)
+        assert.strictEqual(attempts[0]!.attributes["http.request.header.authorization"], "<redacted>")
+        assert.strictEqual(attempts[1]!.attributes["http.request.header.x-gateway-key"], "<redacted>")
+        assert.strictEqual(attempts[0]!.attributes["http.request.header.x-volley-retry-count"], "0")
+        for (const span of exporter.getFinishedSpans()) {
+          const rendered = JSON.stringify({ attributes: span.attributes, events: span.events })
+          assert.notInclude(rendered, canaryKey)
+          assert.notInclude(rendered, canaryKey.slice(-8))
+        }
+      })
   )
 
   it.effect("G03 content is off by default; captureContent records input and output, each <= 8 KiB", () =>

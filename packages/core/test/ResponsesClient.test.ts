@@ -309,6 +309,22 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
+  it.effect("A09 an outer retry can pass CallOptions.idempotencyKey to keep the key of its logical call", () =>
+    Effect.gen(function* () {
+      const fake = makeFake(() => json(completed()))
+      const client = yield* clientOver(fake, { idempotencyKey: { header: "x-idempotency-key" } })
+      yield* client.create(request, { idempotencyKey: "turn-7" })
+      yield* client.create(request, { idempotencyKey: "turn-7", previousAttempts: 1 })
+      assert.deepStrictEqual(
+        fake.seen.map((seen) => [seen.headers["x-idempotency-key"], seen.headers["x-volley-retry-count"]]),
+        [
+          ["turn-7", "0"],
+          ["turn-7", "1"]
+        ]
+      )
+    })
+  )
+
   it.effect("A09 no idempotency header by default; the attempt counter header is always sent", () =>
     Effect.gen(function* () {
       const fake = makeFake(() => json(completed()))
