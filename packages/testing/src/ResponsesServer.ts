@@ -276,6 +276,20 @@ const formatPath = (path: ReadonlyArray<unknown>): string =>
 const invalidRequest = (message: string, param: string | null): ReadonlyArray<Action> =>
   jsonActions(400, { error: { message, type: "invalid_request_error", param, code: null } })
 
+type FormattedIssue = ReturnType<typeof formatIssue>["issues"][number]
+
+// A union (input items) reports one issue per member; the one not about the `type` tag, with the
+// longest path, names what is actually wrong (e.g. `input[0].call_id` rather than `input[0].type`).
+const mostSpecific = (issues: ReadonlyArray<FormattedIssue>): FormattedIssue | undefined => {
+  const score = (issue: FormattedIssue) => {
+    const path = issue.path ?? []
+    const last = path.at(-1)
+    const key = typeof last === "object" && last !== null && "key" in last ? last.key : last
+    return (key === "type" ? 0 : 1000) + path.length
+  }
+  return [...issues].sort((a, b) => score(b) - score(a))[0]
+}
+
 const validate = (rawBody: string): { readonly body: CreateRequest } | { readonly error: ReadonlyArray<Action> } => {
   let json: unknown
   try {
@@ -292,7 +306,8 @@ const validate = (rawBody: string): { readonly body: CreateRequest } | { readonl
   const exit = decodeRequest(json)
   if (Exit.isSuccess(exit)) return { body: exit.value }
   const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-  const issue = failure === undefined ? undefined : formatIssue((failure.error as Schema.SchemaError).issue).issues[0]
+  const issue =
+    failure === undefined ? undefined : mostSpecific(formatIssue((failure.error as Schema.SchemaError).issue).issues)
   const param =
     issue === undefined || issue.path === undefined || issue.path.length === 0 ? null : formatPath(issue.path)
   const message =

@@ -150,7 +150,8 @@ describe("ResponsesServer: the real server", () => {
             input: [{ type: "function_call_output", output: "x" }]
           })).text
         ).error
-        assert.match(badItem.param, /^input\[0\]/)
+        assert.strictEqual(badItem.param, "input[0].call_id")
+        assert.strictEqual(badItem.message, "Missing required parameter: 'input[0].call_id'.")
 
         const ok = yield* post(server.baseUrl, request())
         assert.strictEqual(ok.status, 200)

@@ -40,6 +40,10 @@ const { values } = parseArgs({
   }
 })
 
+// `pnpm --filter @volley/testing serve ...` runs in the package directory; resolve paths against
+// the directory the user typed the command in.
+const userPath = (p: string): string => path.resolve(process.env.INIT_CWD ?? process.cwd(), p)
+
 const toStep = (entry: unknown): ScriptedModel.Step =>
   typeof entry === "object" && entry !== null && "_tag" in entry
     ? (entry as ScriptedModel.Step)
@@ -48,7 +52,7 @@ const toStep = (entry: unknown): ScriptedModel.Step =>
 const loadScript = (file: string): Effect.Effect<ReadonlyArray<ScriptedModel.Step>, Error> =>
   Effect.tryPromise({
     try: async () => {
-      const absolute = path.resolve(file)
+      const absolute = userPath(file)
       const loaded: unknown = file.endsWith(".json")
         ? JSON.parse(await (await import("node:fs/promises")).readFile(absolute, "utf8"))
         : ((await import(pathToFileURL(absolute).href)) as { readonly default?: unknown }).default
@@ -67,7 +71,7 @@ const program = Effect.gen(function* () {
   let options: ResponsesServer.Options
   let notice: string | undefined
   if (values.replay !== undefined) {
-    const fixtures = yield* Fixture.readAll(values.replay)
+    const fixtures = yield* Fixture.readAll(userPath(values.replay))
     options = { ...common, handler: Replay.handler(fixtures, { onMismatch: (message) => console.error(message) }) }
     notice = `volley: replaying ${fixtures.length} fixture(s) from ${values.replay}`
   } else if (values.record !== undefined) {
@@ -77,7 +81,7 @@ const program = Effect.gen(function* () {
       ...common,
       handler: Record.handler({
         upstream,
-        dir: values.record,
+        dir: userPath(values.record),
         apiKey: key === undefined ? undefined : Redacted.make(key)
       })
     }
