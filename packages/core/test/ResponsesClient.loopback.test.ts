@@ -9,6 +9,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -141,6 +142,24 @@ describe("ResponsesClient over loopback sockets", () => {
         assert.strictEqual(server.requests.length, 1)
         assert.strictEqual(server.requests[0]!.headers.authorization, `Bearer ${canaryKey}`)
       }
+      assert.strictEqual(other.requests.length, 0)
+    })
+  )
+
+  it.live("G04 a fetch-based HttpClient does not follow a 307 either (the client asks for redirect: manual)", () =>
+    Effect.gen(function* () {
+      const other = yield* rawServer((socket) => jsonReply(socket, 200, completed()))
+      const server = yield* rawServer((socket) => {
+        socket.write(head(307, { location: `${other.origin}/v1/responses`, "content-length": 0 }))
+      })
+      const client = yield* ResponsesClient.make({
+        baseUrl: `${server.origin}/v1`,
+        apiKey: Redacted.make(canaryKey),
+        authHeader: "x-gateway-key"
+      }).pipe(Effect.provide(FetchHttpClient.layer))
+      const error = failureOf(yield* Effect.exit(client.create(request).pipe(Effect.provide(FetchHttpClient.layer))))
+      assert.strictEqual(error._tag, "InvalidRequestError")
+      assert.strictEqual((error as ResponsesError.InvalidRequestError).status, 307)
       assert.strictEqual(other.requests.length, 0)
     })
   )

@@ -18,6 +18,7 @@ import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Headers from "effect/http/Headers"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
@@ -194,7 +195,8 @@ const execute = <A>(
     const onTimeout = () => Effect.fail(timeout(phase, timeoutMs))
     const head = client.execute(request).pipe(
       Effect.mapError((error) => transportFailure(error, "headers", endpoint)),
-      Effect.updateService(Headers.CurrentRedactedNames, (names) => [...names, ...endpoint.redactedHeaderNames])
+      Effect.updateService(Headers.CurrentRedactedNames, (names) => [...names, ...endpoint.redactedHeaderNames]),
+      manualRedirects
     )
     const handle = (response: HttpClientResponse.HttpClientResponse) =>
       Effect.gen(function* () {
@@ -558,6 +560,18 @@ export const synthesizeEvents = (final: Response): ReadonlyArray<StreamEvent> =>
 }
 
 const notRetryable = (error: ResponsesError): AttemptFailure => ({ error, retryable: false })
+
+/**
+ * Redirects are never followed (G04). undici does not follow them; `fetch` does by default, so a
+ * fetch-based `HttpClient` is told `redirect: "manual"` and the 3xx surfaces as a typed error.
+ */
+const manualRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
+    Effect.provideService(effect, FetchHttpClient.RequestInit, {
+      ...(init._tag === "Some" ? init.value : {}),
+      redirect: "manual"
+    })
+  )
 
 const transportFailure = (
   error: HttpClientError.HttpClientError,
