@@ -278,7 +278,9 @@ const create = (
     const run = retrying(state, policy, span, (resend) =>
       Effect.scoped(createAttempt(settings.client, settings.endpoint, policy, input, resend))
     )
-    const response = yield* withTotalDeadline(settings, state, run)
+    const response = yield* withTotalDeadline(settings, state, run).pipe(
+      Effect.tapError((error) => Effect.sync(() => span?.attribute("error.type", error._tag)))
+    )
     if (span !== undefined) annotateResponse(settings, span, response)
     return response
   }).pipe(abortable(callOptions?.signal), Effect.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
@@ -315,10 +317,11 @@ const stream = (
               Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
             )
           })
-        )
+        ).pipe(Effect.tapError((error) => Effect.sync(() => span?.attribute("error.type", error._tag))))
         return Stream.fromIterable(start.first).pipe(
           Stream.concat(start.rest),
           Stream.mapError((error) => finalStreamError(state, error)),
+          Stream.tapError((error) => Effect.sync(() => span?.attribute("error.type", error._tag))),
           Stream.mapArray((chunk) => {
             if (span !== undefined) for (const event of chunk) annotateEvent(settings, span, event)
             return chunk
@@ -451,7 +454,8 @@ const annotateRequest = (settings: Settings, span: Tracer.Span, request: CreateR
 const annotateResponse = (settings: Settings, span: Tracer.Span, response: Response): void => {
   span.attribute("gen_ai.response.id", response.id)
   if (response.model !== undefined) span.attribute("gen_ai.response.model", response.model)
-  if (response.status !== undefined) span.attribute("gen_ai.response.finish_reasons", [response.status])
+  const finish = response.incomplete_details?.reason ?? response.status
+  if (finish != null) span.attribute("gen_ai.response.finish_reasons", [finish])
   if (response.usage != null) {
     span.attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
     span.attribute("gen_ai.usage.output_tokens", response.usage.output_tokens)

@@ -192,6 +192,17 @@ describe("ResponsesClient tracing", () => {
       assert.isDefined(retry)
       assert.strictEqual(retry!.attributes?.["volley.retry_after.ms"], 250)
       assert.strictEqual(retry!.attributes?.["volley.retry.source"], "retry-after-ms")
+      assert.deepStrictEqual(chat!.attributes["gen_ai.response.finish_reasons"], ["completed"])
+
+      exporter.reset()
+      const failing = makeFake(() => errorResponse(401))
+      const denied = yield* clientOver(failing)
+      yield* Effect.exit(denied.create(request).pipe(Effect.provide(Tracing)))
+      yield* Effect.exit(Stream.runDrain(denied.stream(request)).pipe(Effect.provide(Tracing)))
+      assert.deepStrictEqual(
+        spansNamed(`chat ${request.model}`).map((span) => span.attributes["error.type"]),
+        ["AuthenticationError", "AuthenticationError"]
+      )
     })
   )
 
