@@ -4,6 +4,7 @@
  * before cutting, UTF-8-safe truncation and the header list.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import * as Redaction from "../src/internal/redact.ts"
 
 const secret = "sk-volley-CANARY-abcdefghijklmnop"
@@ -50,5 +51,24 @@ describe("Redaction", () => {
     assert.isTrue(Redaction.isRedactedHeader("X-Amz-Security-Token"))
     assert.isFalse(Redaction.isRedactedHeader("x-gateway-key"))
     assert.isTrue(Redaction.isRedactedHeader("X-Gateway-Key", ["x-gateway-key"]))
+  })
+})
+
+describe("Redaction properties", () => {
+  it("G01 a configured secret placed anywhere in random text never survives redactText or excerpt", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.integer({ min: 0, max: 3000 }), (before, after, pad) => {
+        const text = `${before}${"z".repeat(pad)}${secret}${after}`
+        const redacted = Redaction.redactText(text, [secret])
+        const cut = Redaction.excerpt(text, [secret])
+        return (
+          !redacted.includes(secret) &&
+          !redacted.includes(secret.slice(-8)) &&
+          !cut.includes(secret.slice(-8)) &&
+          Buffer.byteLength(cut, "utf8") <= 1024
+        )
+      }),
+      { numRuns: 500 }
+    )
   })
 })

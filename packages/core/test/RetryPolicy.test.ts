@@ -4,6 +4,7 @@
  * through Effect's `Random`, and the Retry-After header parser (A04's value table).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -175,5 +176,53 @@ describe("Retry-After header parsing", () => {
       assert.isUndefined(at({ "retry-after-ms": value }, now), value)
     }
     assert.isUndefined(at({}))
+  })
+})
+
+describe("Retry-After parsing properties", () => {
+  it("A04 Retry-After parsing: any header text gives undefined or a finite, non-negative delay; never throws", () => {
+    fc.assert(
+      fc.property(
+        fc.option(fc.string()),
+        fc.option(fc.string()),
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+        (ms, s, now) => {
+          const headers: Record<string, string> = {}
+          if (ms !== null) headers["retry-after-ms"] = ms
+          if (s !== null) headers["retry-after"] = s
+          const parsed = parseRetryAfter((name) => headers[name], now)
+          return parsed === undefined || (Number.isFinite(parsed.delayMs) && parsed.delayMs >= 0)
+        }
+      ),
+      { numRuns: 2000 }
+    )
+  })
+
+  it("A04 Retry-After parsing: decimal seconds and milliseconds round-trip", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 999 }), (whole, fraction) => {
+        const text = `${whole}.${String(fraction).padStart(3, "0")}`
+        const seconds = parseRetryAfter((name) => (name === "retry-after" ? text : undefined), 0)
+        const millis = parseRetryAfter((name) => (name === "retry-after-ms" ? text : undefined), 0)
+        return (
+          Math.abs((seconds?.delayMs ?? -1) - Number(text) * 1000) < 1e-6 &&
+          Math.abs((millis?.delayMs ?? -1) - Number(text)) < 1e-9
+        )
+      })
+    )
+  })
+
+  it("A02 backoff stays within (0.75 d, d] for every retry and draw", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 60 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (retry, u) => {
+          const d = Math.min(500 * 2 ** retry, 8000)
+          const wait = RetryPolicy.backoffMs(RetryPolicy.defaults, retry, u)
+          return wait > 0.75 * d && wait <= d
+        }
+      )
+    )
   })
 })
