@@ -329,7 +329,9 @@ const execute = <A, R>(
           if (reason !== undefined)
             yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: reason, usage: run.usage })
           if (runOptions?.checkpoint !== undefined)
-            yield* runOptions.checkpoint(snapshot(spec.name, run, reason ?? { _tag: "Interrupted" }))
+            yield* runOptions.checkpoint(
+              snapshot(spec.name, run, reason ?? pausedReason(run) ?? { _tag: "Interrupted" })
+            )
         })
       )
     )
@@ -435,6 +437,14 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     asTool: (toolOptions) => asTool(agent, toolOptions)
   }
   return agent
+}
+
+/** The stop reason of a run still paused (e.g. after an `InvalidApproval`), if it is. */
+const pausedReason = (run: Run): StopReason | undefined => {
+  const first = run.batch?.awaiting[0]
+  return first === undefined
+    ? undefined
+    : { _tag: "ApprovalRequired", callId: first.callId, name: first.name, argsHash: first.argsHash }
 }
 
 const maxContentBytes = 8 * 1024
