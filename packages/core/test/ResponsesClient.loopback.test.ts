@@ -127,6 +127,31 @@ describe("ResponsesClient over loopback sockets", () => {
     })
   )
 
+  it.live("A12 a 2 MiB error body over a real socket: the client stops after 64 KiB and closes the connection", () =>
+    Effect.gen(function* () {
+      let written = 0
+      const total = 2 * 1024 * 1024
+      const server = yield* rawServer((socket) => {
+        socket.write(head(500, { "content-type": "text/plain", "content-length": total, "x-request-id": "req_big" }))
+        const chunk = Buffer.alloc(16 * 1024, 120)
+        const next = () => {
+          if (socket.destroyed || written >= total) return
+          socket.write(chunk)
+          written += chunk.byteLength
+          setTimeout(next, 5)
+        }
+        next()
+      })
+      const client = yield* clientFor({ baseUrl: `${server.origin}/v1`, retryPolicy: { maxRetries: 0 } })
+      const error = failureOf(yield* Effect.exit(client.create(request)))
+      assert.strictEqual(error._tag, "InternalProviderError")
+      assert.strictEqual(error.requestId, "req_big")
+      assert.isAtMost(Buffer.byteLength(error.message, "utf8"), 1024)
+      assert.isTrue(yield* eventually(() => server.closed() === 1))
+      assert.isBelow(written, total)
+    })
+  )
+
   it.live("G04 a 307 to another origin and a 302 to the metadata address are not followed", () =>
     Effect.gen(function* () {
       const other = yield* rawServer((socket) => jsonReply(socket, 200, completed()))
