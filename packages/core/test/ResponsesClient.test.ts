@@ -126,6 +126,24 @@ describe("ResponsesClient: HTTP statuses and retries", () => {
     })
   )
 
+  it.effect(
+    "A01 a persistent 409 is retried, then InvalidRequestError{409}; a persistent 408 is InternalProviderError{408}",
+    () =>
+      Effect.gen(function* () {
+        const conflict = makeFake(() => errorResponse(409, {}, { message: "conflict", code: "conflict" }))
+        const error = failureOf(yield* runCreate(conflict))
+        assert.strictEqual(conflict.seen.length, 3)
+        assert.strictEqual(error._tag, "InvalidRequestError")
+        assert.strictEqual((error as ResponsesError.InvalidRequestError).status, 409)
+        assert.strictEqual((error as ResponsesError.InvalidRequestError).code, "conflict")
+        const timeout = makeFake(() => errorResponse(408))
+        const second = failureOf(yield* runCreate(timeout))
+        assert.strictEqual(timeout.seen.length, 3)
+        assert.strictEqual(second._tag, "InternalProviderError")
+        assert.strictEqual((second as ResponsesError.InternalProviderError).status, 408)
+      })
+  )
+
   it.effect("A03 (a) 400 with x-should-retry: true is retried, then succeeds", () =>
     Effect.gen(function* () {
       const fake = makeFake((call) =>
