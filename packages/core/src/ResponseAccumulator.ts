@@ -48,228 +48,20 @@ export interface ResponseAccumulator {
 
 /** Creates an empty accumulator. */
 export const make = (options?: Options): ResponseAccumulator => {
-  const onMismatch = options?.onMismatch
-  const slots: Array<Slot | undefined> = []
-  const itemIds = new Set<string>()
-  const callIds = new Set<string>()
-  let latest: Response | undefined
-  let terminal: Response | undefined
-  let idsRotate = false
-
-  const contradiction = (reason: StreamProtocolReason, index: number, message: string) =>
-    new StreamProtocolError({
-      message,
-      reason,
-      eventIndex: index,
-      retryable: false,
-      attempts: 1,
-      causes: [],
-      partial: snapshot()
-    })
-
-  const slotAt = (outputIndex: number, itemId: string | undefined): Slot | undefined => {
-    const slot = slots[outputIndex]
-    if (slot !== undefined && itemId !== undefined && itemId !== slot.id) idsRotate = true
-    return slot
+  const state: State = {
+    slots: [],
+    itemIds: new Set(),
+    callIds: new Set(),
+    latest: undefined,
+    terminal: undefined,
+    idsRotate: false,
+    onMismatch: options?.onMismatch
   }
-
-  const missing = (event: StreamEvent & { readonly output_index: number }, index: number) =>
-    contradiction(
-      "UnknownOutputIndex",
-      index,
-      `${event.type} refers to output_index ${event.output_index}, which was never added`
-    )
-
-  const registerCallId = (item: OutputItem, index: number): StreamProtocolError | undefined => {
-    if (!isCall(item)) return undefined
-    if (callIds.has(item.call_id)) {
-      return contradiction("DuplicateCallId", index, `two ${item.type} items share call_id ${item.call_id}`)
-    }
-    callIds.add(item.call_id)
-    return undefined
+  return {
+    add: (event, index) => addEvent(state, event, index),
+    snapshot: () => snapshotOf(state),
+    isTerminal: () => state.terminal !== undefined
   }
-
-  const itemAdded = (outputIndex: number, item: OutputItem, index: number): StreamProtocolError | undefined => {
-    const id = itemId(item)
-    if (slots[outputIndex] !== undefined) {
-      return contradiction("DuplicateItem", index, `output_index ${outputIndex} was added twice`)
-    }
-    if (id !== undefined && itemIds.has(id)) {
-      return contradiction("DuplicateItem", index, `item ${id} was added twice`)
-    }
-    const duplicateCall = registerCallId(item, index)
-    if (duplicateCall !== undefined) return duplicateCall
-    if (id !== undefined) itemIds.add(id)
-    slots[outputIndex] = newSlot(item, id)
-    return undefined
-  }
-
-  const itemDone = (outputIndex: number, item: OutputItem, index: number): StreamProtocolError | undefined => {
-    const slot = slots[outputIndex]
-    const id = itemId(item)
-    if (slot === undefined) {
-      // A finished item without `added` carries everything we need: accept it (lenient, no contradiction).
-      const duplicateCall = registerCallId(item, index)
-      if (duplicateCall !== undefined) return duplicateCall
-      if (id !== undefined) itemIds.add(id)
-      const fresh = newSlot(item, id)
-      fresh.done = true
-      slots[outputIndex] = fresh
-      return undefined
-    }
-    if (!idsRotate && slot.id !== undefined && id !== undefined && id !== slot.id) {
-      return contradiction(
-        "ItemIdMismatch",
-        index,
-        `output_item.done at output_index ${outputIndex} has id ${id}, but the added item was ${slot.id}`
-      )
-    }
-    if (isCall(item) && isCall(slot.item) && item.call_id !== slot.item.call_id) {
-      callIds.delete(slot.item.call_id)
-      const duplicateCall = registerCallId(item, index)
-      if (duplicateCall !== undefined) return duplicateCall
-    }
-    if (item.type === "function_call" && !slot.mismatchReported && slot.args !== undefined) {
-      checkArguments(slot, outputIndex, item.arguments)
-    }
-    slot.item = item
-    slot.done = true
-    return undefined
-  }
-
-  const checkArguments = (slot: Slot, outputIndex: number, final: string) => {
-    if (slot.args === undefined || slot.args.length === 0) return
-    const streamed = slot.args.join("")
-    slot.args = [streamed]
-    if (streamed === final) return
-    slot.mismatchReported = true
-    if (onMismatch === undefined) return
-    onMismatch({
-      outputIndex,
-      itemId: slot.id,
-      callId: isCall(slot.item) ? slot.item.call_id : undefined,
-      streamedLength: streamed.length,
-      finalLength: final.length
-    })
-  }
-
-  const add = (event: StreamEvent, index: number): StreamProtocolError | undefined => {
-    switch (event.type) {
-      case "response.created":
-      case "response.in_progress":
-      case "response.queued": {
-        latest = event.response
-        return undefined
-      }
-      case "response.completed":
-      case "response.incomplete":
-      case "response.failed": {
-        terminal = event.response
-        return undefined
-      }
-      case "response.output_item.added":
-        return itemAdded(event.output_index, event.item, index)
-      case "response.output_item.done":
-        return itemDone(event.output_index, event.item, index)
-      case "response.content_part.added":
-      case "response.content_part.done": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        const part = partAt(slot, event.content_index, event.part)
-        part.part = event.part
-        if (event.type === "response.content_part.done") part.final = partText(event.part)
-        return undefined
-      }
-      case "response.output_text.delta":
-      case "response.refusal.delta": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        partAt(slot, event.content_index, event.type).chunks.push(event.delta)
-        return undefined
-      }
-      case "response.output_text.done": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        partAt(slot, event.content_index, event.type).final = event.text
-        return undefined
-      }
-      case "response.refusal.done": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        partAt(slot, event.content_index, event.type).final = event.refusal
-        return undefined
-      }
-      case "response.output_text.annotation.added": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        const part = partAt(slot, event.content_index, "response.output_text.delta")
-        if (part.annotations === undefined) part.annotations = []
-        part.annotations.push(event.annotation)
-        return undefined
-      }
-      case "response.function_call_arguments.delta": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        if (slot.args === undefined) slot.args = []
-        slot.args.push(event.delta)
-        return undefined
-      }
-      case "response.function_call_arguments.done": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        if (!slot.mismatchReported) checkArguments(slot, event.output_index, event.arguments)
-        slot.argsFinal = event.arguments
-        return undefined
-      }
-      case "response.reasoning_summary_part.added":
-      case "response.reasoning_summary_part.done": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        const part = summaryAt(slot, event.summary_index)
-        if (event.part !== undefined) {
-          part.part = event.part
-          if (event.type === "response.reasoning_summary_part.done") part.final = partText(event.part)
-        }
-        return undefined
-      }
-      case "response.reasoning_summary_text.delta": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        summaryAt(slot, event.summary_index).chunks.push(event.delta)
-        return undefined
-      }
-      case "response.reasoning_summary_text.done": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        summaryAt(slot, event.summary_index).final = event.text
-        return undefined
-      }
-      case "response.reasoning_text.delta": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        reasoningAt(slot, event.content_index ?? 0).chunks.push(event.delta)
-        return undefined
-      }
-      case "response.reasoning_text.done": {
-        const slot = slotAt(event.output_index, event.item_id)
-        if (slot === undefined) return missing(event, index)
-        reasoningAt(slot, event.content_index ?? 0).final = event.text
-        return undefined
-      }
-      default:
-        // error, keepalive, hosted-tool progress and unknown events do not change the output.
-        return undefined
-    }
-  }
-
-  const snapshot = (): Response => {
-    const base: Response =
-      terminal === undefined ? (latest ?? { id: "" }) : latest === undefined ? terminal : { ...latest, ...terminal }
-    const output = terminal?.output !== undefined && terminal.output.length > 0 ? terminal.output : buildOutput(slots)
-    return { ...base, output }
-  }
-
-  return { add, snapshot, isTerminal: () => terminal !== undefined }
 }
 
 /**
@@ -296,6 +88,236 @@ export const collect = <E, R>(
 // ---------------------------------------------------------------------------------------------
 // private helpers
 // ---------------------------------------------------------------------------------------------
+
+/** The mutable state behind one accumulator. */
+interface State {
+  /** Items by `output_index` (holes for indexes never added). */
+  readonly slots: Array<Slot | undefined>
+  readonly itemIds: Set<string>
+  /** `call_id`s of function and custom tool calls seen so far (D08). */
+  readonly callIds: Set<string>
+  /** The last `response.created` / `.in_progress` / `.queued` snapshot. */
+  latest: Response | undefined
+  /** The terminal response, once it arrived. */
+  terminal: Response | undefined
+  /** Set once an event's `item_id` differs from its item's id: ids are not compared after that. */
+  idsRotate: boolean
+  readonly onMismatch: ((mismatch: ArgumentsMismatch) => void) | undefined
+}
+
+const snapshotOf = (state: State): Response => {
+  const { latest, terminal } = state
+  const base: Response =
+    terminal === undefined ? (latest ?? { id: "" }) : latest === undefined ? terminal : { ...latest, ...terminal }
+  const output =
+    terminal?.output !== undefined && terminal.output.length > 0 ? terminal.output : buildOutput(state.slots)
+  return { ...base, output }
+}
+
+const contradiction = (state: State, reason: StreamProtocolReason, index: number, message: string) =>
+  new StreamProtocolError({
+    message,
+    reason,
+    eventIndex: index,
+    retryable: false,
+    attempts: 1,
+    causes: [],
+    partial: snapshotOf(state)
+  })
+
+/** The slot an event refers to; notes id rotation when the event's `item_id` is not the item's id. */
+const slotAt = (state: State, outputIndex: number, itemId: string | undefined): Slot | undefined => {
+  const slot = state.slots[outputIndex]
+  if (slot !== undefined && itemId !== undefined && itemId !== slot.id) state.idsRotate = true
+  return slot
+}
+
+const missing = (state: State, event: StreamEvent & { readonly output_index: number }, index: number) =>
+  contradiction(
+    state,
+    "UnknownOutputIndex",
+    index,
+    `${event.type} refers to output_index ${event.output_index}, which was never added`
+  )
+
+const registerCallId = (state: State, item: OutputItem, index: number): StreamProtocolError | undefined => {
+  if (!isCall(item)) return undefined
+  if (state.callIds.has(item.call_id)) {
+    return contradiction(state, "DuplicateCallId", index, `two ${item.type} items share call_id ${item.call_id}`)
+  }
+  state.callIds.add(item.call_id)
+  return undefined
+}
+
+const itemAdded = (state: State, outputIndex: number, item: OutputItem, index: number) => {
+  const id = itemId(item)
+  if (state.slots[outputIndex] !== undefined) {
+    return contradiction(state, "DuplicateItem", index, `output_index ${outputIndex} was added twice`)
+  }
+  if (id !== undefined && state.itemIds.has(id)) {
+    return contradiction(state, "DuplicateItem", index, `item ${id} was added twice`)
+  }
+  const duplicateCall = registerCallId(state, item, index)
+  if (duplicateCall !== undefined) return duplicateCall
+  if (id !== undefined) state.itemIds.add(id)
+  state.slots[outputIndex] = newSlot(item, id)
+  return undefined
+}
+
+const itemDone = (state: State, outputIndex: number, item: OutputItem, index: number) => {
+  const slot = state.slots[outputIndex]
+  const id = itemId(item)
+  if (slot === undefined) {
+    // A finished item without `added` carries everything we need: accept it (lenient, no contradiction).
+    const duplicateCall = registerCallId(state, item, index)
+    if (duplicateCall !== undefined) return duplicateCall
+    if (id !== undefined) state.itemIds.add(id)
+    const fresh = newSlot(item, id)
+    fresh.done = true
+    state.slots[outputIndex] = fresh
+    return undefined
+  }
+  if (!state.idsRotate && slot.id !== undefined && id !== undefined && id !== slot.id) {
+    return contradiction(
+      state,
+      "ItemIdMismatch",
+      index,
+      `output_item.done at output_index ${outputIndex} has id ${id}, but the added item was ${slot.id}`
+    )
+  }
+  if (isCall(item) && isCall(slot.item) && item.call_id !== slot.item.call_id) {
+    state.callIds.delete(slot.item.call_id)
+    const duplicateCall = registerCallId(state, item, index)
+    if (duplicateCall !== undefined) return duplicateCall
+  }
+  if (item.type === "function_call" && !slot.mismatchReported) checkArguments(state, slot, outputIndex, item.arguments)
+  slot.item = item
+  slot.done = true
+  return undefined
+}
+
+/** Compares streamed argument deltas with the final arguments (C09); reports a mismatch once. */
+const checkArguments = (state: State, slot: Slot, outputIndex: number, final: string) => {
+  if (slot.args === undefined || slot.args.length === 0) return
+  const streamed = slot.args.join("")
+  slot.args = [streamed]
+  if (streamed === final) return
+  slot.mismatchReported = true
+  state.onMismatch?.({
+    outputIndex,
+    itemId: slot.id,
+    callId: isCall(slot.item) ? slot.item.call_id : undefined,
+    streamedLength: streamed.length,
+    finalLength: final.length
+  })
+}
+
+const addEvent = (state: State, event: StreamEvent, index: number): StreamProtocolError | undefined => {
+  switch (event.type) {
+    case "response.created":
+    case "response.in_progress":
+    case "response.queued": {
+      state.latest = event.response
+      return undefined
+    }
+    case "response.completed":
+    case "response.incomplete":
+    case "response.failed": {
+      state.terminal = event.response
+      return undefined
+    }
+    case "response.output_item.added":
+      return itemAdded(state, event.output_index, event.item, index)
+    case "response.output_item.done":
+      return itemDone(state, event.output_index, event.item, index)
+    case "response.content_part.added":
+    case "response.content_part.done": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      const part = partAt(slot, event.content_index, event.part)
+      part.part = event.part
+      if (event.type === "response.content_part.done") part.final = partText(event.part)
+      return undefined
+    }
+    case "response.output_text.delta":
+    case "response.refusal.delta": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      partAt(slot, event.content_index, event.type).chunks.push(event.delta)
+      return undefined
+    }
+    case "response.output_text.done":
+    case "response.refusal.done": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      partAt(slot, event.content_index, event.type).final =
+        event.type === "response.refusal.done" ? event.refusal : event.text
+      return undefined
+    }
+    case "response.output_text.annotation.added": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      const part = partAt(slot, event.content_index, "response.output_text.delta")
+      if (part.annotations === undefined) part.annotations = []
+      part.annotations.push(event.annotation)
+      return undefined
+    }
+    default:
+      return addReasoningOrCall(state, event, index)
+  }
+}
+
+/** Function-call arguments and reasoning events; everything else leaves the output unchanged. */
+const addReasoningOrCall = (state: State, event: StreamEvent, index: number): StreamProtocolError | undefined => {
+  switch (event.type) {
+    case "response.function_call_arguments.delta": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      if (slot.args === undefined) slot.args = []
+      slot.args.push(event.delta)
+      return undefined
+    }
+    case "response.function_call_arguments.done": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      if (!slot.mismatchReported) checkArguments(state, slot, event.output_index, event.arguments)
+      slot.argsFinal = event.arguments
+      return undefined
+    }
+    case "response.reasoning_summary_part.added":
+    case "response.reasoning_summary_part.done": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      const part = summaryAt(slot, event.summary_index)
+      if (event.part !== undefined) {
+        part.part = event.part
+        if (event.type === "response.reasoning_summary_part.done") part.final = partText(event.part)
+      }
+      return undefined
+    }
+    case "response.reasoning_summary_text.delta":
+    case "response.reasoning_summary_text.done": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      const part = summaryAt(slot, event.summary_index)
+      if (event.type === "response.reasoning_summary_text.delta") part.chunks.push(event.delta)
+      else part.final = event.text
+      return undefined
+    }
+    case "response.reasoning_text.delta":
+    case "response.reasoning_text.done": {
+      const slot = slotAt(state, event.output_index, event.item_id)
+      if (slot === undefined) return missing(state, event, index)
+      const part = reasoningAt(slot, event.content_index ?? 0)
+      if (event.type === "response.reasoning_text.delta") part.chunks.push(event.delta)
+      else part.final = event.text
+      return undefined
+    }
+    default:
+      // error, keepalive, hosted-tool progress and unknown events do not change the output.
+      return undefined
+  }
+}
 
 /** Streamed text of one content part, summary part or reasoning text. */
 interface TextState {

@@ -197,6 +197,7 @@ describe("decodeEvents sentinel and termination", () => {
   for (const [label, forged] of [
     ["[DONE]x", "data: [DONE]x\n\n"],
     ["[DONE] with a trailing space", "data: [DONE] \n\n"],
+    ["[DONE] with a second leading space", "data:  [DONE]\n\n"],
     ["[DONE] followed by data in the same event", `data: [DONE]\ndata: ${JSON.stringify(payload.completed())}\n\n`]
   ] as const) {
     it.effect(`B05 (c) ${label} is a ForgedSentinel and the upstream is released at once`, () =>
@@ -256,6 +257,21 @@ describe("decodeEvents sentinel and termination", () => {
       assert.strictEqual(textOf(partialOf(error)), "Hi")
       assert.strictEqual(upstream.pulls(), 1)
     })
+  )
+
+  it.effect(
+    "a caller-supplied accumulator sees every decoded event once and holds the partial after an upstream error",
+    () =>
+      Effect.gen(function* () {
+        const accumulator = ResponseAccumulator.make()
+        const upstream = Stream.make(utf8(sse(...textHead(), payload.textDelta("par")))).pipe(
+          Stream.concat(Stream.fail("socket reset" as const))
+        )
+        const error = yield* upstream.pipe(decodeEvents({ accumulator }), Stream.runDrain, Effect.flip)
+        assert.strictEqual(error, "socket reset")
+        assert.strictEqual(textOf(accumulator.snapshot()), "par")
+        assert.strictEqual(accumulator.snapshot().id, "resp_1")
+      })
   )
 
   it.effect("upstream errors pass through unchanged", () =>
@@ -419,8 +435,19 @@ describe("decodeEvents sizes and volume", () => {
 
   it.effect("B09 a 64 MiB + 1 data line fails with EventTooLarge once 16 MiB is buffered, reading no further", () =>
     Effect.gen(function* () {
-      const upstream = scriptedUpstream(chunkCount, chunkAt, "die")
+      // Heap growth is sampled on every pull: the decoder may hold the pending event, nothing more.
+      const baseline = process.memoryUsage().heapUsed
+      let peak = 0
+      const upstream = scriptedUpstream(
+        chunkCount,
+        (index) => {
+          peak = Math.max(peak, process.memoryUsage().heapUsed - baseline)
+          return chunkAt(index)
+        },
+        "die"
+      )
       const { error, events } = yield* run(upstream.stream)
+      assert.isBelow(peak, 2 * 16 * 1024 * 1024, "heap growth stays under twice the limit")
       assert.strictEqual(error?._tag, "EventTooLarge")
       if (error?._tag === "EventTooLarge") assert.strictEqual(error.maxEventSize, 16 * 1024 * 1024)
       assert.strictEqual(events.length, 3)

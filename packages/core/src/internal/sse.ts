@@ -1,15 +1,13 @@
 /**
- * Bytes of a Responses SSE body to typed `StreamEvent`s. `decodeEvents(options)` is the stream
- * operator the client uses; `makeEventDecoder(options)` is the same machine as a synchronous
- * object (`feed(bytes, out)` / `end()`) for tests and benchmarks. Framing (LF/CRLF/CR, comments,
- * BOM, `retry:`, NUL ids, the event size cap) is Effect's `Sse.makeParser`; UTF-8 is a streaming
- * `TextDecoder`, so characters split across chunks decode intact and invalid bytes become U+FFFD
- * (B12: we chose replacement over a typed error, like browsers' EventSource). The decoder runs a
- * `ResponseAccumulator`, so every stream error carries the `partial` response where its schema has
- * the field, and structural contradictions (B08, D08) fail the stream.
- * Gotcha: failures are not emitted as events. `response.failed` and `error` events end the stream
- * with `ResponseFailed`; `response.completed` / `.incomplete` are emitted, then the stream ends and
- * the upstream body is released at once, before the terminal event reaches the consumer.
+ * Bytes of a Responses SSE body to typed `StreamEvent`s: `decodeEvents(options)` is the stream
+ * operator the client uses, `makeEventDecoder(options)` the same machine as a synchronous object for
+ * tests and benchmarks. Framing is Effect's `Sse.makeParser`, UTF-8 a streaming `TextDecoder`
+ * (invalid bytes become U+FFFD: our B12 choice, as browsers do), hot delta events skip the schema
+ * through a checked fast path, and a `ResponseAccumulator` gives every error its `partial` response
+ * and turns structural contradictions (B08, D08) into failures.
+ * Gotcha: failures are not emitted as events (`response.failed` and `error` events end the stream
+ * with `ResponseFailed`), while `response.completed` / `.incomplete` are emitted only after the
+ * upstream body was released, so nothing after them is ever read.
  */
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
@@ -48,6 +46,13 @@ export interface DecodeOptions {
   readonly onMismatch?: (info: ResponseAccumulator.ArgumentsMismatch) => void
   /** Secrets redacted from server-provided error messages (key-shaped tokens always are). */
   readonly secrets?: ReadonlyArray<string> | undefined
+  /**
+   * The accumulator to fold events into, so the caller can read the partial response after a
+   * failure the decoder does not see (a reset socket, an idle timeout). It receives every decoded
+   * event exactly once, emitted or not: do not add them again. `onMismatch` is ignored when this is
+   * given (pass it to `ResponseAccumulator.make` instead).
+   */
+  readonly accumulator?: ResponseAccumulator.ResponseAccumulator | undefined
 }
 
 /** Every way `decodeEvents` fails on its own (upstream errors pass through unchanged). */
@@ -78,33 +83,14 @@ export interface EventDecoder {
 /** Creates the synchronous decoder: framing, JSON, schema decode, accumulation. */
 export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
   const maxEventSize = options?.maxEventSize ?? defaultMaxEventSize
-  const attempts = options?.attempts ?? 1
-  const stamp =
-    options?.requestId === undefined
-      ? { attempts, causes: [] }
-      : {
-          attempts,
-          causes: [],
-          requestId: options.requestId
-        }
   const onRetryField = options?.onRetryField
-  const secrets = options?.secrets ?? []
-  const accumulator = ResponseAccumulator.make({ onMismatch: options?.onMismatch })
+  const accumulator = options?.accumulator ?? ResponseAccumulator.make({ onMismatch: options?.onMismatch })
+  const errors = makeErrors(options, accumulator)
   const text = new TextDecoder("utf-8")
   let eventIndex = 0
   let finished = false
   let failure: SseStreamError | undefined
   let sink: Array<StreamEvent> = []
-
-  const protocolError = (reason: StreamProtocolReason, index: number, message: string) =>
-    new StreamProtocolError({
-      ...stamp,
-      message,
-      reason,
-      eventIndex: index,
-      retryable: false,
-      partial: accumulator.snapshot()
-    })
 
   const stop = (error: SseStreamError | undefined) => {
     finished = true
@@ -117,40 +103,29 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
     if (finished) return
     const index = eventIndex++
     const data = event.data
-    if (data.charCodeAt(0) === 91 && data.startsWith("[DONE]")) {
-      // `[DONE]` before any terminal event: the stream is cut short (C06c). Anything else starting
-      // with the sentinel (`[DONE]x`, `[DONE] `, `[DONE]\n{...}`) is a forgery (B05c).
+    if (looksLikeSentinel(data)) {
+      // `[DONE]` before any terminal event: the stream is cut short (C06c). Anything else around
+      // the sentinel (`[DONE]x`, `[DONE] `, ` [DONE]`, `[DONE]\n{...}`) is a forgery (B05c).
       return stop(
         data.length === 6
-          ? truncated("the stream sent [DONE] before a terminal response event")
-          : protocolError("ForgedSentinel", index, `event ${index} imitates the [DONE] sentinel`)
+          ? errors.truncated("the stream sent [DONE] before a terminal response event")
+          : errors.protocol("ForgedSentinel", index, `event ${index} imitates the [DONE] sentinel`)
       )
     }
     const json = parseJson(data)
     if (json === invalidJson) {
       // The payload may hold secrets or user content: the message names only the position.
-      return stop(protocolError("InvalidJson", index, `event ${index} is not valid JSON`))
+      return stop(errors.protocol("InvalidJson", index, `event ${index} is not valid JSON`))
     }
-    if (event.event === "error" || isErrorPayload(json)) return stop(failedFromError(json))
+    if (event.event === "error" || isErrorPayload(json)) return stop(errors.failedFromError(json))
     if (typeof json !== "object" || json === null || typeof (json as { type?: unknown }).type !== "string") {
-      return stop(protocolError("MissingType", index, `event ${index} has no string "type"`))
+      return stop(errors.protocol("MissingType", index, `event ${index} has no string "type"`))
     }
     const decoded = decodeEvent(json)
-    if (decoded === undefined) return stop(decodeError((json as { type: string }).type, json))
+    if (decoded === undefined) return stop(errors.decode((json as { type: string }).type, json))
     const contradiction = accumulator.add(decoded, index)
-    if (contradiction !== undefined) {
-      return stop(
-        new StreamProtocolError({
-          ...stamp,
-          message: contradiction.message,
-          reason: contradiction.reason,
-          eventIndex: index,
-          retryable: false,
-          partial: accumulator.snapshot()
-        })
-      )
-    }
-    if (decoded.type === "response.failed") return stop(failedFromResponse(decoded.response))
+    if (contradiction !== undefined) return stop(errors.protocol(contradiction.reason, index, contradiction.message))
+    if (decoded.type === "response.failed") return stop(errors.failedFromResponse(decoded.response))
     sink.push(decoded)
     if (decoded.type === "response.completed" || decoded.type === "response.incomplete") stop(undefined)
   }
@@ -163,58 +138,11 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
     { maxEventSize }
   )
 
-  const truncated = (message: string) =>
-    new StreamTruncated({ ...stamp, message, retryable: false, partial: accumulator.snapshot() })
-
-  const failedFromResponse = (response: Response): ResponseFailed => {
-    const code = response.error?.code ?? undefined
-    const message = response.error?.message ?? undefined
-    return failed(code, message, response.id.length > 0 ? response.id : undefined)
-  }
-
-  const failedFromError = (json: unknown): ResponseFailed => {
-    const body = typeof json === "object" && json !== null ? (json as Record<string, unknown>) : {}
-    const nested = typeof body.error === "object" && body.error !== null ? (body.error as Record<string, unknown>) : {}
-    const code = stringField(body, "code") ?? stringField(nested, "code") ?? stringField(nested, "type")
-    const message = stringField(body, "message") ?? stringField(nested, "message")
-    const id = accumulator.snapshot().id
-    return failed(code, message, id.length > 0 ? id : undefined)
-  }
-
-  const failed = (code: string | undefined, message: string | undefined, responseId: string | undefined) =>
-    new ResponseFailed({
-      ...stamp,
-      message: excerpt(message ?? `the response failed${code === undefined ? "" : ` (${code})`}`, secrets),
-      retryable: code !== undefined && retryableCodes.has(code),
-      ...(code === undefined ? {} : { code }),
-      ...(responseId === undefined ? {} : { responseId }),
-      partial: accumulator.snapshot()
-    })
-
-  const decodeError = (type: string, json: unknown): ResponseDecodeError => {
-    const path = schemaPath(json)
-    return new ResponseDecodeError({
-      ...stamp,
-      message: `malformed ${type} event at ${path}`,
-      retryable: false,
-      path
-    })
-  }
-
   const feed = (chunk: Uint8Array, out: Array<StreamEvent>): SseStreamError | undefined => {
     if (finished) return failure
     sink = out
     const tooLarge = parser.feed(text.decode(chunk, { stream: true }))
-    if (tooLarge !== undefined && !finished) {
-      stop(
-        new EventTooLarge({
-          ...stamp,
-          message: `an SSE event exceeded the maximum size of ${maxEventSize}`,
-          retryable: false,
-          maxEventSize
-        })
-      )
-    }
+    if (tooLarge !== undefined && !finished) stop(errors.tooLarge(maxEventSize))
     return failure
   }
 
@@ -223,7 +151,7 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
     sink = out
     // A trailing incomplete character becomes U+FFFD; an event without its blank line is dropped (B12).
     parser.feed(text.decode())
-    if (!finished) stop(truncated("the stream ended without a terminal response event"))
+    if (!finished) stop(errors.truncated("the stream ended without a terminal response event"))
     return failure
   }
 
@@ -289,6 +217,70 @@ export const decodeEvents =
 /** One non-empty batch of events, as a stream pull yields it. */
 type Batch = readonly [StreamEvent, ...Array<StreamEvent>]
 
+/** Builds the decoder's errors, stamped with request id and attempts, with the partial response. */
+const makeErrors = (options: DecodeOptions | undefined, accumulator: ResponseAccumulator.ResponseAccumulator) => {
+  const attempts = options?.attempts ?? 1
+  const stamp =
+    options?.requestId === undefined ? { attempts, causes: [] } : { attempts, causes: [], requestId: options.requestId }
+  const secrets = options?.secrets ?? []
+
+  const failed = (code: string | undefined, message: string | undefined, responseId: string | undefined) =>
+    new ResponseFailed({
+      ...stamp,
+      message: excerpt(message ?? `the response failed${code === undefined ? "" : ` (${code})`}`, secrets),
+      retryable: code !== undefined && retryableCodes.has(code),
+      ...(code === undefined ? {} : { code }),
+      ...(responseId === undefined ? {} : { responseId }),
+      partial: accumulator.snapshot()
+    })
+
+  return {
+    protocol: (reason: StreamProtocolReason, index: number, message: string) =>
+      new StreamProtocolError({
+        ...stamp,
+        message,
+        reason,
+        eventIndex: index,
+        retryable: false,
+        partial: accumulator.snapshot()
+      }),
+    truncated: (message: string) =>
+      new StreamTruncated({ ...stamp, message, retryable: false, partial: accumulator.snapshot() }),
+    tooLarge: (maxEventSize: number) =>
+      new EventTooLarge({
+        ...stamp,
+        message: `an SSE event exceeded the maximum size of ${maxEventSize}`,
+        retryable: false,
+        maxEventSize
+      }),
+    decode: (type: string, json: unknown) => {
+      const path = schemaPath(json)
+      return new ResponseDecodeError({
+        ...stamp,
+        message: `malformed ${type} event at ${path}`,
+        retryable: false,
+        path
+      })
+    },
+    failedFromResponse: (response: Response) =>
+      failed(
+        response.error?.code ?? undefined,
+        response.error?.message ?? undefined,
+        response.id.length > 0 ? response.id : undefined
+      ),
+    /** An `error` event: `{type:"error", code, message}`, or the body nested under `error`. */
+    failedFromError: (json: unknown) => {
+      const body = typeof json === "object" && json !== null ? (json as Record<string, unknown>) : {}
+      const nested =
+        typeof body.error === "object" && body.error !== null ? (body.error as Record<string, unknown>) : {}
+      const code = stringField(body, "code") ?? stringField(nested, "code") ?? stringField(nested, "type")
+      const message = stringField(body, "message") ?? stringField(nested, "message")
+      const id = accumulator.snapshot().id
+      return failed(code, message, id.length > 0 ? id : undefined)
+    }
+  }
+}
+
 /** Error codes for which retrying the same request could succeed. */
 const retryableCodes: ReadonlySet<string> = new Set([
   "server_error",
@@ -297,6 +289,13 @@ const retryableCodes: ReadonlySet<string> = new Set([
   "rate_limit_error",
   "too_many_requests"
 ])
+
+/** True for data that is, or imitates, the `[DONE]` sentinel (cheap: looks at the first character). */
+const looksLikeSentinel = (data: string): boolean => {
+  const first = data.charCodeAt(0)
+  if (first === 91) return data.startsWith("[DONE]")
+  return (first === 32 || first === 9 || first === 10) && data.trimStart().startsWith("[DONE]")
+}
 
 const invalidJson: unique symbol = Symbol("invalidJson")
 
