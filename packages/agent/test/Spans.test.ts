@@ -4,6 +4,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import { ResponsesClient } from "@volley/core"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
@@ -70,6 +71,24 @@ describe("spans", () => {
         ])
           assert.notInclude(everything, content)
       })
+  )
+
+  it.live("agent.stream: the chat and execute_tool spans are inside invoke_agent too", () =>
+    Effect.gen(function* () {
+      const { exporter, layer } = setup()
+      yield* Stream.runDrain(assistant.stream("USER-CONTENT")).pipe(Effect.provide(layer))
+      const spans = exporter.getFinishedSpans()
+      const root = spans.find((span) => span.name === "invoke_agent assistant")!
+      const inside = spans.filter((span) => span.name.startsWith("chat ") || span.name.startsWith("execute_tool "))
+      assert.strictEqual(inside.length, 3)
+      const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]))
+      for (const span of inside) {
+        let parent = span.parentSpanContext?.spanId
+        while (parent !== undefined && parent !== root.spanContext().spanId)
+          parent = byId.get(parent)?.parentSpanContext?.spanId
+        assert.strictEqual(parent, root.spanContext().spanId, span.name)
+      }
+    })
   )
 
   it.live("G03 captureContent: true records instructions and the final output on the agent span", () =>

@@ -1,10 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { InternalProviderError, StreamTruncated } from "@volley/core/ResponsesError"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
+import * as AgentEventSchema from "../src/AgentEvent.ts"
 import type { AgentEvent } from "../src/AgentEvent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
 import { validatePairing } from "../src/internal/history.ts"
@@ -63,6 +65,23 @@ describe("Agent.stream", () => {
       assert.strictEqual(textOf(events), "Let me checkSunny in Paris")
       const args = events.flatMap((event) => (event._tag === "ToolCallArgumentsDelta" ? [event.delta] : [])).join("")
       assert.deepStrictEqual(JSON.parse(args), { city: "Paris" })
+    })
+  )
+
+  it.effect("every emitted event is valid per the AgentEvent schema and survives a JSON round trip", () =>
+    Effect.gen(function* () {
+      const { layer } = setup([
+        { _tag: "Drop", after: 4, turn: M.message("partial answer text"), error: truncated },
+        M.turn(M.reasoning("plan"), M.message("Checking"), M.functionCall("echo", { text: "x" })),
+        M.turn(M.functionCall("delete_file", { path: "/a" }))
+      ])
+      const events = yield* collect(assistant.stream("Q").pipe(Stream.provide(layer)))
+      const decode = Schema.decodeUnknownSync(Schema.fromJsonString(AgentEventSchema.AgentEvent))
+      const encode = Schema.encodeSync(Schema.fromJsonString(AgentEventSchema.AgentEvent))
+      for (const event of events) assert.deepStrictEqual(decode(encode(event)), event)
+      const tags = new Set(events.map((event) => event._tag))
+      for (const tag of ["TurnRestarted", "NeedsApproval", "ReasoningDelta", "ToolResult", "RunEnd"])
+        assert.isTrue(tags.has(tag as never))
     })
   )
 
