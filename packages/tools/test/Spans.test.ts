@@ -95,6 +95,27 @@ describe("spans", () => {
     })
   )
 
+  it.effect("D13 an unencodable result marks the span as a bug in the tool; the model gets a generic message", () =>
+    Effect.gen(function* () {
+      exporter.reset()
+      const Bad = Tool.make("bad", { description: "d", success: Schema.Struct({ n: Schema.Number }) })
+      const k = Toolkit.make(Bad)
+      const result = yield* Effect.flatMap(k.asEffect(), (h) => h.handle(call("bad", "{}"))).pipe(
+        Effect.provide(
+          Layer.merge(k.toLayer({ bad: () => Effect.succeed({ n: "x" } as unknown as { n: number }) }), Tracing)
+        )
+      )
+      assert.strictEqual(
+        result.output.output,
+        '{"error":{"type":"invalid_result","message":"tool produced an invalid result"}}'
+      )
+      const span = only("execute_tool bad")
+      assert.strictEqual(span.attributes["volley.tool.bug"], true)
+      assert.strictEqual(span.attributes["error.type"], "ToolResultEncodingError")
+      assert.include(String(span.attributes["volley.tool.invalid_result"]), "Expected number")
+    })
+  )
+
   it.effect("unknown tools and argument errors are error spans too", () =>
     Effect.gen(function* () {
       exporter.reset()

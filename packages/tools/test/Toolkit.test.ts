@@ -517,7 +517,7 @@ describe("calls", () => {
       const handled = yield* kit.asEffect().pipe(Effect.provide(layer))
       for (const c of [call("loose", { kind: "circular" }), call("loose", { kind: "bigint" }), call("typed", "{}")]) {
         const r = yield* handled.handle(c)
-        assert.match(expectError(r, "invalid_result"), /^tool produced an invalid result/)
+        assert.strictEqual(expectError(r, "invalid_result"), "tool produced an invalid result")
         if (r.outcome._tag !== "Failure") return assert.fail("expected a failure")
         assert.strictEqual(r.outcome.error._tag, "ToolResultEncodingError")
       }
@@ -604,6 +604,34 @@ describe("calls", () => {
       )
       assert.strictEqual(expectError(r, "cancelled"), "Tool call 't' was cancelled before it finished")
       assert.isTrue(Toolkit.isCancelled(r))
+    })
+  )
+
+  it.effect("a handler returning nothing sends an empty output", () =>
+    Effect.gen(function* () {
+      const T = Tool.make("t", { description: "d", success: Schema.Void })
+      const U = Tool.make("u", { description: "d" })
+      const k = Toolkit.make(T, U)
+      const h = yield* k.asEffect().pipe(Effect.provide(k.toLayer({ t: () => Effect.void, u: () => Effect.void })))
+      assert.strictEqual((yield* h.handle(call("t", "{}"))).output.output, "")
+      assert.strictEqual((yield* h.handle(call("u", "{}"))).output.output, "")
+    })
+  )
+
+  it.effect("handle(call, { interrupt }) cancels a single call", () =>
+    Effect.gen(function* () {
+      const T = Tool.make("t", { description: "d" })
+      const k = Toolkit.make(T)
+      const stop = yield* Deferred.make<void>()
+      const fiber = yield* k.asEffect().pipe(
+        Effect.flatMap((h) => h.handle(call("t", "{}"), { interrupt: Deferred.await(stop) })),
+        Effect.provide(k.toLayer({ t: () => Effect.never })),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("1 second")
+      yield* Deferred.succeed(stop, undefined)
+      const r = yield* Fiber.join(fiber)
+      assert.strictEqual(errorOf(r.output)?.type, "cancelled")
     })
   )
 })
@@ -744,6 +772,23 @@ describe("options", () => {
     })
   )
 
+  it.effect("failurePolicy retry also re-runs after a timeout", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const T = Tool.make("t", { description: "d", timeout: "1 second", failurePolicy: { retry: Schedule.recurs(1) } })
+      const k = Toolkit.make(T)
+      const fiber = yield* k.asEffect().pipe(
+        Effect.flatMap((h) => h.handle(call("t", "{}"))),
+        Effect.provide(k.toLayer({ t: () => (++runs === 1 ? Effect.never : Effect.succeed("second")) })),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("1 second")
+      const r = yield* Fiber.join(fiber)
+      assert.strictEqual(r.output.output, "second")
+      assert.strictEqual(r.attempts, 2)
+    })
+  )
+
   it.effect("maxOutputBytes: a custom cap, never splitting a character", () =>
     Effect.gen(function* () {
       const T = Tool.make("t", { description: "d", maxOutputBytes: 300 })
@@ -851,6 +896,25 @@ describe("services", () => {
       return kit.of({ tick: () => clock.tick })
     })
   )
+
+  it("types: handler services appear in the layer's requirements; typed failures are checked", () => {
+    const layer: Layer.Layer<Toolkit.Handlers<typeof kit.tools>, never, Clockwork> = handlers
+    assert.isDefined(layer)
+    const Typed = Tool.make("typed", {
+      description: "d",
+      parameters: Schema.Struct({ n: Schema.Int }),
+      success: Schema.String,
+      failure: CityNotFound
+    })
+    const typedKit = Toolkit.make(Typed)
+    typedKit.of({ typed: ({ n }) => (n > 0 ? Effect.succeed(String(n)) : Effect.fail(new CityNotFound({ city: "" }))) })
+    // @ts-expect-error a failure outside the tool's failure schema is a type error
+    typedKit.of({ typed: () => Effect.fail("nope") })
+    // @ts-expect-error a success of the wrong type is a type error
+    typedKit.of({ typed: () => Effect.succeed(1) })
+    // @ts-expect-error every tool needs a handler
+    typedKit.toLayer({})
+  })
 
   it.effect("handler services come from the layer; tests swap them by layer", () =>
     Effect.gen(function* () {

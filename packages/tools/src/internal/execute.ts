@@ -229,7 +229,11 @@ const fromExit = (exit: Exit.Exit<unknown, unknown>): Attempt => {
   return { _tag: "Defect", cause: exit.cause }
 }
 
-const encodeWith = (schema: Tool.AnySchema, value: unknown) =>
+const encodeWith = (schema: Tool.AnySchema, value: unknown): Effect.Effect<Result.Result<string, string>> =>
+  // a handler returning nothing (Schema.Void / Unknown) sends an empty output
+  value === undefined && Schema.is(schema)(undefined) ? Effect.succeed(Result.succeed("")) : encodeJson(schema, value)
+
+const encodeJson = (schema: Tool.AnySchema, value: unknown) =>
   Schema.encodeUnknownEffect(jsonCodec(schema))(value).pipe(
     Effect.map((encoded) => (typeof encoded === "string" ? Result.succeed(encoded) : stringify(encoded))),
     Effect.catch((error) => Effect.succeed(Result.fail(clip(error.message, 500))))
@@ -261,11 +265,10 @@ const settle = (
   switch (attempt._tag) {
     case "Value":
       return encodeWith(tool.success, attempt.value).pipe(
-        Effect.map(
-          (encoded): Finished =>
-            Result.isSuccess(encoded)
-              ? { _tag: "Success", value: attempt.value, encoded: encoded.success }
-              : { _tag: "Error", error: resultEncodingError(ids, encoded.failure) }
+        Effect.flatMap((encoded) =>
+          Result.isSuccess(encoded)
+            ? Effect.succeed<Finished>({ _tag: "Success", value: attempt.value, encoded: encoded.success })
+            : invalidResult(ids, encoded.failure)
         )
       )
     case "Failed":
@@ -273,7 +276,7 @@ const settle = (
         Effect.flatMap((encoded) =>
           Result.isSuccess(encoded)
             ? Effect.fail(new ToolFailed({ ...ids, error: attempt.error, message: redact(encoded.success) }))
-            : Effect.succeed<Finished>({ _tag: "Error", error: resultEncodingError(ids, encoded.failure) })
+            : invalidResult(ids, encoded.failure)
         )
       )
     case "Timeout": {
@@ -313,8 +316,17 @@ const runWithPolicy = (entry: Entry, args: unknown, call: ResponsesSchema.Functi
     return { finished: { _tag: "Error", error: result.failure } satisfies Finished, attempts }
   })
 
-const resultEncodingError = (ids: { name: string; callId: string }, reason: string) =>
-  new ToolResultEncodingError({ ...ids, message: `tool produced an invalid result (${reason})` })
+/** A result (or failure) that cannot be encoded is a bug in the tool: the model gets a generic message, the span the reason. */
+const invalidResult = (ids: { readonly name: string; readonly callId: string }, reason: string) =>
+  Effect.gen(function* () {
+    const details = clip(redact(reason), MAX_CAPTURED)
+    yield* Effect.annotateCurrentSpan({ "volley.tool.bug": true, "volley.tool.invalid_result": details })
+    yield* Effect.logWarning("tool.invalid_result", details).pipe(Effect.annotateLogs(spanIds(ids.name, ids.callId)))
+    return {
+      _tag: "Error",
+      error: new ToolResultEncodingError({ ...ids, message: "tool produced an invalid result" })
+    } satisfies Finished
+  })
 
 const spanIds = (name: string, callId: string) => ({ "gen_ai.tool.name": name, "gen_ai.tool.call.id": callId })
 
@@ -324,6 +336,12 @@ const spanIds = (name: string, callId: string) => ({ "gen_ai.tool.name": name, "
 
 /** Handle one call: always a result, unless a policy fails the run. */
 export const executeCall = (
+  entries: ReadonlyMap<string, Entry>,
+  call: ResponsesSchema.FunctionCall,
+  options: CallOptions
+): Effect.Effect<ToolCallResult, ToolRunError> => Effect.suspend(() => traced(entries, call, options))
+
+const traced = (
   entries: ReadonlyMap<string, Entry>,
   call: ResponsesSchema.FunctionCall,
   options: CallOptions
