@@ -9,7 +9,9 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import type * as ResponsesError from "../src/ResponsesError.ts"
@@ -665,6 +667,26 @@ describe("ResponsesClient: secrets and configuration", () => {
           assert.notInclude(rendering, canaryKey.slice(-8))
         }
       }
+    })
+  )
+
+  it.effect("G01 retries are logged at debug level, redacted", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const capture = Logger.map(Logger.formatJson, (line) => {
+        lines.push(line)
+      })
+      const fake = makeFake((call) =>
+        call === 0 ? errorResponse(500, { "retry-after-ms": "0" }, { message: `key ${canaryKey}` }) : json(completed())
+      )
+      const client = yield* clientOver(fake)
+      yield* client
+        .create(request)
+        .pipe(Effect.provide(Logger.layer([capture])), Effect.provideService(References.MinimumLogLevel, "Debug"))
+      assert.strictEqual(lines.length, 1)
+      assert.include(lines[0]!, "volley: retrying the Responses request")
+      assert.notInclude(lines[0]!, canaryKey)
+      assert.notInclude(lines[0]!, canaryKey.slice(-8))
     })
   )
 

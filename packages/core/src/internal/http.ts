@@ -162,6 +162,16 @@ export const retrying = <A, R>(
           ...(retryAfter === undefined ? {} : { "volley.retry_after.ms": retryAfter.delayMs })
         })
       }
+      yield* Effect.logDebug("volley: retrying the Responses request").pipe(
+        Effect.annotateLogs({
+          attempt: state.attempts,
+          delayMs: Math.round(decision.delayMs),
+          source: decision.source,
+          error: error._tag,
+          // messages are built redacted (errors.ts), so they are safe to log
+          message: error.message
+        })
+      )
       yield* Effect.sleep(decision.delayMs)
     }
   })
