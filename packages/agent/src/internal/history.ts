@@ -6,7 +6,7 @@
  * which is what keeps each request's prefix byte-identical to the previous request.
  */
 import { createHash } from "node:crypto"
-import type { FunctionCall, FunctionCallOutput, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
+import type { FunctionCallOutput, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
 
 /** The user's input as history items: a string becomes one user message. */
 export const inputItems = (input: string | ReadonlyArray<InputItem>): Array<InputItem> =>
@@ -41,15 +41,6 @@ export const validatePairing = (items: ReadonlyArray<InputItem>): PairingIssue |
   }
   for (const [callId, seen] of state) if (!seen) return { issue: "MissingOutput", callId }
   return undefined
-}
-
-/** The calls of a history that have no output yet, in order. */
-export const unansweredCalls = (items: ReadonlyArray<InputItem>): Array<FunctionCall> => {
-  const answered = new Set<string>()
-  for (const item of items) if (item.type === "function_call_output") answered.add(item.call_id)
-  const pending: Array<FunctionCall> = []
-  for (const item of items) if (item.type === "function_call" && !answered.has(item.call_id)) pending.push(item)
-  return pending
 }
 
 /** The JSON text `{"error":{"type":…,"message":…}}` fed back to the model (RELIABILITY §3). */

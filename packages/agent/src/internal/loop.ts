@@ -27,16 +27,7 @@ import type { Approval, PendingApproval, RunState } from "../RunState.ts"
 import { addUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
 import { checkApprovals } from "./approval.ts"
 import { afterTools, beforeRequest, decide, planCalls, type CallPlan } from "./decide.ts"
-import {
-  argsHash,
-  asInput,
-  cancelledOutput,
-  errorText,
-  itemBytes,
-  outputItem,
-  unansweredCalls,
-  validatePairing
-} from "./history.ts"
+import { argsHash, asInput, cancelledOutput, errorText, itemBytes, outputItem, validatePairing } from "./history.ts"
 import { createCall, streamCall } from "./modelCall.ts"
 import { type HandledToolkitLike, outputText, runBatch, type ToolRunErrorLike } from "./tools.ts"
 
@@ -94,7 +85,8 @@ interface Batch {
 export interface Run {
   readonly runId: string
   readonly history: Array<InputItem>
-  historyBytes: number
+  /** UTF-8 size of the input, tracked only once `MaxInputBytes` is set. */
+  historyBytes: number | undefined
   turns: number
   /** This run's usage plus its sub-agents'. */
   usage: RunUsage
@@ -125,7 +117,7 @@ export type LoopOutcome<A> =
 export const makeRun = (runId: string, history: Array<InputItem>, parent: UsageSink | undefined): Run => ({
   runId,
   history,
-  historyBytes: history.reduce((sum, item) => sum + itemBytes(item) + 1, 2),
+  historyBytes: undefined,
   turns: 0,
   usage: {
     requests: 0,
@@ -202,7 +194,7 @@ export const sinkOf = (run: Run): UsageSink => ({
 
 const append = (run: Run, item: InputItem): void => {
   run.history.push(item)
-  run.historyBytes += itemBytes(item) + 1
+  if (run.historyBytes !== undefined) run.historyBytes += itemBytes(item) + 1
 }
 
 /** Appends the current batch's outputs in call order (cancelled for unfinished calls) and clears it. */
@@ -212,8 +204,6 @@ export const closeBatch = (run: Run, message: string): void => {
   if (batch !== undefined)
     for (const call of batch.calls)
       append(run, batch.outputs.get(call.call_id) ?? cancelledOutput(call.call_id, message))
-  // Any other unanswered call (e.g. a resumed history) is closed too.
-  for (const call of unansweredCalls(run.history)) append(run, cancelledOutput(call.call_id, message))
 }
 
 /** The transcript fields every `AgentError` carries. */
@@ -281,14 +271,18 @@ const modelTurn = <A, R>(
           callId: issue.callId
         })
       )
-    if (run.historyBytes > knobs.maxInputBytes)
-      return Effect.fail(
-        new AgentError.ContextTooLarge({
-          ...transcript(run, `the input is ${run.historyBytes} bytes, over maxInputBytes ${knobs.maxInputBytes}`),
-          bytes: run.historyBytes,
-          limit: knobs.maxInputBytes
-        })
-      )
+    if (Number.isFinite(knobs.maxInputBytes)) {
+      // Sized once in full, then per appended item: the history is never re-encoded per turn.
+      run.historyBytes ??= run.history.reduce((sum, item) => sum + itemBytes(item) + 1, 2)
+      if (run.historyBytes > knobs.maxInputBytes)
+        return Effect.fail(
+          new AgentError.ContextTooLarge({
+            ...transcript(run, `the input is ${run.historyBytes} bytes, over maxInputBytes ${knobs.maxInputBytes}`),
+            bytes: run.historyBytes,
+            limit: knobs.maxInputBytes
+          })
+        )
+    }
     const turn = run.turns + 1
     const request = requestFor(spec, run, tools)
     const call =
