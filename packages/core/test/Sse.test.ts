@@ -238,6 +238,22 @@ describe("decodeEvents sentinel and termination", () => {
       })
   )
 
+  it.effect("response.incomplete is a terminal event: emitted, then the stream ends (C03 stream side)", () =>
+    Effect.gen(function* () {
+      const incomplete = {
+        type: "response.incomplete",
+        response: { id: "resp_1", status: "incomplete", incomplete_details: { reason: "max_output_tokens" } }
+      }
+      const upstream = upstreamOf([utf8(sse(...textHead(), payload.textDelta("cut"), incomplete))], "die")
+      const { events, error } = yield* run(upstream.stream)
+      assert.isUndefined(error)
+      assert.strictEqual(events.at(-1)?.type, "response.incomplete")
+      const response = yield* ResponseAccumulator.collect(Stream.fromIterable(events))
+      assert.strictEqual(response.incomplete_details?.reason, "max_output_tokens")
+      assert.strictEqual(textOf(response), "cut")
+    })
+  )
+
   it.effect("C06 (a) clean EOF after response.created and deltas is StreamTruncated with the partial text", () =>
     Effect.gen(function* () {
       const text = sse(...textHead(), payload.textDelta("Hel"), payload.textDelta("lo"))

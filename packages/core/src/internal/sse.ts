@@ -103,6 +103,8 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
     if (finished) return
     const index = eventIndex++
     const data = event.data
+    // The parser checks its size cap between chunks; an event that arrived whole in one big chunk is checked here.
+    if (data.length > maxEventSize) return stop(errors.tooLarge(maxEventSize))
     if (looksLikeSentinel(data)) {
       // `[DONE]` before any terminal event: the stream is cut short (C06c). Anything else around
       // the sentinel (`[DONE]x`, `[DONE] `, ` [DONE]`, `[DONE]\n{...}`) is a forgery (B05c).
