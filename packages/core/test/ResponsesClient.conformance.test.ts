@@ -1,0 +1,68 @@
+/**
+ * Every recorded response body and SSE stream of `../shared/conformance/` served through the client
+ * (in-memory HttpClient): JSON bodies decode through `create` (or give the typed error their status
+ * calls for), and SSE streams run through `stream` to their terminal event; never a defect.
+ */
+import { readdirSync, readFileSync } from "node:fs"
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import { clientOver, makeFake, request } from "./support/fakeHttp.ts"
+
+const corpus = new URL("../../../../shared/conformance/", import.meta.url)
+const files = (folder: string) => readdirSync(new URL(`${folder}/`, corpus)).sort()
+const read = (folder: string, name: string) => readFileSync(new URL(`${folder}/${name}`, corpus))
+
+describe("ResponsesClient over the recorded corpus", () => {
+  it.effect("A13 every recorded JSON response decodes through create(), or fails typed by its status", () =>
+    Effect.gen(function* () {
+      const names = files("json")
+      assert.isAbove(names.length, 50)
+      for (const name of names) {
+        const body = read("json", name)
+        const fake = makeFake(
+          () => new Response(body, { status: 200, headers: { "content-type": "application/json" } })
+        )
+        const client = yield* clientOver(fake, { retryPolicy: { maxRetries: 0 } })
+        const exit = yield* Effect.exit(client.create(request))
+        const status = JSON.parse(body.toString("utf8")).status
+        if (status === "completed" || status === "incomplete") {
+          assert.isTrue(Exit.isSuccess(exit), `${name}: ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}`)
+        } else {
+          assert.isTrue(Exit.isFailure(exit), name)
+          const error = Cause.findErrorOption((exit as Exit.Failure<unknown, { readonly _tag: string }>).cause)
+          assert.strictEqual(error._tag, "Some", `${name}: not a typed failure`)
+        }
+      }
+    })
+  )
+
+  it.effect("B12 every recorded SSE stream runs through stream() to its terminal event, or fails typed", () =>
+    Effect.gen(function* () {
+      const names = files("sse")
+      assert.isAbove(names.length, 50)
+      for (const name of names) {
+        const body = read("sse", name)
+        const fake = makeFake(
+          () => new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } })
+        )
+        const client = yield* clientOver(fake, { retryPolicy: { maxRetries: 0 } })
+        const exit = yield* Effect.exit(Stream.runCollect(client.stream(request)))
+        if (Exit.isSuccess(exit)) {
+          assert.include(["response.completed", "response.incomplete"], exit.value.at(-1)?.type, name)
+        } else {
+          const error = Cause.findErrorOption(exit.cause)
+          assert.strictEqual(error._tag, "Some", `${name}: ${Cause.pretty(exit.cause)}`)
+          assert.strictEqual(
+            (error as { readonly value: { readonly _tag: string } }).value._tag,
+            "ResponseFailed",
+            name
+          )
+        }
+        assert.strictEqual(fake.seen.length, 1)
+      }
+    })
+  )
+})
