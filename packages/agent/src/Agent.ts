@@ -241,13 +241,15 @@ const outputSpec = <A>(
 }
 
 const readKnobs = Effect.gen(function* () {
+  const retryPolicy = yield* RetryPolicy.RetryPolicy
   const knobs: Knobs = {
     maxTurns: yield* AgentKnobs.MaxTurns,
     toolConcurrency: yield* AgentKnobs.ToolConcurrency,
     budgets: yield* AgentKnobs.Budgets,
     maxInputBytes: yield* AgentKnobs.MaxInputBytes,
     retryTurnOnStreamDrop: yield* AgentKnobs.RetryTurnOnStreamDrop,
-    modelRetries: (yield* AgentKnobs.ModelRetries) ?? (yield* RetryPolicy.RetryPolicy).maxRetries,
+    modelRetries: (yield* AgentKnobs.ModelRetries) ?? retryPolicy.maxRetries,
+    retryPolicy,
     malformedArgumentTurns: yield* AgentKnobs.MalformedArgumentTurns,
     repeatedCalls: yield* AgentKnobs.RepeatedCalls,
     unknownTool: yield* AgentKnobs.UnknownTool,

@@ -1,9 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { InternalProviderError, StreamTruncated } from "@volley/core/ResponsesError"
+import { TestClock } from "effect/testing"
+import { RetryPolicy } from "@volley/core"
+import { InternalProviderError, ResponseFailed, StreamTruncated } from "@volley/core/ResponsesError"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentEventSchema from "../src/AgentEvent.ts"
@@ -131,6 +134,57 @@ describe("Agent.stream", () => {
       const failure = yield* Effect.flip(Stream.runDrain(assistant.stream("Q").pipe(Stream.provide(spent.layer))))
       assert.strictEqual(failure._tag, "ModelError")
       assert.strictEqual(spent.fake.seen.length, 1)
+    })
+  )
+
+  it.effect(
+    "a retryable failure mid-stream (overloaded error event) restarts the turn after the policy's backoff",
+    () =>
+      Effect.gen(function* () {
+        const overloaded = (attempts: number) =>
+          new ResponseFailed({
+            message: "overloaded",
+            retryable: true,
+            attempts,
+            causes: [],
+            code: "server_is_overloaded"
+          })
+        const { fake, layer } = setup([
+          { _tag: "Drop", after: 4, turn: M.message("partial answer"), error: overloaded },
+          M.message("full answer")
+        ])
+        const fiber = yield* Stream.runCollect(assistant.stream("Q").pipe(Stream.provide(layer))).pipe(Effect.forkChild)
+        yield* TestClock.adjust("374 millis")
+        assert.strictEqual(fake.seen.length, 1, "no restart before the backoff floor (375 ms)")
+        yield* TestClock.adjust("126 millis")
+        const events = yield* Fiber.join(fiber)
+        assert.strictEqual(fake.seen.length, 2)
+        assert.include(
+          events.map((event) => event._tag),
+          "TurnRestarted"
+        )
+      })
+  )
+
+  it.effect("A10 the shared budget follows ModelRetries, or else the client's RetryPolicy", () =>
+    Effect.gen(function* () {
+      const drop: FakeStep = { _tag: "Drop", after: 3, turn: M.message("partial text here"), error: truncated }
+      const five = setup([drop, drop, drop, drop, drop, drop])
+      yield* Effect.flip(
+        Stream.runDrain(
+          assistant.stream("Q").pipe(Stream.provide(five.layer), Stream.provideService(AgentKnobs.ModelRetries, 4))
+        )
+      )
+      assert.strictEqual(five.fake.seen.length, 5)
+      const one = setup([drop, drop])
+      yield* Effect.flip(
+        Stream.runDrain(
+          assistant
+            .stream("Q")
+            .pipe(Stream.provide(one.layer), Stream.provideService(RetryPolicy.RetryPolicy, RetryPolicy.none))
+        )
+      )
+      assert.strictEqual(one.fake.seen.length, 1)
     })
   )
 

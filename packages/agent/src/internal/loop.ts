@@ -9,6 +9,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type { RetryPolicy } from "@volley/core"
 import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
 import { ResponseFailed, StreamProtocolError } from "@volley/core/ResponsesError"
 import type {
@@ -39,6 +40,7 @@ export interface Knobs {
   readonly maxInputBytes: number
   readonly retryTurnOnStreamDrop: boolean
   readonly modelRetries: number
+  readonly retryPolicy: RetryPolicy.RetryPolicy
   readonly malformedArgumentTurns: number
   readonly repeatedCalls: { readonly skipFrom: number; readonly stopAt: number }
   readonly unknownTool: "feedback" | "fail"
@@ -291,7 +293,8 @@ const modelTurn = <A, R>(
             turn,
             emit: deps.emit,
             retryTurnOnStreamDrop: knobs.retryTurnOnStreamDrop,
-            modelRetries: knobs.modelRetries
+            modelRetries: knobs.modelRetries,
+            retryPolicy: knobs.retryPolicy
           })
         : createCall(deps.client, request)
     return deps.emit({ _tag: "TurnStart", runId: run.runId, turn }).pipe(

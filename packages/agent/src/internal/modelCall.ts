@@ -3,11 +3,15 @@
  * SSE stream, maps provider events to `AgentEvent`s as they arrive and returns the final response.
  * When a stream drops after events reached the consumer (or fails in a retryable way), the call is
  * re-run from scratch under the shared retry budget, after a `TurnRestarted` event (C06, A10).
+ * A plain drop restarts at once; another retryable failure (e.g. an overloaded `error` event)
+ * first waits the `RetryPolicy` backoff.
  * Gotcha: the attempts already spent are passed to the client as `previousAttempts`, so the client
  * and the turn retry together never exceed `ModelRetries + 1` HTTP attempts.
  */
 import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
+import { RetryPolicy } from "@volley/core"
 import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
 import { StreamTruncated } from "@volley/core/ResponsesError"
 import type { ResponsesError } from "@volley/core/ResponsesError"
@@ -20,6 +24,8 @@ export interface ModelCallContext {
   readonly emit: (event: AgentEvent) => Effect.Effect<void>
   readonly retryTurnOnStreamDrop: boolean
   readonly modelRetries: number
+  /** Backoff for restarts after a retryable failure that is not a plain drop. */
+  readonly retryPolicy: RetryPolicy.RetryPolicy
 }
 
 /** Sends the request without streaming (the client retries by itself). */
@@ -33,6 +39,17 @@ const restartable = (error: ResponsesError): boolean => {
   if (error._tag === "RequestTimeout" && error.phase === "total") return false
   return error.retryable || error._tag === "StreamTruncated"
 }
+
+/** A dropped connection or stream: re-run at once. Other retryable failures wait the policy's backoff. */
+const isDrop = (error: ResponsesError): boolean =>
+  error._tag === "StreamTruncated" ||
+  error._tag === "NetworkError" ||
+  (error._tag === "RequestTimeout" && (error.phase === "stream-idle" || error.phase === "content-idle"))
+
+const backoff = (policy: RetryPolicy.RetryPolicy, error: ResponsesError, retry: number): Effect.Effect<void> =>
+  isDrop(error)
+    ? Effect.void
+    : Effect.flatMap(Random.next, (u) => Effect.sleep(RetryPolicy.backoffMs(policy, retry, u)))
 
 /** Streams the request, emitting events, and re-runs it after a drop while the budget allows. */
 export const streamCall = (
@@ -48,7 +65,7 @@ export const streamCall = (
         if (!context.retryTurnOnStreamDrop || !restartable(error) || spent >= maxAttempts) return Effect.fail(error)
         return context
           .emit({ _tag: "TurnRestarted", turn: context.turn, attempts: spent, error: error._tag })
-          .pipe(Effect.andThen(attempt(spent)))
+          .pipe(Effect.andThen(backoff(context.retryPolicy, error, spent - 1)), Effect.andThen(attempt(spent)))
       })
     )
   return attempt(0)
