@@ -65,4 +65,36 @@ describe("ResponsesClient over the recorded corpus", () => {
       }
     })
   )
+  it.effect("A12 every recorded error body maps to a typed error with a bounded message and its code", () =>
+    Effect.gen(function* () {
+      const sources = JSON.parse(readFileSync(new URL("sources.json", corpus), "utf8")) as ReadonlyArray<{
+        readonly file: string
+        readonly origin?: { readonly httpStatus?: number | null }
+      }>
+      const names = files("errors")
+      assert.isAbove(names.length, 10)
+      let withRecordedStatus = 0
+      for (const name of names) {
+        const body = read("errors", name)
+        const recorded = sources.find((source) => source.file === `errors/${name}`)?.origin?.httpStatus
+        const status = typeof recorded === "number" && recorded >= 400 ? recorded : 400
+        if (typeof recorded === "number") withRecordedStatus++
+        const fake = makeFake(() => new Response(body, { status, headers: { "content-type": "application/json" } }))
+        const client = yield* clientOver(fake, { retryPolicy: { maxRetries: 0 } })
+        const exit = yield* Effect.exit(client.create(request))
+        assert.isTrue(Exit.isFailure(exit), name)
+        const found = Cause.findErrorOption(
+          (exit as Exit.Failure<unknown, { readonly _tag: string; readonly message: string }>).cause
+        )
+        assert.strictEqual(found._tag, "Some", name)
+        const error = (
+          found as { readonly value: { readonly _tag: string; readonly message: string; readonly code?: string } }
+        ).value
+        assert.isAtMost(Buffer.byteLength(error.message, "utf8"), 1024, name)
+        const code = JSON.parse(body.toString("utf8"))?.error?.code
+        if (error._tag === "InvalidRequestError" && typeof code === "string") assert.strictEqual(error.code, code, name)
+      }
+      assert.isAbove(withRecordedStatus, 0, "recorded statuses were used where the source has them")
+    })
+  )
 })
