@@ -38,7 +38,7 @@ const handlers = kit.toLayer({
       ? Effect.sync(() => {
           throw new Error("crashed with postgres://admin:hunter2@db/prod")
         })
-      : Effect.succeed(`result for ${q}`),
+      : Effect.succeed(`result for ${q}`).pipe(Effect.withSpan("lookup.inner")),
   secret: ({ q }) => Effect.succeed(`captured ${q}`)
 })
 
@@ -64,6 +64,8 @@ describe("spans", () => {
       const all = JSON.stringify(span.attributes)
       assert.notInclude(all, "secret question")
       assert.notInclude(all, "result for")
+      // spans made inside the handler are children of the execute_tool span
+      assert.strictEqual(only("lookup.inner").parentSpanContext?.spanId, span.spanContext().spanId)
     })
   )
 

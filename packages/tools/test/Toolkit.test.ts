@@ -916,6 +916,23 @@ describe("services", () => {
     typedKit.toLayer({})
   })
 
+  it.effect("the caller's context wins over the one captured when the handler layer was built", () =>
+    Effect.gen(function* () {
+      const Greeting = Context.Reference<string>("test/Greeting", { defaultValue: () => "default" })
+      const Hello = Tool.make("hello", { description: "d", success: Schema.String })
+      const k = Toolkit.make(Hello)
+      const built = yield* Layer.build(
+        k.toLayer({ hello: () => Effect.map(Effect.context<never>(), (c) => Context.get(c, Greeting)) })
+      ).pipe(Effect.provideService(Greeting, "build time"))
+      const r = yield* k.asEffect().pipe(
+        Effect.flatMap((h) => h.handle(call("hello", "{}"))),
+        Effect.provideContext(built),
+        Effect.provideService(Greeting, "call time")
+      )
+      assert.strictEqual(r.output.output, "call time")
+    })
+  )
+
   it.effect("handler services come from the layer; tests swap them by layer", () =>
     Effect.gen(function* () {
       const run = (n: number) =>

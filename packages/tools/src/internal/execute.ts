@@ -10,7 +10,7 @@
 import type { ResponsesSchema } from "@volley/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -195,7 +195,11 @@ const runHandler = (entry: Entry, args: unknown, call: ResponsesSchema.FunctionC
     const context: HandlerContext = { callId: call.call_id, name: entry.tool.name, signal: controller.signal }
     const body = Effect.suspend(() => entry.handler(args, context)).pipe(
       Effect.onInterrupt(() => Effect.sync(() => controller.abort())),
-      Effect.provideContext(entry.context)
+      // services captured when the handler layer was built fill in what the caller's context lacks;
+      // the caller's context (current span, clock, references) wins, as in Effect's own Toolkit
+      Effect.updateContext(
+        (current: Context.Context<never>) => Context.merge(entry.context, current) as Context.Context<unknown>
+      )
     ) as Effect.Effect<unknown, unknown>
     const fiber = yield* Effect.forkDetach(body, { startImmediately: true })
     const stop = Fiber.interrupt(fiber).pipe(
