@@ -352,6 +352,50 @@ describe("limits and stop reasons", () => {
     })
   )
 
+  it.effect(
+    "F04 a 200-turn conversation with 20 KiB tool outputs: each request reuses the previous items and grows by one turn",
+    () =>
+      Effect.gen(function* () {
+        const big = "y".repeat(20 * 1024)
+        const steps = [
+          ...Array.from({ length: 199 }, (_, i) =>
+            M.withUsage(M.functionCall("echo", { text: `${i}${big}` }), usage(1, 1))
+          ),
+          M.withUsage(M.message("done"), usage(1, 1))
+        ]
+        const fake = makeFake(steps, { recordJson: false })
+        const layer = Layer.mergeAll(fake.layer, testToolsLayer(makeRuns()))
+        const result = yield* assistant
+          .run("go")
+          .pipe(Effect.provide(layer), Effect.provideService(AgentKnobs.MaxTurns, 200))
+        assert.strictEqual(result._tag, "Completed")
+        assert.strictEqual(fake.seen.length, 200)
+        for (let i = 1; i < fake.seen.length; i++) {
+          const previous = fake.seen[i - 1]!.request.input as ReadonlyArray<unknown>
+          const current = fake.seen[i]!.request.input as ReadonlyArray<unknown>
+          assert.strictEqual(current.length, previous.length + 2)
+          // The same objects, not copies: nothing before the new turn is rebuilt or re-encoded.
+          for (let k = 0; k < previous.length; k += 37) assert.strictEqual(current[k], previous[k])
+          assert.strictEqual(current[previous.length - 1], previous[previous.length - 1])
+        }
+        // With a limit, the run stops before the request that would exceed it.
+        const limited = makeFake(steps, { recordJson: false })
+        const error = yield* Effect.flip(
+          assistant
+            .run("go")
+            .pipe(
+              Effect.provide(Layer.mergeAll(limited.layer, testToolsLayer(makeRuns()))),
+              Effect.provideService(AgentKnobs.MaxTurns, 200),
+              Effect.provideService(AgentKnobs.MaxInputBytes, 1024 * 1024)
+            )
+        )
+        assert.strictEqual(error._tag, "ContextTooLarge")
+        const sent = limited.seen.at(-1)!.request.input
+        assert.isAtMost(Buffer.byteLength(JSON.stringify(sent)), 1024 * 1024)
+        assert.isAbove(Buffer.byteLength(JSON.stringify(error.history)), 1024 * 1024)
+      })
+  )
+
   it.effect("G06 tool output shaped like items is sent unchanged as the output string, never parsed into items", () =>
     Effect.gen(function* () {
       const payloads = [
