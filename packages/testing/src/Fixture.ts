@@ -83,6 +83,7 @@ export const readAll = (dir: string): Effect.Effect<ReadonlyArray<Loaded>, Fixtu
       const loaded: Array<Loaded> = []
       for (const name of names) {
         const fixture = JSON.parse(await fs.readFile(path.join(dir, name), "utf8")) as Fixture
+        // boundary: inside tryPromise, a throw becomes the typed FixtureError below
         if (fixture.volleyFixture !== 1) throw new Error(`${name} is not a volley fixture (volleyFixture !== 1)`)
         loaded.push({ file: name, fixture })
       }

@@ -123,7 +123,9 @@ export const handler = (options: Options): Handler => {
 /** A local server in record mode. */
 export const layer = (
   options: Options & Omit<ResponsesServer.Options, "script" | "fallback" | "handler">
-): Layer.Layer<ResponsesServer.ResponsesServer> => ResponsesServer.layer({ ...options, handler: handler(options) })
+): Layer.Layer<ResponsesServer.ResponsesServer> =>
+  // a fresh handler (fixture counter) per build of the layer
+  Layer.unwrap(Effect.sync(() => ResponsesServer.layer({ ...options, handler: handler(options) })))
 
 /** Record mode against `HAOAI_BASE_URL` with the key from `HAOAI_API_KEY`, writing to `dir`. */
 export const layerConfig = (dir: string): Layer.Layer<ResponsesServer.ResponsesServer, Config.ConfigError> =>

@@ -41,6 +41,8 @@ export interface ConnectionRecord {
   readonly openedAt: number
   readonly closedAt: number | undefined
   readonly requests: number
+  /** Writes that found the socket buffer full and waited for `drain` (backpressure from a slow reader). */
+  readonly pausedWrites: number
 }
 
 /** The running local server. */
@@ -108,7 +110,13 @@ export const make = Effect.fnUntraced(function* (options: ReadonlyArray<Scripted
   const context = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(context)
   const fibers = new Set<Fiber.Fiber<void>>()
-  const log: Array<{ id: number; openedAt: number; closedAt: number | undefined; requests: number }> = []
+  const log: Array<{
+    id: number
+    openedAt: number
+    closedAt: number | undefined
+    requests: number
+    pausedWrites: number
+  }> = []
   const socketIds = new WeakMap<net.Socket, number>()
   let live = 0
 
@@ -119,6 +127,9 @@ export const make = Effect.fnUntraced(function* (options: ReadonlyArray<Scripted
       const connectionId = socketIds.get(req.socket) ?? -1
       const record = log[connectionId - 1]
       if (record !== undefined) record.requests++
+      const onPause = () => {
+        if (record !== undefined) record.pausedWrites++
+      }
       const headers: Record<string, string> = {}
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
@@ -130,7 +141,7 @@ export const make = Effect.fnUntraced(function* (options: ReadonlyArray<Scripted
         rawBody: Buffer.concat(chunks).toString("utf8"),
         connectionId
       })
-      const fiber = runFork(Effect.flatMap(receive, (answer) => execute(answer, nodeSink(req, res))))
+      const fiber = runFork(Effect.flatMap(receive, (answer) => execute(answer, nodeSink(req, res, onPause))))
       fibers.add(fiber)
       fiber.addObserver(() => fibers.delete(fiber))
       res.on("close", () => {
@@ -139,7 +150,13 @@ export const make = Effect.fnUntraced(function* (options: ReadonlyArray<Scripted
     })
   })
   server.on("connection", (socket: net.Socket) => {
-    const entry = { id: log.length + 1, openedAt: engine.now(), closedAt: undefined as number | undefined, requests: 0 }
+    const entry = {
+      id: log.length + 1,
+      openedAt: engine.now(),
+      closedAt: undefined as number | undefined,
+      requests: 0,
+      pausedWrites: 0
+    }
     log.push(entry)
     socketIds.set(socket, entry.id)
     live++
@@ -438,7 +455,7 @@ const execute = (answer: Plan, sink: Sink): Effect.Effect<void> =>
     }
   })
 
-const nodeSink = (req: http.IncomingMessage, res: http.ServerResponse): Sink => ({
+const nodeSink = (req: http.IncomingMessage, res: http.ServerResponse, onPause: () => void): Sink => ({
   head: (status, headers) => {
     res.writeHead(status, headers)
     res.flushHeaders()
@@ -448,6 +465,7 @@ const nodeSink = (req: http.IncomingMessage, res: http.ServerResponse): Sink => 
   write: (chunk) =>
     Effect.callback<void>((resume) => {
       if (res.destroyed || res.write(chunk)) return resume(Effect.void)
+      onPause()
       res.once("drain", () => resume(Effect.void))
     }),
   end: () => {

@@ -7,7 +7,7 @@ import { outputText } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
 import * as ResponsesServer from "../src/ResponsesServer.ts"
 import * as ScriptedModel from "../src/ScriptedModel.ts"
-import { decodeEvents, decodeResponse, post } from "./helpers.ts"
+import { decodeEvents, decodeResponse, post, waitFor } from "./helpers.ts"
 
 const serveScript = path.join(import.meta.dirname, "..", "src", "bin", "serve.ts")
 
@@ -82,7 +82,10 @@ describe("serve CLI", () => {
       )
       const streamed = yield* post(served.baseUrl, { model: "x", input: "hello", stream: true })
       assert.strictEqual(decodeEvents(streamed.text).at(-1)?.type, "response.completed")
-      assert.include(served.stderr(), "volley-local")
+      yield* waitFor(
+        Effect.sync(() => served.stderr().includes("volley-local")),
+        "the notice on stderr"
+      )
     })
   )
 
@@ -148,7 +151,11 @@ describe("serve CLI", () => {
       assert.strictEqual(replayed.text, recorded)
       const mismatch = yield* post(replayer.baseUrl, { model: "x", input: "other", stream: true })
       assert.strictEqual(mismatch.status, 400)
-      assert.include(replayer.stderr(), "matches no fixture")
+      // the child's stderr may arrive after the HTTP answer
+      yield* waitFor(
+        Effect.sync(() => replayer.stderr().includes("matches no fixture")),
+        "the mismatch on stderr"
+      )
     })
   )
 })

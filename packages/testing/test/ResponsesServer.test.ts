@@ -229,3 +229,33 @@ describe("ResponsesServer.layerHttpClient: in memory", () => {
     }).pipe(Effect.provide(ResponsesServer.layerHttpClient([])))
   )
 })
+
+describe("ResponsesServer: backpressure", () => {
+  it.live("a reader that does not read makes the server's writes pause (counted per connection)", () =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const controller = new AbortController()
+      const response = yield* Effect.promise(() =>
+        fetch(`${server.baseUrl}/responses`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(request("x", { stream: true })),
+          signal: controller.signal
+        })
+      )
+      assert.strictEqual(response.status, 200)
+      // do not read the body: the socket buffers fill and the server waits for `drain`
+      let paused = 0
+      for (let i = 0; i < 200 && paused === 0; i++) {
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+        paused = (yield* server.connectionLog).reduce((n, c) => n + c.pausedWrites, 0)
+      }
+      controller.abort()
+      assert.isAbove(paused, 0)
+    }).pipe(
+      Effect.provide(
+        ResponsesServer.layer([ScriptedModel.message(Array.from({ length: 20_000 }, (_, i) => `word${i}`).join(" "))])
+      )
+    )
+  )
+})
