@@ -32,6 +32,16 @@ describe("static security scan", () => {
     assert.strictEqual(result.status, 0, result.stderr)
   })
 
+  it("lists a line that opts out with a reason, and still fails an opt-out without one", () => {
+    const ok = scan({
+      "schema.ts": 'const r = new RegExp(schema.pattern, "u") // static-scan-allow: developer-written schema pattern\n'
+    })
+    assert.strictEqual(ok.status, 0, ok.stderr)
+    assert.include(ok.stderr, "allowed: developer-written schema pattern")
+    const bare = scan({ "schema.ts": "const r = new RegExp(schema.pattern) // static-scan-allow:\n" })
+    assert.strictEqual(bare.status, 1)
+  })
+
   for (const [name, line] of [
     ["eval", "const x = eval(modelText)"],
     ["new Function", "const f = new Function('a', body)"],
