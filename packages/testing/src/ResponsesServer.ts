@@ -49,7 +49,7 @@ export interface ConnectionRecord {
 export class ResponsesServer extends Context.Service<
   ResponsesServer,
   {
-    /** Base URL ending in `/v1` (e.g. `http://127.0.0.1:53211/v1`; `http://volley.test/v1` in memory). */
+    /** Base URL ending in `/v1` (e.g. `http://127.0.0.1:53211/v1`; `http://localhost/v1` in memory). */
     readonly baseUrl: string
     /** Every request received so far, in arrival order. */
     readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
@@ -192,7 +192,7 @@ export const make = Effect.fnUntraced(function* (options: ReadonlyArray<Scripted
 
 /**
  * An in-memory `HttpClient` answering from the script without sockets (exact chunk boundaries),
- * plus the `ResponsesServer` service (base URL `http://volley.test/v1`) for assertions.
+ * plus the `ResponsesServer` service (base URL `http://localhost/v1`) for assertions.
  */
 export const layerHttpClient = (
   options: ReadonlyArray<ScriptedModel.Step> | Options
@@ -254,7 +254,7 @@ export const layerHttpClient = (
         })
       )
       const service = ResponsesServer.of({
-        baseUrl: "http://volley.test/v1",
+        baseUrl: "http://localhost/v1",
         ...engine.service,
         liveConnections: Effect.succeed(0),
         connectionLog: Effect.succeed([])

@@ -26,7 +26,7 @@ const decoder = new TextDecoder()
 const memoryPost = (body: unknown) =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
-    const response = yield* client.post("http://volley.test/v1/responses", { body: HttpBody.jsonUnsafe(body) })
+    const response = yield* client.post("http://localhost/v1/responses", { body: HttpBody.jsonUnsafe(body) })
     const chunks = yield* Stream.runCollect(response.stream)
     return { status: response.status, chunks: chunks.map((c) => decoder.decode(c)) }
   }).pipe(Effect.orDie)
@@ -132,7 +132,7 @@ describe("faults: SSE chunking and framing (in memory: exact chunk boundaries)",
         [withFault(message("héllo wörld 🌍"), { chunking: "byte" })],
         Effect.gen(function* () {
           const client = yield* HttpClient.HttpClient
-          const response = yield* client.post("http://volley.test/v1/responses", {
+          const response = yield* client.post("http://localhost/v1/responses", {
             body: HttpBody.jsonUnsafe(streaming)
           })
           return yield* Stream.runCollect(response.stream)
@@ -438,7 +438,7 @@ describe("faults: stalls, resets, redirects", () => {
       Effect.gen(function* () {
         const client = yield* HttpClient.HttpClient
         const result = yield* Effect.result(
-          client.post("http://volley.test/v1/responses", { body: HttpBody.jsonUnsafe(request()) })
+          client.post("http://localhost/v1/responses", { body: HttpBody.jsonUnsafe(request()) })
         )
         assert.strictEqual(result._tag, "Failure")
         if (result._tag === "Failure") assert.strictEqual(result.failure.reason._tag, "TransportError")

@@ -150,9 +150,9 @@ describe("Record and Replay", () => {
       const { recorded } = yield* record(dir)
       const text = yield* Effect.gen(function* () {
         const client = yield* HttpClient.HttpClient
-        const a = yield* client.post("http://volley.test/v1/responses", { body: HttpBody.jsonUnsafe(first) })
+        const a = yield* client.post("http://localhost/v1/responses", { body: HttpBody.jsonUnsafe(first) })
         const callId = ((yield* a.json) as { output: Array<{ call_id: string }> }).output[0]!.call_id
-        const b = yield* client.post("http://volley.test/v1/responses", { body: HttpBody.jsonUnsafe(second(callId)) })
+        const b = yield* client.post("http://localhost/v1/responses", { body: HttpBody.jsonUnsafe(second(callId)) })
         return (yield* Stream.runCollect(Stream.decodeText(b.stream))).join("")
       }).pipe(Effect.provide(Replay.layerHttpClient(dir)))
       assert.strictEqual(text, recorded.b.text)

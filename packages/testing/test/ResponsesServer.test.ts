@@ -199,7 +199,7 @@ describe("ResponsesServer.layerHttpClient: in memory", () => {
     Effect.gen(function* () {
       const client = yield* HttpClient.HttpClient
       const server = yield* ResponsesServer.ResponsesServer
-      assert.strictEqual(server.baseUrl, "http://volley.test/v1")
+      assert.strictEqual(server.baseUrl, "http://localhost/v1")
       const json = yield* client.post(`${server.baseUrl}/responses`, { body: HttpBody.jsonUnsafe(request()) })
       assert.strictEqual(outputText(decodeResponse(yield* json.text).output ?? []), "a b")
       const sse = yield* client.post(`${server.baseUrl}/responses`, {
@@ -220,7 +220,7 @@ describe("ResponsesServer.layerHttpClient: in memory", () => {
   it.effect("validates requests in memory too", () =>
     Effect.gen(function* () {
       const client = yield* HttpClient.HttpClient
-      const answer = yield* client.post("http://volley.test/v1/responses", { body: HttpBody.jsonUnsafe({ input: 1 }) })
+      const answer = yield* client.post("http://localhost/v1/responses", { body: HttpBody.jsonUnsafe({ input: 1 }) })
       assert.strictEqual(answer.status, 400)
       assert.strictEqual(
         (yield* answer.json as Effect.Effect<{ error: { type: string } }, unknown>).error.type,
