@@ -90,6 +90,11 @@ export interface AgentOptions<A, R, RS = never> {
   readonly outputStrict?: boolean | undefined
   /** Signs approvals with HMAC-SHA256; `resume` then refuses unsigned or forged ones. */
   readonly approvalSecret?: Redacted.Redacted<string> | undefined
+  /**
+   * With a forced `toolChoice` (`"required"` or a named function), send `"auto"` once a tool ran,
+   * so the model can answer instead of calling tools until `MaxTurns` (default true).
+   */
+  readonly resetToolChoice?: boolean | undefined
 }
 
 /** What a run starts from: a user message, or items (e.g. a previous result's `history` plus a new message). */
@@ -388,6 +393,7 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     instructions: options.instructions,
     settings: wireSettings(options.modelSettings),
     approvalSecret: secret,
+    resetToolChoice: options.resetToolChoice ?? true,
     ...outputSpec(options)
   }
 

@@ -127,6 +127,36 @@ describe("Agent.run", () => {
       })
   )
 
+  it.effect("a forced toolChoice is reset to auto once a tool ran (resetToolChoice, default on)", () =>
+    Effect.gen(function* () {
+      const forced = Agent.make({
+        name: "f",
+        model: "m",
+        toolkit: TestTools,
+        modelSettings: { toolChoice: "required" }
+      })
+      const { fake, layer } = setup([M.functionCall("echo", { text: "a" }), M.message("done")])
+      yield* forced.run("go").pipe(Effect.provide(layer))
+      assert.deepStrictEqual(
+        fake.seen.map((seen) => seen.request.tool_choice),
+        ["required", "auto"]
+      )
+      const kept = Agent.make({
+        name: "k",
+        model: "m",
+        toolkit: TestTools,
+        modelSettings: { toolChoice: "required" },
+        resetToolChoice: false
+      })
+      const second = setup([M.functionCall("echo", { text: "a" }), M.message("done")])
+      yield* kept.run("go").pipe(Effect.provide(second.layer))
+      assert.deepStrictEqual(
+        second.fake.seen.map((seen) => seen.request.tool_choice),
+        ["required", "required"]
+      )
+    })
+  )
+
   it.effect("multi-turn: passing the previous history back continues the conversation", () =>
     Effect.gen(function* () {
       const { fake, layer } = setup([M.message("first"), M.message("second")])

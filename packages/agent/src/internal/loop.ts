@@ -61,6 +61,8 @@ export interface AgentSpec<A> {
     | ((text: string) => { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issue: string })
     | undefined
   readonly approvalSecret: string | undefined
+  /** Send `tool_choice: "auto"` once a tool ran, when the settings force a tool (default true). */
+  readonly resetToolChoice: boolean
 }
 
 /** A parent run's usage sink, so sub-agent usage and budgets roll up. */
@@ -97,6 +99,8 @@ export interface Run {
   readonly repeatCounts: Map<string, number>
   readonly lastOutput: Map<string, string>
   outputRetried: boolean
+  /** Whether a tool call of this run produced an output (for `resetToolChoice`). */
+  toolsRan: boolean
   batch: Batch | undefined
   readonly parent: UsageSink | undefined
 }
@@ -134,6 +138,7 @@ export const makeRun = (runId: string, history: Array<InputItem>, parent: UsageS
   repeatCounts: new Map(),
   lastOutput: new Map(),
   outputRetried: false,
+  toolsRan: false,
   batch: undefined,
   parent
 })
@@ -150,6 +155,7 @@ export const restoreRun = (state: RunState, parent: UsageSink | undefined): Run 
     run.lastOutput.set(entry.key, entry.output)
   }
   run.outputRetried = state.outputRetried
+  run.toolsRan = state.history.some((item) => item.type === "function_call_output")
   if (state.pending !== undefined) {
     const turn = state.turns
     run.batch = {
@@ -231,6 +237,10 @@ const requestFor = <A>(spec: AgentSpec<A>, run: Run, tools: ReadonlyArray<Functi
   const request: Record<string, unknown> = { ...spec.settings, model: spec.model, input: run.history.slice() }
   if (spec.instructions !== undefined) request.instructions = spec.instructions
   if (tools.length > 0) request.tools = tools
+  const choice = spec.settings.tool_choice
+  // A forced tool choice would force a tool on every turn: after a tool ran, let the model answer.
+  if (spec.resetToolChoice && run.toolsRan && choice !== undefined && choice !== "auto" && choice !== "none")
+    request.tool_choice = "auto"
   if (spec.textFormat !== undefined) {
     const text = (spec.settings.text ?? {}) as Record<string, unknown>
     request.text = { ...text, format: spec.textFormat }
@@ -366,6 +376,7 @@ const toolTurn = <A, R>(
       return { _tag: "Paused", awaiting: batch.awaiting } as const
     }
     closeBatch(run, "cancelled")
+    run.toolsRan = true
     if (afterTools(run.malformedTurns, knobs.malformedArgumentTurns) === "ToolArgumentsInvalid") {
       const bad = batch.calls[0]!
       return yield* new AgentError.ToolArgumentsInvalid({
