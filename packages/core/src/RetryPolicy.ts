@@ -111,4 +111,6 @@ export const decide = (policy: RetryPolicy, input: DecideInput, u: number): Deci
   return { _tag: "Retry", delayMs: backoffMs(policy, input.attempts - 1, u), source: "backoff" }
 }
 
-const clampUnit = (u: number): number => (Number.isFinite(u) ? Math.min(Math.max(u, 0), 1) : 0)
+// Draws are kept a hair below 1 so that rounding can never reach the excluded bound j = 1 - jitter.
+const maxDraw = 1 - 2 ** -20
+const clampUnit = (u: number): number => (Number.isFinite(u) ? Math.min(Math.max(u, 0), maxDraw) : 0)

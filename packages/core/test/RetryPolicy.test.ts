@@ -27,6 +27,8 @@ describe("RetryPolicy.backoffMs", () => {
         assert.isTrue(wait > 0.75 * d && wait <= d, `retry ${retry}: ${wait}`)
       }
       assert.isAbove(RetryPolicy.backoffMs(policy, retry, 0.999999), 0.75 * d)
+      assert.isAbove(RetryPolicy.backoffMs(policy, retry, 0.9999999999999998), 0.75 * d)
+      assert.isAbove(RetryPolicy.backoffMs(policy, retry, 1), 0.75 * d)
     })
   })
 
