@@ -2,10 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { ResponsesClient } from "@volley/core"
 import type { InputItem } from "@volley/core/ResponsesSchema"
-import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { LocalModel, ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import type { AgentEvent } from "../src/AgentEvent.ts"
 import { validatePairing } from "../src/internal/history.ts"
@@ -119,6 +120,29 @@ describe("end to end: local server + real client", () => {
       assert.strictEqual(deltas.length, 3)
       assert.strictEqual(requests.length, 1)
       assert.isTrue(log.every((connection) => connection.closedAt !== undefined))
+    })
+  )
+
+  it.live("volley-local: the rule-based local model drives a full tool loop and structured output", () =>
+    Effect.gen(function* () {
+      const runs = makeRuns()
+      const client = Layer.unwrap(
+        Effect.gen(function* () {
+          const server = yield* ResponsesServer.ResponsesServer
+          return ResponsesClient.layerUndici({ baseUrl: server.baseUrl })
+        })
+      )
+      const layer = Layer.mergeAll(client, testToolsLayer(runs)).pipe(Layer.provideMerge(LocalModel.layer()))
+      const local = Agent.make({ name: "local", model: LocalModel.modelName, toolkit: TestTools })
+      const result = yield* local.run("What is the weather in Paris and Berlin?").pipe(Effect.provide(layer))
+      assert.strictEqual(result._tag, "Completed")
+      assert.deepStrictEqual(runs.calls.map((call) => call.name).sort(), ["get_weather", "get_weather"])
+      assert.isUndefined(validatePairing(result.history))
+      const Forecast = Schema.Struct({ city: Schema.String, tempC: Schema.Number })
+      const structured = Agent.make({ name: "json", model: LocalModel.modelName, output: Forecast })
+      const typed = yield* structured.run("Forecast for Rome").pipe(Effect.provide(layer))
+      assert.strictEqual(typed._tag, "Completed")
+      if (typed._tag === "Completed") assert.isString(typed.value.city)
     })
   )
 
