@@ -141,6 +141,16 @@ export const defaultConcurrency = 8
 /** Default stop grace period after a handler is interrupted. */
 export const defaultGrace: Duration.Duration = Duration.seconds(1)
 
+/** Per-run knob: calls in flight in `handleAll` when the option is not given (default 8). */
+export const Concurrency = Context.Reference<number>("@volley/tools/Toolkit/Concurrency", {
+  defaultValue: () => defaultConcurrency
+})
+
+/** Per-run knob: how long to wait for an interrupted handler to stop when the option is not given (default 1 s). */
+export const StopGrace = Context.Reference<Duration.Duration>("@volley/tools/Toolkit/StopGrace", {
+  defaultValue: () => defaultGrace
+})
+
 /** A toolkit with its handlers: what the agent loop uses. */
 export interface Handled<in out Tools extends Record<string, Tool.Any>> {
   /** The tools by name. */
@@ -164,11 +174,11 @@ export interface Handled<in out Tools extends Record<string, Tool.Any>> {
   isIdempotent(name: string): boolean
 }
 
-const resolveOptions = (options: HandleOptions | undefined): Execute.CallOptions => ({
+const resolveOptions = (options: HandleOptions | undefined, grace: Duration.Duration): Execute.CallOptions => ({
   enabled: options?.enabled === undefined ? undefined : new Set(options.enabled),
   unknownTool: options?.unknownTool ?? "feedback",
   captureContent: options?.captureContent ?? false,
-  grace: options?.grace === undefined ? defaultGrace : Duration.fromInputUnsafe(options.grace)
+  grace: options?.grace === undefined ? grace : Duration.fromInputUnsafe(options.grace)
 })
 
 const makeHandled = <Tools extends Record<string, Tool.Any>>(
@@ -200,8 +210,10 @@ const makeHandled = <Tools extends Record<string, Tool.Any>>(
     if (interrupt === undefined) return body(undefined)
     return Effect.gen(function* () {
       const cancel = yield* Deferred.make<void>()
-      yield* Effect.forkChild(interrupt.pipe(Effect.andThen(Deferred.succeed(cancel, undefined))))
-      return yield* body(cancel)
+      // the watcher ends with the body (no fiber outlives the call): completing `cancel` makes the body
+      // finish with cancelled results, and the race then interrupts the watcher
+      const watcher = interrupt.pipe(Effect.andThen(Deferred.succeed(cancel, undefined)), Effect.andThen(Effect.never))
+      return yield* Effect.raceFirst(body(cancel), watcher)
     })
   }
   return {
@@ -211,20 +223,23 @@ const makeHandled = <Tools extends Record<string, Tool.Any>>(
       const enabled = options?.enabled === undefined ? undefined : new Set(options.enabled)
       return names.filter((n) => enabled === undefined || enabled.has(n)).map((n) => entries.get(n)!.tool.definition)
     },
-    handle: (call, options) => {
-      const resolved = resolveOptions(options)
-      return run(options, (cancel) => withCancel(call, resolved, cancel))
-    },
-    handleAll: (calls, options) => {
-      const resolved = resolveOptions(options)
-      const concurrency = options?.concurrency ?? defaultConcurrency
-      return run(options, (cancel) =>
-        Effect.forEach(calls, (call) => withCancel(call, resolved, cancel), { concurrency })
-      )
-    },
+    handle: (call, options) =>
+      Effect.gen(function* () {
+        const resolved = resolveOptions(options, yield* StopGrace)
+        return yield* run(options, (cancel) => withCancel(call, resolved, cancel))
+      }),
+    handleAll: (calls, options) =>
+      Effect.gen(function* () {
+        const resolved = resolveOptions(options, yield* StopGrace)
+        const concurrency = options?.concurrency ?? (yield* Concurrency)
+        return yield* run(options, (cancel) =>
+          Effect.forEach(calls, (call) => withCancel(call, resolved, cancel), { concurrency: Math.max(1, concurrency) })
+        )
+      }),
     needsApproval: (call, options) =>
       Effect.gen(function* () {
-        const entry = Execute.lookup(entries, call.name, resolveOptions(options).enabled)
+        const enabled = options?.enabled === undefined ? undefined : new Set(options.enabled)
+        const entry = Execute.lookup(entries, call.name, enabled)
         if (entry === undefined || !entry.tool.mayNeedApproval) return false
         const args = yield* Effect.result(Execute.decodeArguments(entry.tool, call))
         if (Result.isFailure(args)) return false

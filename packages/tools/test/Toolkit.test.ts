@@ -468,7 +468,7 @@ describe("calls", () => {
     })
   )
 
-  it.effect("D12 the concurrency bound is configurable", () =>
+  it.effect("D12 the concurrency bound is configurable per run (option or the Concurrency reference)", () =>
     Effect.gen(function* () {
       const T = Tool.make("t", { description: "d" })
       const kit = Toolkit.make(T)
@@ -493,6 +493,16 @@ describe("calls", () => {
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(fiber)
       assert.strictEqual(max, 3)
+      max = 0
+      const viaReference = yield* kit.asEffect().pipe(
+        Effect.flatMap((h) => h.handleAll(Array.from({ length: 10 }, () => call("t", "{}")))),
+        Effect.provide(layer),
+        Effect.provideService(Toolkit.Concurrency, 2),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(viaReference)
+      assert.strictEqual(max, 2)
     })
   )
 
@@ -615,6 +625,35 @@ describe("calls", () => {
       const h = yield* k.asEffect().pipe(Effect.provide(k.toLayer({ t: () => Effect.void, u: () => Effect.void })))
       assert.strictEqual((yield* h.handle(call("t", "{}"))).output.output, "")
       assert.strictEqual((yield* h.handle(call("u", "{}"))).output.output, "")
+    })
+  )
+
+  it.effect("the interrupt watcher does not outlive the call", () =>
+    Effect.gen(function* () {
+      let started = false
+      let stopped = false
+      const watcher = Effect.sync(() => {
+        started = true
+      }).pipe(
+        Effect.andThen(Effect.never),
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            stopped = true
+          })
+        )
+      )
+      const T = Tool.make("t", { description: "d" })
+      const k = Toolkit.make(T)
+      const fiber = yield* k.asEffect().pipe(
+        Effect.flatMap((h) => h.handleAll([call("t", "{}")], { interrupt: watcher })),
+        Effect.provide(k.toLayer({ t: () => Effect.as(Effect.sleep("10 millis"), "done") })),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("10 millis")
+      const r = yield* Fiber.join(fiber)
+      assert.strictEqual(r[0]!.output.output, "done")
+      assert.isTrue(started)
+      assert.isTrue(stopped)
     })
   )
 
