@@ -296,9 +296,17 @@ const describe = (value: unknown, raw: string, label: string): string => {
   }
   const parts = Object.entries(record).flatMap(([key, v]) => {
     if (v === label || v === null || typeof v === "object") return []
-    return [typeof v === "number" ? `${key} ${v}` : String(v)]
+    return [typeof v === "number" ? withUnit(key, v) : String(v)]
   })
   return parts.length === 0 ? raw.slice(0, 200) : parts.join(", ")
+}
+
+const withUnit = (key: string, value: number): string => {
+  if (/celsius|_c$/i.test(key)) return `${value}°C`
+  if (/fahrenheit|_f$/i.test(key)) return `${value}°F`
+  if (/temp/i.test(key)) return `${value}°`
+  if (/humidity|percent|pct/i.test(key)) return `${value}%`
+  return `${key.replace(/_/g, " ")} ${value}`
 }
 
 const chat = (question: string): string => {

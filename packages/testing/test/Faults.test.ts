@@ -344,6 +344,16 @@ describe("faults: broken streams", () => {
     )
   )
 
+  it.effect("done: false omits the sentinel; a forged one can follow", () =>
+    withServer([withFault(message("a"), { done: false, afterDone: "data: [DONE]x\n\n" })], (server) =>
+      Effect.gen(function* () {
+        const frames = parseFrames((yield* post(server.baseUrl, streaming)).text)
+        assert.strictEqual(frames.at(-1)?.data, "[DONE]x")
+        assert.isFalse(frames.some((f) => f.data === "[DONE]"))
+      })
+    )
+  )
+
   it.effect("stream:true answered with HTML (content type override)", () =>
     withServer([withFault(message("a"), { body: "<html>oops</html>", contentType: "text/html" })], (server) =>
       Effect.gen(function* () {
@@ -489,6 +499,18 @@ describe("faults: seeded chaos", () => {
         a.statuses.map((s) => (s === 503 ? "503" : s === "reset" ? "reset" : "none"))
       )
     })
+  )
+
+  it.effect("seeded mid-stream resets cut the body after its first write", () =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const stream = yield* open(server.baseUrl, streaming)
+      const { text, ended } = yield* stream.readUntil(() => false)
+      assert.strictEqual(ended, "error")
+      assert.strictEqual(parseFrames(text).length, 1)
+    }).pipe(
+      Effect.provide(ResponsesServer.layer({ fallback: message("a b c"), chaos: { seed: 3, resetMidStream: 1 } }))
+    )
   )
 
   it.effect("seeded latency follows TestClock", () =>

@@ -80,6 +80,41 @@ describe("LocalModel (volley-local)", () => {
       }).pipe(Effect.provide(LocalModel.layer()))
   )
 
+  it("the README's weather tool: numeric fields get units", () => {
+    const readmeTool = {
+      type: "function" as const,
+      name: "get_weather",
+      description: "Current weather for a city",
+      parameters: {
+        type: "object",
+        properties: { city: { type: "string" } },
+        required: ["city"],
+        additionalProperties: false
+      },
+      strict: true
+    }
+    const first = LocalModel.respond({ model: "m", input: quickstart, tools: [readmeTool] })
+    const calls = first.items.flatMap((item) => (item._tag === "FunctionCall" ? [item] : []))
+    assert.deepStrictEqual(
+      calls.map((c) => JSON.parse(c.arguments)),
+      [{ city: "Paris" }, { city: "Tokyo" }]
+    )
+    const input: CreateRequest["input"] = [
+      { role: "user", content: quickstart },
+      { type: "function_call", call_id: "c1", name: "get_weather", arguments: calls[0]!.arguments },
+      { type: "function_call", call_id: "c2", name: "get_weather", arguments: calls[1]!.arguments },
+      { type: "function_call_output", call_id: "c1", output: '{"city":"Paris","celsius":18,"sky":"light rain"}' },
+      {
+        type: "function_call_output",
+        call_id: "c2",
+        output: '{"city":"Tokyo","celsius":24,"sky":"clear","humidity":40}'
+      }
+    ]
+    const second = LocalModel.respond({ model: "m", input, tools: [readmeTool] })
+    const item = second.items[0]
+    assert.strictEqual(item?._tag === "Message" ? item.text : "", "Paris: 18°C, light rain. Tokyo: 24°C, clear, 40%.")
+  })
+
   it("a no-tool prompt gets a short, honest message", () => {
     const turn = LocalModel.respond({ model: "m", input: "Tell me a joke" })
     assert.strictEqual(turn.model, "volley-local")

@@ -144,7 +144,7 @@ describe("Record and Replay", () => {
     })
   )
 
-  it.live("replay in memory runs under TestClock with no real sleeps", () =>
+  it.effect("replay in memory runs under TestClock with no real sleeps", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const { recorded } = yield* record(dir)
