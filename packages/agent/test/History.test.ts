@@ -7,6 +7,8 @@ import { StreamTruncated } from "@volley/core/ResponsesError"
 import type { InputItem } from "@volley/core/ResponsesSchema"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
+import * as AgentKnobs from "../src/AgentKnobs.ts"
+import * as RunState from "../src/RunState.ts"
 import { argsHash, canonicalJson, validatePairing } from "../src/internal/history.ts"
 import { type FakeStep, inputJson, makeFake } from "./support/FakeClient.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
@@ -155,6 +157,54 @@ describe("D07 pairing validator", () => {
             }
           ),
           { numRuns: 60 }
+        )
+      )
+  )
+})
+
+describe("D07 interrupted and resumed runs", () => {
+  it.effect(
+    "D07 property: a run interrupted at any step, then resumed from its checkpoint, only sends valid histories",
+    () =>
+      Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }),
+            fc.nat({ max: 12 }),
+            async (callsPerTurn, interruptAt) => {
+              let n = 0
+              const steps: Array<FakeStep> = callsPerTurn.map((count) =>
+                M.turn(...Array.from({ length: count }, () => M.functionCall("echo", { text: `t${++n}` })))
+              )
+              steps.push(M.message("done"), M.message("done"))
+              const fake = makeFake(steps)
+              const layer = Layer.mergeAll(fake.layer, testToolsLayer(makeRuns()))
+              let step = 0
+              const wrapper: AgentKnobs.StepWrapperShape = {
+                wrap: (_id, effect) => (step++ === interruptAt ? Effect.interrupt : effect)
+              }
+              let saved: RunState.RunState | undefined
+              const first = await Effect.runPromiseExit(
+                assistant
+                  .run("go", {
+                    checkpoint: (state) =>
+                      Effect.sync(() => {
+                        saved = state
+                      })
+                  })
+                  .pipe(Effect.provide(layer), Effect.provideService(AgentKnobs.StepWrapper, wrapper))
+              )
+              if (first._tag === "Failure") {
+                assert.isDefined(saved)
+                const restored = await Effect.runPromise(RunState.fromJson(RunState.toJson(saved!)))
+                assert.isUndefined(validatePairing(restored.history))
+                await Effect.runPromise(assistant.resume(restored).pipe(Effect.provide(layer), Effect.ignore))
+              }
+              for (const seen of fake.seen)
+                assert.isUndefined(validatePairing(seen.request.input as ReadonlyArray<InputItem>))
+            }
+          ),
+          { numRuns: 80 }
         )
       )
   )
