@@ -9,6 +9,7 @@
  */
 import * as http from "node:http"
 import type * as net from "node:net"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -341,6 +342,7 @@ const makeEngine = Effect.fnUntraced(function* (options: Options) {
   const now = () => clock.currentTimeMillisUnsafe()
   const handler = options.handler ?? ScriptedModel.handler(options.script ?? [], options)
   const requests: Array<RecordedRequest> = []
+  const failures: Array<string> = []
   const random = options.chaos === undefined ? undefined : mulberry32(options.chaos.seed)
 
   const chaosFor = (): { readonly injected?: string; readonly latency?: number; readonly midStream?: boolean } => {
@@ -386,6 +388,15 @@ const makeEngine = Effect.fnUntraced(function* (options: Options) {
         Effect.map((answer) => {
           const delayed = Stream.concat(plan(delay), answer)
           return chaos.midStream === true ? resetAfterFirstWrite(delayed) : delayed
+        }),
+        // A responder that fails or throws is a bug in the test: answer 500 at once (no hang) and
+        // make assertComplete report it.
+        Effect.catchCause((cause) => {
+          const message = `volley-testing: the handler failed on request #${recorded.index}: ${Cause.pretty(cause)}`
+          failures.push(message)
+          return Effect.succeed(
+            plan(jsonActions(500, { error: { message, type: "volley_handler_failed", param: null, code: null } }))
+          )
         })
       )
     })
@@ -406,9 +417,18 @@ const makeEngine = Effect.fnUntraced(function* (options: Options) {
             )
           : Effect.succeed(found)
       }),
-    assertComplete: Effect.flatMap(handler.check, (problem) =>
-      problem === undefined ? Effect.void : Effect.fail(problem)
-    )
+    assertComplete: Effect.flatMap(handler.check, (problem) => {
+      if (failures.length === 0) return problem === undefined ? Effect.void : Effect.fail(problem)
+      const problems = [...failures, ...(problem?.problems ?? [])]
+      return Effect.fail(
+        new ScriptIncomplete({
+          message: problems.join("\n"),
+          unusedTurns: problem?.unusedTurns ?? 0,
+          extraRequests: problem?.extraRequests ?? 0,
+          problems
+        })
+      )
+    })
   }
   return { receive, service, now }
 })

@@ -164,6 +164,26 @@ describe("ResponsesServer: the real server", () => {
     )
   )
 
+  it.effect("a responder that throws gets a 500 at once and fails assertComplete", () =>
+    withServer(
+      [
+        ScriptedModel.responder(() => {
+          throw new Error("bug in my responder")
+        }),
+        ScriptedModel.message("next")
+      ],
+      (server) =>
+        Effect.gen(function* () {
+          const answer = yield* post(server.baseUrl, request())
+          assert.strictEqual(answer.status, 500)
+          assert.strictEqual(JSON.parse(answer.text).error.type, "volley_handler_failed")
+          assert.strictEqual((yield* post(server.baseUrl, request())).status, 200)
+          const failure = yield* Effect.flip(server.assertComplete)
+          assert.include(failure.message, "bug in my responder")
+        })
+    )
+  )
+
   it.effect("404 for other paths", () =>
     withServer([], (server) =>
       Effect.gen(function* () {
