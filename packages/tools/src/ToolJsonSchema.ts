@@ -82,8 +82,11 @@ const isObject = (u: unknown): u is JsonSchema => typeof u === "object" && u !==
 /** Build the JSON Schema for a parameters Schema; fails with a reason when strict mode cannot express it. */
 export const make = (parameters: Schema.Constraint, options: MakeOptions): Result.Result<Compiled, string> => {
   const document = Schema.toJsonSchemaDocument(parameters, { onExcessProperty: "error", generateDescriptions: false })
-  const root = isEmptyStruct(document.schema) ? emptyObject(document.schema) : document.schema
-  const definitions = document.definitions as Record<string, JsonSchema>
+  const { root: top, definitions } = inlineTopLevelRef(
+    document.schema as JsonSchema,
+    document.definitions as Record<string, JsonSchema>
+  )
+  const root = isEmptyStruct(top) ? emptyObject(top) : top
   if (!options.strict) {
     if (root.type !== "object") return Result.fail("the parameters schema must describe a JSON object")
     const schema = Object.keys(definitions).length > 0 ? { ...root, $defs: definitions } : root
@@ -104,6 +107,22 @@ export const make = (parameters: Schema.Constraint, options: MakeOptions): Resul
     schema.$defs = out
   }
   return Result.succeed({ schema, strict: true, empty: isEmptyObject(schema) })
+}
+
+// A schema with an identifier (a Schema.Class, `.annotate({ identifier })`) is emitted as `{ $ref }` + `$defs`;
+// the API wants the object itself at the root. The definition stays only if something else still refers to it.
+const inlineTopLevelRef = (
+  schema: JsonSchema,
+  definitions: Record<string, JsonSchema>
+): { readonly root: JsonSchema; readonly definitions: Record<string, JsonSchema> } => {
+  const ref = typeof schema.$ref === "string" && schema.$ref.startsWith("#/$defs/") ? schema.$ref : undefined
+  const name = ref?.slice("#/$defs/".length)
+  if (ref === undefined || name === undefined || !Object.hasOwn(definitions, name)) return { root: schema, definitions }
+  const { [name]: target, ...rest } = definitions
+  const { $ref: _, ...annotations } = schema
+  const root = { ...target, ...annotations }
+  const stillReferenced = JSON.stringify([root, rest]).includes(JSON.stringify(ref))
+  return { root, definitions: stillReferenced ? definitions : rest }
 }
 
 // Schema.Struct({}) is emitted as `{ not: { type: "null" } }` (any non-null value); tools want `{}`.

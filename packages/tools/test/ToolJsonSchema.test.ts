@@ -429,6 +429,81 @@ describe("strict-schema matrix", () => {
       }
     `)
   })
+  it("Schema.Class and identified structs are inlined at the root", () => {
+    class Args extends Schema.Class<Args>("Args")({ city: Schema.String }) {}
+    expect(params(Args)).toMatchInlineSnapshot(`
+      {
+        "additionalProperties": false,
+        "properties": {
+          "city": {
+            "type": "string",
+          },
+        },
+        "required": [
+          "city",
+        ],
+        "type": "object",
+      }
+    `)
+    expect(params(Schema.Struct({ a: Schema.String }).annotate({ identifier: "Named" }))).toMatchInlineSnapshot(`
+      {
+        "additionalProperties": false,
+        "properties": {
+          "a": {
+            "type": "string",
+          },
+        },
+        "required": [
+          "a",
+        ],
+        "type": "object",
+      }
+    `)
+  })
+  it("a recursive root keeps its definition for the inner references", () => {
+    expect(params(Category)).toMatchInlineSnapshot(`
+      {
+        "$defs": {
+          "Category": {
+            "additionalProperties": false,
+            "properties": {
+              "children": {
+                "items": {
+                  "$ref": "#/$defs/Category",
+                },
+                "type": "array",
+              },
+              "name": {
+                "type": "string",
+              },
+            },
+            "required": [
+              "name",
+              "children",
+            ],
+            "type": "object",
+          },
+        },
+        "additionalProperties": false,
+        "properties": {
+          "children": {
+            "items": {
+              "$ref": "#/$defs/Category",
+            },
+            "type": "array",
+          },
+          "name": {
+            "type": "string",
+          },
+        },
+        "required": [
+          "name",
+          "children",
+        ],
+        "type": "object",
+      }
+    `)
+  })
   it("no parameters: an empty closed object", () => {
     expect(params(Tool.NoParameters)).toMatchInlineSnapshot(`
       {

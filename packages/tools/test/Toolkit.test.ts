@@ -157,6 +157,24 @@ describe("calls", () => {
     })
   )
 
+  it.effect("Schema.Class parameters decode to class instances", () =>
+    Effect.gen(function* () {
+      class Where extends Schema.Class<Where>("Where")({
+        city: Schema.String,
+        zip: Schema.optionalKey(Schema.String)
+      }) {}
+      const T = Tool.make("where", { description: "d", parameters: Where, success: Schema.String })
+      const k = Toolkit.make(T)
+      const r = yield* k.asEffect().pipe(
+        Effect.flatMap((h) => h.handle(call("where", { city: "Oslo", zip: null }))),
+        Effect.provide(
+          k.toLayer({ where: (args) => Effect.succeed(args instanceof Where ? `class ${args.city}` : "plain") })
+        )
+      )
+      assert.strictEqual(r.output.output, "class Oslo")
+    })
+  )
+
   it.effect("strings pass as they are (not JSON-quoted)", () =>
     Effect.gen(function* () {
       const r = yield* handleWeather(call("echo", { text: 'a "quoted" line\n' }))
