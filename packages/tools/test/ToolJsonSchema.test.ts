@@ -48,6 +48,11 @@ const matrix = {
   recursive: Schema.Struct({ root: Category }),
   tagged: Schema.Struct({ shape: Shape }),
   numbers: Schema.Struct({ any: Schema.Number, finite: Schema.Finite }),
+  nestedOptional: Schema.Struct({
+    items: Schema.Array(Schema.Struct({ name: Schema.String, note: Schema.optionalKey(Schema.String) })),
+    shape: Schema.optionalKey(Shape),
+    maybe: Schema.optionalKey(Schema.NullOr(Schema.Struct({ deep: Schema.optionalKey(Schema.Boolean) })))
+  }),
   annotated: Schema.Struct({
     city: Schema.String.annotate({ title: "City", description: "The city name" })
   }).annotate({ description: "Where to look" })
