@@ -1,0 +1,255 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { defaultPrompt, describeError, makeStyle, parseArgs } from "./cli.ts"
+import { weatherFor } from "./weather.ts"
+
+// The demo contract of `npm run demo`, end to end: the CLI is spawned as a separate process against
+// the embedded volley-local model, or against a scripted local server standing in for the API.
+const main = fileURLToPath(new URL("./main.ts", import.meta.url))
+const key = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
+
+interface Ran {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const demo = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) =>
+  Effect.promise(
+    () =>
+      new Promise<Ran>((resolve) => {
+        const child = spawn(process.execPath, [main, ...args], {
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        const stdout: Array<Buffer> = []
+        const stderr: Array<Buffer> = []
+        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
+        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk))
+        child.on("close", (code) =>
+          resolve({
+            code,
+            stdout: Buffer.concat(stdout).toString("utf8"),
+            stderr: Buffer.concat(stderr).toString("utf8")
+          })
+        )
+      })
+  )
+
+const against = (baseUrl: string) => ({ HAOAI_BASE_URL: baseUrl, HAOAI_API_KEY: key })
+
+const assertNoLeak = (ran: Ran) => {
+  for (const text of [ran.stdout, ran.stderr]) {
+    assert.notInclude(text, key)
+    assert.notInclude(text, key.slice(-8))
+    assert.notMatch(text, /\n\s+at .+:\d+:\d+/, "no stack trace")
+  }
+}
+
+describe("demo CLI: arguments and messages", () => {
+  it("parses flags and the prompt; rejects bad flags", () => {
+    assert.deepStrictEqual(parseArgs([]), {
+      stream: true,
+      maxTurns: undefined,
+      model: undefined,
+      prompt: defaultPrompt
+    })
+    assert.deepStrictEqual(parseArgs(["--no-stream", "--max-turns", "3", "--model", "x/y", "Hi", "there"]), {
+      stream: false,
+      maxTurns: 3,
+      model: "x/y",
+      prompt: "Hi there"
+    })
+    assert.deepStrictEqual(parseArgs(["--max-turns=2", "--model=m", "--", "--weird"]), {
+      stream: true,
+      maxTurns: 2,
+      model: "m",
+      prompt: "--weird"
+    })
+    assert.isString(parseArgs(["--max-turns", "0"]))
+    assert.isString(parseArgs(["--max-turns"]))
+    assert.isString(parseArgs(["--model"]))
+    assert.isString(parseArgs(["--colour"]))
+  })
+
+  it("uses colour only on terminals without NO_COLOR", () => {
+    assert.strictEqual(makeStyle({}, true, true).dim("x"), "\u001b[2mx\u001b[0m")
+    assert.strictEqual(makeStyle({ NO_COLOR: "1" }, true, true).dim("x"), "x")
+    assert.strictEqual(makeStyle({}, false, true).dim("x"), "x")
+  })
+
+  it("describes a turn limit plainly", () => {
+    const message = describeError({ _tag: "MaxTurnsExceeded", limit: 4 } as Parameters<typeof describeError>[0])
+    assert.strictEqual(message, "turn limit of 4 reached")
+  })
+
+  it("gives deterministic, plausible weather for a city (case and spaces do not matter)", () => {
+    const paris = weatherFor("Paris")
+    assert.deepStrictEqual(weatherFor("Paris"), paris)
+    assert.deepStrictEqual({ ...weatherFor("  paris "), city: "Paris" }, paris)
+    assert.notDeepEqual(weatherFor("Tokyo"), { ...paris, city: "Tokyo" })
+    for (const city of ["Paris", "Tokyo", "Oslo", "Lagos", "Lima"]) {
+      const weather = weatherFor(city)
+      assert.isTrue(weather.temperatureC >= -5 && weather.temperatureC <= 30)
+      assert.isTrue(weather.windKmh >= 0 && weather.windKmh < 40)
+    }
+  })
+})
+
+describe("demo CLI: the embedded volley-local model (no key)", () => {
+  it.live("streams by default: tool calls on stderr, the answer alone on stdout", () =>
+    Effect.gen(function* () {
+      const ran = yield* demo(["What's the weather in Paris and Tokyo?"])
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.include(ran.stderr, "volley-local")
+      assert.include(ran.stderr, 'get_weather({"city":"Paris"})')
+      assert.include(ran.stderr, 'get_weather({"city":"Tokyo"})')
+      const paris = weatherFor("Paris")
+      assert.include(ran.stdout, "Paris")
+      assert.include(ran.stdout, String(paris.temperatureC))
+      assert.include(ran.stdout, "Tokyo")
+      assert.notInclude(ran.stdout, "get_weather")
+      assert.notInclude(ran.stdout, "\u001b[", "no colours when stdout is not a terminal")
+    })
+  )
+
+  it.live("--no-stream gives the same answer; no prompt asks the default question", () =>
+    Effect.gen(function* () {
+      const streamed = yield* demo([])
+      const plain = yield* demo(["--no-stream"])
+      assert.strictEqual(streamed.code, 0, streamed.stderr)
+      assert.strictEqual(plain.code, 0, plain.stderr)
+      assert.strictEqual(plain.stdout, streamed.stdout)
+      assert.include(plain.stdout, "Paris")
+    })
+  )
+
+  it.live("a usage error exits 2 with one line", () =>
+    Effect.gen(function* () {
+      const ran = yield* demo(["--max-turns", "zero"])
+      assert.strictEqual(ran.code, 2)
+      assert.include(ran.stderr, "--max-turns needs a positive integer")
+      assert.strictEqual(ran.stdout, "")
+    })
+  )
+})
+
+const answer = "It is 18 °C in Paris — 北京 is 25 °C 🌍. Ünïcødé survives."
+
+layer(
+  ResponsesServer.layer([
+    // streaming run
+    M.turn(M.functionCall("get_weather", { city: "Paris" }), M.functionCall("get_weather", { city: "Beijing" })),
+    M.withFault(M.message(answer), { chunking: "byte" }),
+    // --no-stream run
+    M.functionCall("get_weather", { city: "Paris" }),
+    M.message(answer)
+  ]),
+  { excludeTestServices: true }
+)("demo CLI: a scripted server standing in for the API", (it) => {
+  it.effect(
+    "the answer reaches stdout byte for byte (multi-byte text split into one-byte chunks), streaming and not",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* ResponsesServer.ResponsesServer
+        const streamed = yield* demo(
+          ["--model", "test/model", "Weather in Paris and Beijing?"],
+          against(server.baseUrl)
+        )
+        assert.strictEqual(streamed.code, 0, streamed.stderr)
+        assert.strictEqual(streamed.stdout, answer)
+        assert.include(streamed.stderr, `using ${server.baseUrl}`)
+        const plain = yield* demo(
+          ["--no-stream", "--model", "test/model", "Weather in Paris?"],
+          against(server.baseUrl)
+        )
+        assert.strictEqual(plain.code, 0, plain.stderr)
+        assert.strictEqual(plain.stdout, answer)
+        const requests = yield* server.requests
+        assert.deepStrictEqual(
+          requests.map((request) => request.body?.stream),
+          [true, true, false, false]
+        )
+        assert.strictEqual(requests[0]?.body?.model, "test/model")
+        yield* server.assertComplete
+        assertNoLeak(streamed)
+        assertNoLeak(plain)
+      })
+  )
+})
+
+describe("demo CLI: failures", () => {
+  const scripted = (script: ReadonlyArray<M.Step>, args: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const ran = yield* demo(args, against(server.baseUrl))
+      const requests = yield* server.requests
+      return { ran, requests }
+    }).pipe(Effect.provide(ResponsesServer.layer(script)))
+
+  it.live("a 429 is retried (shown on stderr) and the run completes", () =>
+    Effect.gen(function* () {
+      const { ran, requests } = yield* scripted(
+        [M.httpError(429, { headers: { "retry-after-ms": "10" } }), M.message("Fine weather.")],
+        ["Hello"]
+      )
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.strictEqual(ran.stdout, "Fine weather.")
+      assert.include(ran.stderr, "retrying after RateLimitError")
+      assert.strictEqual(requests.length, 2)
+      assertNoLeak(ran)
+    })
+  )
+
+  it.live("a 401 exits non-zero with the status and the API's message, once, and never the key", () =>
+    Effect.gen(function* () {
+      const { ran, requests } = yield* scripted(
+        [
+          M.httpError(401, {
+            body: {
+              error: {
+                message: `Incorrect API key provided: ${key}`,
+                type: "invalid_request_error",
+                code: "invalid_api_key"
+              }
+            }
+          })
+        ],
+        ["Hello"]
+      )
+      assert.strictEqual(ran.code, 1)
+      assert.strictEqual(requests.length, 1, "401 is tried once")
+      const lines = ran.stderr.trim().split("\n")
+      const last = lines[lines.length - 1] ?? ""
+      assert.match(last, /^error: authentication failed \(HTTP 401\): .*Incorrect API key provided/)
+      assert.strictEqual(ran.stdout, "")
+      assertNoLeak(ran)
+    })
+  )
+
+  it.live("a model that never stops calling tools ends at the turn limit with a clear message", () =>
+    Effect.gen(function* () {
+      const always = M.responder(() => M.functionCall("get_weather", { city: "Paris" }))
+      const { ran, requests } = yield* scripted([always, always, always, always], ["--max-turns", "3", "Loop"])
+      assert.strictEqual(ran.code, 1)
+      assert.match(ran.stderr, /error: turn limit of 3 reached\n$/)
+      assert.strictEqual(requests.length, 3)
+      assertNoLeak(ran)
+    })
+  )
+
+  it.live("a failed response says the model failed, with its message", () =>
+    Effect.gen(function* () {
+      const { ran } = yield* scripted(
+        [M.failed({ code: "server_error", message: "The model crashed" })],
+        ["--no-stream", "Hi"]
+      )
+      assert.strictEqual(ran.code, 1)
+      assert.match(ran.stderr, /error: the model failed: .*The model crashed/)
+      assertNoLeak(ran)
+    })
+  )
+})
