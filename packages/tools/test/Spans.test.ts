@@ -69,7 +69,7 @@ describe("spans", () => {
     })
   )
 
-  it.effect("captureContent records arguments and results (per tool, or per run)", () =>
+  it.effect("G03 captureContent records arguments and results (per tool, or per run), each at most 8 KiB", () =>
     Effect.gen(function* () {
       exporter.reset()
       yield* run((h) => h.handle(call("secret", { q: "visible" })))
@@ -79,6 +79,11 @@ describe("spans", () => {
       exporter.reset()
       yield* run((h) => h.handle(call("lookup", { q: "x" }), { captureContent: true }))
       assert.strictEqual(only("execute_tool lookup").attributes["gen_ai.tool.call.result"], "result for x")
+      exporter.reset()
+      yield* run((h) => h.handle(call("secret", { q: "€".repeat(10_000) })))
+      const big = only("execute_tool secret")
+      assert.isAtMost(Buffer.byteLength(String(big.attributes["gen_ai.tool.call.arguments"])), 8192)
+      assert.isAtMost(Buffer.byteLength(String(big.attributes["gen_ai.tool.call.result"])), 8192)
     })
   )
 

@@ -102,7 +102,7 @@ describe("definition", () => {
   it.effect("a disabled tool is an unknown tool for that run", () =>
     Effect.gen(function* () {
       const r = yield* withWeather((h) => h.handle(call("echo", { text: "hi" }), { enabled: ["now"] }))
-      assert.strictEqual(expectError(r, "unknown_tool"), "No tool named 'echo'. Available: now")
+      assert.strictEqual(expectError(r, "unknown_tool"), "Tool 'echo' is not enabled for this run. Available: now")
     })
   )
 

@@ -35,7 +35,7 @@ import {
 } from "../ToolError.ts"
 import * as ToolJsonSchema from "../ToolJsonSchema.ts"
 import type { HandlerContext, ToolCallResult, ToolOutcome } from "../Toolkit.ts"
-import { clip, errorOutput, redact, stringify, truncate } from "./output.ts"
+import { clip, cutBytes, errorOutput, redact, stringify, truncate } from "./output.ts"
 import * as SafeJson from "./safeJson.ts"
 
 /** A handler with its types erased, as stored by `toLayer`. */
@@ -57,6 +57,7 @@ export interface CallOptions {
 }
 
 const MAX_LISTED_TOOLS = 50
+/** Span attributes are capped at 8 KiB (RELIABILITY.md G03). */
 const MAX_CAPTURED = 8192
 
 /** Look a tool up by own name, honouring the enabled set. */
@@ -289,7 +290,7 @@ const settle = (
     }
     case "Defect":
       return Effect.gen(function* () {
-        const details = clip(redact(Cause.pretty(attempt.cause)), MAX_CAPTURED)
+        const details = cutBytes(redact(Cause.pretty(attempt.cause)), MAX_CAPTURED)
         yield* Effect.annotateCurrentSpan({ "error.type": "ToolDefect", "volley.tool.defect": details })
         yield* Effect.logError("tool.defect", details).pipe(Effect.annotateLogs(spanIds(tool.name, callId)))
         const message = `Tool '${tool.name}' failed unexpectedly: ${defectMessage(attempt.cause)}`
@@ -323,7 +324,7 @@ const runWithPolicy = (entry: Entry, args: unknown, call: ResponsesSchema.Functi
 /** A result (or failure) that cannot be encoded is a bug in the tool: the model gets a generic message, the span the reason. */
 const invalidResult = (ids: { readonly name: string; readonly callId: string }, reason: string) =>
   Effect.gen(function* () {
-    const details = clip(redact(reason), MAX_CAPTURED)
+    const details = cutBytes(redact(reason), MAX_CAPTURED)
     yield* Effect.annotateCurrentSpan({ "volley.tool.bug": true, "volley.tool.invalid_result": details })
     yield* Effect.logWarning("tool.invalid_result", details).pipe(Effect.annotateLogs(spanIds(ids.name, ids.callId)))
     return {
@@ -371,7 +372,8 @@ const traced = (
       })
     const failed = (error: ToolCallError, attempts: number, args?: { value: unknown }) =>
       finish({ _tag: "Failure", error }, failureOutput(error), attempts, args)
-    if (capture) yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.arguments": clip(call.arguments, MAX_CAPTURED) })
+    if (capture)
+      yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.arguments": cutBytes(call.arguments, MAX_CAPTURED) })
 
     if (entry === undefined) {
       const available = availableNames(entries, options.enabled).slice(0, MAX_LISTED_TOOLS)
@@ -379,7 +381,7 @@ const traced = (
         name: call.name,
         callId: call.call_id,
         available,
-        message: `No tool named '${clip(call.name, 64)}'. Available: ${available.length > 0 ? available.join(", ") : "none"}`
+        message: `${entries.has(call.name) ? `Tool '${clip(call.name, 64)}' is not enabled for this run` : `No tool named '${clip(call.name, 64)}'`}. Available: ${available.length > 0 ? available.join(", ") : "none"}`
       })
       if (options.unknownTool === "fail") return yield* Effect.fail(error)
       return yield* failed(error, 0)
@@ -390,7 +392,7 @@ const traced = (
     if (finished._tag === "Error") return yield* failed(finished.error, attempts, { value: args.success })
     const cut = truncate(finished.encoded, entry.tool.maxOutputBytes)
     if (cut.truncated) yield* Effect.annotateCurrentSpan({ "volley.tool.output_truncated": true })
-    if (capture) yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.result": clip(cut.text, MAX_CAPTURED) })
+    if (capture) yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.result": cutBytes(cut.text, MAX_CAPTURED) })
     return yield* finish(
       { _tag: "Success", value: finished.value, encoded: finished.encoded, truncated: cut.truncated },
       cut.text,
