@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Logger, Ref, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 import * as Tool from "../src/Tool.ts"
 import { ToolDefinitionError, ToolFailed, ToolNotFound, ToolTimeout } from "../src/ToolError.ts"
 import * as Toolkit from "../src/Toolkit.ts"
@@ -689,6 +690,34 @@ describe("calls", () => {
       yield* Deferred.succeed(stop, undefined)
       const r = yield* Fiber.join(fiber)
       assert.strictEqual(errorOf(r.output)?.type, "cancelled")
+    })
+  )
+})
+
+describe("fuzz", () => {
+  it.effect("any argument string gives a well-formed output and never a defect (property)", () =>
+    Effect.gen(function* () {
+      const handled = yield* Weather.asEffect().pipe(Effect.provide(WeatherHandlers))
+      const args = fc.oneof(
+        fc.string({ maxLength: 60 }),
+        fc.json({ maxDepth: 3 }),
+        fc
+          .record({ city: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), days: fc.jsonValue() })
+          .map((v) => JSON.stringify(v))
+      )
+      const name = fc.constantFrom("get_weather", "echo", "now", "nope", "__proto__", "constructor")
+      const samples = fc.sample(fc.tuple(name, args), { numRuns: 400, seed: 11 })
+      for (const [tool, text] of samples) {
+        const exit = yield* Effect.exit(handled.handle(call(tool, text)))
+        assert.isTrue(Exit.isSuccess(exit), `${tool} ${text}`)
+        if (!Exit.isSuccess(exit)) continue
+        const output = exit.value.output.output
+        assert.strictEqual(typeof output, "string")
+        if (exit.value.outcome._tag === "Failure") {
+          assert.deepStrictEqual(Object.keys(JSON.parse(output as string)), ["error"])
+          assert.isAtMost(Buffer.byteLength(output as string), 2048)
+        }
+      }
     })
   )
 })
