@@ -270,7 +270,7 @@ const create = (
   callOptions: CallOptions | undefined
 ): Effect.Effect<Response, ResponsesError> =>
   Effect.gen(function* () {
-    const state = newState(callOptions)
+    const state = newState(settings, callOptions)
     const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
     const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
     const input = yield* callInput(settings, request, false, "application/json", callOptions)
@@ -291,7 +291,7 @@ const stream = (
   callOptions: CallOptions | undefined
 ): Stream.Stream<StreamEvent, ResponsesError> =>
   Stream.suspend(() => {
-    const state = newState(callOptions)
+    const state = newState(settings, callOptions)
     const events = Stream.unwrap(
       Effect.gen(function* () {
         const parent = yield* Scope.Scope
@@ -383,10 +383,11 @@ const abortable =
     ) as Effect.Effect<A, E, R>
   }
 
-const newState = (callOptions: CallOptions | undefined): CallState => ({
+const newState = (settings: Settings, callOptions: CallOptions | undefined): CallState => ({
   attempts: Math.max(0, Math.floor(callOptions?.previousAttempts ?? 0)),
   causes: [],
-  requestId: undefined
+  requestId: undefined,
+  needles: settings.endpoint.needles
 })
 
 const callInput = (

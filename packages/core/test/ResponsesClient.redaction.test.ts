@@ -28,6 +28,14 @@ describe("Redaction", () => {
     assert.include(out, "Bearer <redacted>")
   })
 
+  it("G01 redactDeep redacts every string of a JSON-like value, keys included", () => {
+    const value = { a: [secret, { [secret]: `x ${secret}` }], n: 1, z: null }
+    const out = Redaction.redactDeep(value, Redaction.secretNeedles([secret]))
+    assert.notInclude(JSON.stringify(out), secret)
+    assert.strictEqual(out.n, 1)
+    assert.isNull(out.z)
+  })
+
   it("short secrets are not redacted by value (they would mangle ordinary text)", () => {
     assert.strictEqual(Redaction.redactText("a 1 b", ["1"]), "a 1 b")
   })

@@ -9,6 +9,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
 import { TestClock } from "effect/testing"
@@ -172,6 +173,37 @@ describe("ResponsesClient.stream timers", () => {
       const streamError = errorOf(yield* Fiber.await(streamFiber))
       assert.strictEqual(streamError._tag, "RequestTimeout")
       assert.strictEqual((streamError as ResponsesError.RequestTimeout).phase, "total")
+    })
+  )
+})
+
+describe("ResponsesClient.stream errors", () => {
+  it.effect("G02 a response.failed message echoing a non-sk-shaped gateway key is redacted", () =>
+    Effect.gen(function* () {
+      const gatewayKey = "gwkey-0123456789abcdefXYZ"
+      const failed = frame({
+        type: "response.failed",
+        response: {
+          id: "resp_1",
+          status: "failed",
+          error: { code: "server_error", message: `upstream rejected ${gatewayKey}` }
+        }
+      })
+      const fake = makeFake(
+        () => new Response(created + failed, { status: 200, headers: { "content-type": "text/event-stream" } })
+      )
+      const client = yield* clientOver(fake, { apiKey: Redacted.make(gatewayKey), authHeader: "x-gateway-key" })
+      const error = errorOf(yield* Effect.exit(Stream.runDrain(client.stream(request))))
+      assert.strictEqual(error._tag, "ResponseFailed")
+      assert.strictEqual(fake.seen[0]!.headers["x-gateway-key"], gatewayKey)
+      for (const rendering of [error.message, JSON.stringify(error), String(error)]) {
+        assert.notInclude(rendering, gatewayKey)
+        assert.notInclude(rendering, gatewayKey.slice(-8))
+      }
+      assert.deepStrictEqual(
+        error.causes.map((cause) => cause.tag),
+        ["ResponseFailed"]
+      )
     })
   )
 })

@@ -670,6 +670,34 @@ describe("ResponsesClient: secrets and configuration", () => {
     })
   )
 
+  it.effect("G01 a failed response echoing the key in its error and output: the partial is redacted too", () =>
+    Effect.gen(function* () {
+      const fake = makeFake(() =>
+        json(
+          completed({
+            status: "failed",
+            error: { code: "server_error", message: `bad key ${canaryKey}` },
+            output: [
+              {
+                type: "message",
+                id: "msg_1",
+                role: "assistant",
+                content: [{ type: "output_text", text: `your key is ${canaryKey}` }]
+              }
+            ]
+          })
+        )
+      )
+      const error = failureOf(yield* runCreate(fake))
+      assert.strictEqual(error._tag, "ResponseFailed")
+      assert.isDefined((error as ResponsesError.ResponseFailed).partial)
+      for (const rendering of [String(error), JSON.stringify(error), Cause.pretty(Cause.fail(error))]) {
+        assert.notInclude(rendering, canaryKey)
+        assert.notInclude(rendering, canaryKey.slice(-8))
+      }
+    })
+  )
+
   it.effect("G01 retries are logged at debug level, redacted", () =>
     Effect.gen(function* () {
       const lines: Array<string> = []

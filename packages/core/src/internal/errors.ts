@@ -18,7 +18,7 @@ import {
   type ResponsesError
 } from "../ResponsesError.ts"
 import type { Response } from "../ResponsesSchema.ts"
-import { maxExcerptBytes, redactWith, truncateUtf8 } from "./redact.ts"
+import { maxExcerptBytes, redactDeep, redactWith, truncateUtf8 } from "./redact.ts"
 import type { RetryAfter } from "./retryAfter.ts"
 
 /** The error of one failed attempt, before the final `attempts` / `causes` are known. */
@@ -221,22 +221,28 @@ export const causeOf = (error: ResponsesError, attempt: number): AttemptCause =>
   return { attempt, tag: error._tag, ...status, message: error.message }
 }
 
-/** A copy of `error` carrying the final attempt count, causes and request id. */
+/**
+ * A copy of `error` carrying the final attempt count, causes and request id. Its `partial` response
+ * (server text: an echoed key can hide in an error message or output) is redacted with `needles`.
+ */
 export const withAttempts = <E extends ResponsesError>(
   error: E,
   attempts: number,
   causes: ReadonlyArray<AttemptCause>,
-  requestId?: string | undefined
+  requestId?: string | undefined,
+  needles: ReadonlyArray<string> = []
 ): E => {
-  const { _tag, ...fields } = error as E & { readonly _tag: string }
+  const { _tag, ...fields } = error as E & { readonly _tag: string; readonly partial?: unknown }
   const Constructor = error.constructor as new (fields: object) => E
   const id = error.requestId ?? requestId
+  const partial = (fields as { readonly partial?: unknown }).partial
   return new Constructor({
     ...fields,
     message: error.message,
     attempts,
     causes,
-    ...(id === undefined ? {} : { requestId: id })
+    ...(id === undefined ? {} : { requestId: id }),
+    ...(partial === undefined ? {} : { partial: redactDeep(partial, needles) })
   })
 }
 

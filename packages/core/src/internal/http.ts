@@ -91,6 +91,8 @@ export interface CallState {
   readonly causes: Array<AttemptCause>
   /** `x-request-id` of the latest response. */
   requestId: string | undefined
+  /** Secret needles, redacted from the `partial` response a final error carries. */
+  readonly needles: ReadonlyArray<string>
 }
 
 /** Per-call inputs of an attempt. */
@@ -178,11 +180,11 @@ export const retrying = <A, R>(
 
 /** The error of the last attempt with the call's attempts, causes and request id. */
 export const finalError = <E extends ResponsesError>(state: CallState, error: E): E =>
-  withAttempts(error, state.attempts, state.causes, state.requestId)
+  withAttempts(error, state.attempts, state.causes, state.requestId, state.needles)
 
 /** A failure of a stream after its attempt succeeded: that attempt's cause is added to the causes. */
 export const finalStreamError = <E extends ResponsesError>(state: CallState, error: E): E =>
-  withAttempts(error, state.attempts, [...state.causes, causeOf(error, state.attempts)], state.requestId)
+  withAttempts(error, state.attempts, [...state.causes, causeOf(error, state.attempts)], state.requestId, state.needles)
 
 /**
  * Executes one request: the headers timer covers `execute` and, for JSON calls, whatever `onResponse`
@@ -350,7 +352,8 @@ const startSse = (
 ): Effect.Effect<StreamStart, AttemptFailure, Scope.Scope> =>
   Effect.gen(function* () {
     const { streamIdleMs, contentIdleMs } = endpoint.timeouts
-    const accumulator = ResponseAccumulator.make()
+    // shared with the decoder, which folds every event into it once: we only read the snapshot
+    const accumulator = ResponseAccumulator.make({ onMismatch: hooks.onMismatch })
     let delivered = 0
     const bytes = response.stream.pipe(
       Stream.mapError((error): BodyIdle | BodyBroken => new BodyBroken(error.reason)),
@@ -362,10 +365,11 @@ const startSse = (
         attempts: state.attempts + 1,
         ...(requestId === undefined ? {} : { requestId }),
         onRetryField: hooks.onRetryField,
-        onMismatch: hooks.onMismatch
+        secrets: endpoint.needles,
+        accumulator
       }),
       Stream.mapArray((chunk) => {
-        for (const event of chunk) accumulator.add(event, delivered++)
+        delivered += chunk.length
         return chunk
       })
     )

@@ -56,6 +56,18 @@ export const redactWith = (text: string, needles: ReadonlyArray<string>): string
   return out.replace(keyPattern, placeholder).replace(bearerPattern, `$1 ${placeholder}`)
 }
 
+/** A copy of JSON-like `value` with `redactWith` applied to every string in it (keys included). */
+export const redactDeep = <A>(value: A, needles: ReadonlyArray<string>): A => redactValue(value, needles, 0) as A
+
+const redactValue = (value: unknown, needles: ReadonlyArray<string>, depth: number): unknown => {
+  if (typeof value === "string") return redactWith(value, needles)
+  if (typeof value !== "object" || value === null || depth > 64) return value
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, needles, depth + 1))
+  const out: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) out[redactWith(key, needles)] = redactValue(item, needles, depth + 1)
+  return out
+}
+
 /** Cuts `text` to at most `maxBytes` UTF-8 bytes without splitting a character; appends `…` when cut. */
 export const truncateUtf8 = (text: string, maxBytes: number): string => {
   const bytes = Buffer.byteLength(text, "utf8")
