@@ -20,8 +20,9 @@ const rules = [
   },
   {
     name: "RegExp from data",
-    // `new RegExp(x)` / `RegExp(x)` whose first argument is neither a string/regex literal nor escaped
-    pattern: /\bRegExp\s*\(\s*(?!["'`/]|escapeRegExp\s*\()/
+    // `new RegExp(x)` / `RegExp(x)` whose first argument is not a plain string/regex literal (a
+    // template with `${…}` counts as data) and is not passed through an escape helper
+    pattern: /\bRegExp\s*\(\s*(?!["'/]|`(?:[^`$]|\$(?!\{))*`|escapeRegExp\s*\()/
   }
 ]
 

@@ -23,6 +23,7 @@ describe("static security scan", () => {
     const result = scan({
       "ok.ts": [
         'const a = new RegExp("^[a-z]+$")',
+        "const t = new RegExp(`^plain template$`)",
         "const b = /x/",
         "const c = new RegExp(escapeRegExp(userText))",
         "// eval(comment) is fine",
@@ -46,7 +47,8 @@ describe("static security scan", () => {
     ["eval", "const x = eval(modelText)"],
     ["new Function", "const f = new Function('a', body)"],
     ["vm.run*", "vm.runInNewContext(code, {})"],
-    ["RegExp from data", "const r = new RegExp(toolOutput)"]
+    ["RegExp from data", "const r = new RegExp(toolOutput)"],
+    ["RegExp from data", "const r = new RegExp(`\\b${word}\\b`, 'u')"]
   ] as const) {
     it(`fails on ${name}, naming the file and line`, () => {
       const result = scan({ "nested/bad.ts": `const ok = 1\n${line}\n` })

@@ -352,7 +352,7 @@ const regex = (pattern: string): RegExp | undefined => {
   let r = regexCache.get(pattern)
   if (r === undefined) {
     // The pattern comes from the developer's Schema (never from model data); invalid ones are ignored.
-    const made = Result.try(() => new RegExp(pattern, "u"))
+    const made = Result.try(() => new RegExp(pattern, "u")) // static-scan-allow: the developer-written schema pattern, not model data
     if (Result.isFailure(made)) return undefined
     r = made.success
     regexCache.set(pattern, r)
