@@ -49,7 +49,7 @@ describe("ResponsesSchema", () => {
       provider: { order: ["openai", "azure"], allow_fallbacks: true }
     }
     const decoded = decodeRequest(wire)
-    assert.deepStrictEqual(encodeRequest(decoded), wire)
+    assert.deepStrictEqual<unknown>(encodeRequest(decoded), wire)
     assert.strictEqual(decodeRequest({ model: "m", input: "hello" }).input, "hello")
     for (const choice of ["auto", "none", "required"] as const) {
       assert.strictEqual(decodeRequest({ model: "m", input: "x", tool_choice: choice }).tool_choice, choice)
@@ -59,9 +59,9 @@ describe("ResponsesSchema", () => {
   it("keeps an unknown item type verbatim, with every key, and never fails on it", () => {
     const raw = { type: "future_item", id: "fi_1", payload: { nested: [1, 2] }, extra: null }
     const item = decodeInput(raw)
-    assert.deepStrictEqual(item, raw)
+    assert.deepStrictEqual<unknown>(item, raw)
     const response = ResponsesSchema.decodeResponseUnsafe({ id: "resp_1", status: "completed", output: [raw] })
-    assert.deepStrictEqual(response.output, [raw])
+    assert.deepStrictEqual<unknown>(response.output, [raw])
   })
 
   it("keeps keys it does not model on known items, so history round-trips unchanged", () => {
@@ -72,7 +72,7 @@ describe("ResponsesSchema", () => {
       encrypted_content: "opaque",
       provider_specific: { signature: "abc" }
     }
-    assert.deepStrictEqual(decodeInput(raw), raw)
+    assert.deepStrictEqual<unknown>(decodeInput(raw), raw)
   })
 
   it("fails a known item with a malformed body, naming the path", () => {
@@ -92,7 +92,7 @@ describe("ResponsesSchema", () => {
     )
     assert.include(message, "delta")
     const unknown = { type: "response.future_thing.delta", output_index: 0, delta: "x" }
-    assert.deepStrictEqual(ResponsesSchema.decodeStreamEventUnsafe(unknown), unknown)
+    assert.deepStrictEqual<unknown>(ResponsesSchema.decodeStreamEventUnsafe(unknown), unknown)
     assert.throws(() => ResponsesSchema.decodeStreamEventUnsafe({ no_type: true }))
   })
 
