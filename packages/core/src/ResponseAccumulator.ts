@@ -132,13 +132,46 @@ const slotAt = (state: State, outputIndex: number, itemId: string | undefined): 
   return slot
 }
 
-const missing = (state: State, event: StreamEvent & { readonly output_index: number }, index: number) =>
-  contradiction(
+/** Positions above this are refused: a sparse array that large would make every snapshot crawl. */
+const maxIndex = 65_536
+
+const isIndex = (value: unknown): boolean =>
+  value === undefined || (typeof value === "number" && Number.isInteger(value) && value >= 0 && value < maxIndex)
+
+const isError = (value: Slot | StreamProtocolError): value is StreamProtocolError => "_tag" in value
+
+/** An index that cannot be a position (negative, fractional, absurdly large) is an `InvalidEvent`. */
+const invalidIndex = (state: State, event: StreamEvent, index: number): StreamProtocolError | undefined => {
+  const positions = event as {
+    readonly output_index?: unknown
+    readonly content_index?: unknown
+    readonly summary_index?: unknown
+  }
+  for (const key of ["output_index", "content_index", "summary_index"] as const) {
+    if (!isIndex(positions[key])) {
+      return contradiction(state, "InvalidEvent", index, `${event.type} has an invalid ${key}`)
+    }
+  }
+  return undefined
+}
+
+/** The slot an event with an `output_index` refers to, or the contradiction that prevents it. */
+const locate = (
+  state: State,
+  event: StreamEvent & { readonly output_index: number; readonly item_id?: string | undefined },
+  index: number
+): Slot | StreamProtocolError => {
+  const invalid = invalidIndex(state, event, index)
+  if (invalid !== undefined) return invalid
+  const slot = slotAt(state, event.output_index, event.item_id)
+  if (slot !== undefined) return slot
+  return contradiction(
     state,
     "UnknownOutputIndex",
     index,
     `${event.type} refers to output_index ${event.output_index}, which was never added`
   )
+}
 
 const registerCallId = (state: State, item: OutputItem, index: number): StreamProtocolError | undefined => {
   if (!isCall(item)) return undefined
@@ -227,13 +260,17 @@ const addEvent = (state: State, event: StreamEvent, index: number): StreamProtoc
       return undefined
     }
     case "response.output_item.added":
-      return itemAdded(state, event.output_index, event.item, index)
-    case "response.output_item.done":
-      return itemDone(state, event.output_index, event.item, index)
+    case "response.output_item.done": {
+      const invalid = invalidIndex(state, event, index)
+      if (invalid !== undefined) return invalid
+      return event.type === "response.output_item.added"
+        ? itemAdded(state, event.output_index, event.item, index)
+        : itemDone(state, event.output_index, event.item, index)
+    }
     case "response.content_part.added":
     case "response.content_part.done": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       const part = partAt(slot, event.content_index, event.part)
       part.part = event.part
       if (event.type === "response.content_part.done") part.final = partText(event.part)
@@ -241,22 +278,22 @@ const addEvent = (state: State, event: StreamEvent, index: number): StreamProtoc
     }
     case "response.output_text.delta":
     case "response.refusal.delta": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       partAt(slot, event.content_index, event.type).chunks.push(event.delta)
       return undefined
     }
     case "response.output_text.done":
     case "response.refusal.done": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       partAt(slot, event.content_index, event.type).final =
         event.type === "response.refusal.done" ? event.refusal : event.text
       return undefined
     }
     case "response.output_text.annotation.added": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       const part = partAt(slot, event.content_index, "response.output_text.delta")
       if (part.annotations === undefined) part.annotations = []
       part.annotations.push(event.annotation)
@@ -271,23 +308,23 @@ const addEvent = (state: State, event: StreamEvent, index: number): StreamProtoc
 const addReasoningOrCall = (state: State, event: StreamEvent, index: number): StreamProtocolError | undefined => {
   switch (event.type) {
     case "response.function_call_arguments.delta": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       if (slot.args === undefined) slot.args = []
       slot.args.push(event.delta)
       return undefined
     }
     case "response.function_call_arguments.done": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       if (!slot.mismatchReported) checkArguments(state, slot, event.output_index, event.arguments)
       slot.argsFinal = event.arguments
       return undefined
     }
     case "response.reasoning_summary_part.added":
     case "response.reasoning_summary_part.done": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       const part = summaryAt(slot, event.summary_index)
       if (event.part !== undefined) {
         part.part = event.part
@@ -297,8 +334,8 @@ const addReasoningOrCall = (state: State, event: StreamEvent, index: number): St
     }
     case "response.reasoning_summary_text.delta":
     case "response.reasoning_summary_text.done": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       const part = summaryAt(slot, event.summary_index)
       if (event.type === "response.reasoning_summary_text.delta") part.chunks.push(event.delta)
       else part.final = event.text
@@ -306,8 +343,8 @@ const addReasoningOrCall = (state: State, event: StreamEvent, index: number): St
     }
     case "response.reasoning_text.delta":
     case "response.reasoning_text.done": {
-      const slot = slotAt(state, event.output_index, event.item_id)
-      if (slot === undefined) return missing(state, event, index)
+      const slot = locate(state, event, index)
+      if (isError(slot)) return slot
       const part = reasoningAt(slot, event.content_index ?? 0)
       if (event.type === "response.reasoning_text.delta") part.chunks.push(event.delta)
       else part.final = event.text

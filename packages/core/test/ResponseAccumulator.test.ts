@@ -343,6 +343,23 @@ describe("ResponseAccumulator contradictions (B08, D08)", () => {
     assert.strictEqual(firstError(renamed)?.reason, "DuplicateCallId")
   })
 
+  it("B08 an output_index or content_index that cannot be a position is InvalidEvent (no huge sparse arrays)", () => {
+    for (const bad of [-1, 0.5, 1e9, Number.MAX_SAFE_INTEGER]) {
+      assert.strictEqual(
+        firstError(events(payload.created(), payload.messageAdded(bad)))?.reason,
+        "InvalidEvent",
+        `${bad}`
+      )
+      assert.strictEqual(
+        firstError(events(...head, { ...payload.textDelta("x"), content_index: bad }))?.reason,
+        "InvalidEvent",
+        `content_index ${bad}`
+      )
+    }
+    const summary = { type: "response.reasoning_summary_text.delta", output_index: 0, summary_index: 1e9, delta: "" }
+    assert.strictEqual(firstError(events(...head, summary))?.reason, "InvalidEvent")
+  })
+
   it("a shell_call and its shell_call_output sharing a call_id are not a duplicate", () => {
     const list = events(
       payload.created(),
