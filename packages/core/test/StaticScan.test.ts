@@ -48,6 +48,7 @@ describe("static security scan", () => {
     ["new Function", "const f = new Function('a', body)"],
     ["vm.run*", "vm.runInNewContext(code, {})"],
     ["RegExp from data", "const r = new RegExp(toolOutput)"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the scanned source text contains a template
     ["RegExp from data", "const r = new RegExp(`\\b${word}\\b`, 'u')"]
   ] as const) {
     it(`fails on ${name}, naming the file and line`, () => {
