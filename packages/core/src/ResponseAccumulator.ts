@@ -477,13 +477,18 @@ const buildPart = (state: TextState, fallbackType: "output_text" | "summary_text
   return part
 }
 
+/** Parts the item announced (usually none), overlaid with the streamed ones by index. */
 const buildParts = (
+  announced: ReadonlyArray<ContentPart> | null | undefined,
   states: ReadonlyArray<TextState | undefined>,
   fallbackType: "output_text" | "summary_text" | "reasoning_text"
 ): Array<ContentPart> => {
-  const parts: Array<ContentPart> = []
-  for (const state of states) if (state !== undefined) parts.push(buildPart(state, fallbackType))
-  return parts
+  const parts: Array<ContentPart | undefined> = announced === null || announced === undefined ? [] : [...announced]
+  for (let i = 0; i < states.length; i++) {
+    const state = states[i]
+    if (state !== undefined) parts[i] = buildPart(state, fallbackType)
+  }
+  return parts.filter((part): part is ContentPart => part !== undefined)
 }
 
 const buildItem = (slot: Slot): OutputItem => {
@@ -491,7 +496,7 @@ const buildItem = (slot: Slot): OutputItem => {
   const item = slot.item
   switch (item.type) {
     case "message":
-      return slot.parts === undefined ? item : { ...item, content: buildParts(slot.parts, "output_text") }
+      return slot.parts === undefined ? item : { ...item, content: buildParts(item.content, slot.parts, "output_text") }
     case "function_call": {
       if (slot.argsFinal !== undefined) return { ...item, arguments: slot.argsFinal }
       if (slot.args === undefined) return item
@@ -499,8 +504,12 @@ const buildItem = (slot: Slot): OutputItem => {
     }
     case "reasoning": {
       let next = item
-      if (slot.summary !== undefined) next = { ...next, summary: buildParts(slot.summary, "summary_text") }
-      if (slot.reasoning !== undefined) next = { ...next, content: buildParts(slot.reasoning, "reasoning_text") }
+      if (slot.summary !== undefined) {
+        next = { ...next, summary: buildParts(item.summary, slot.summary, "summary_text") }
+      }
+      if (slot.reasoning !== undefined) {
+        next = { ...next, content: buildParts(item.content, slot.reasoning, "reasoning_text") }
+      }
       return next
     }
     default:

@@ -89,6 +89,22 @@ describe("ResponseAccumulator", () => {
     assert.strictEqual(outputText(snapshot.output ?? []), "x")
   })
 
+  it("parts the added item already carried are kept; streamed parts overlay them by index", () => {
+    const added = {
+      type: "response.output_item.added",
+      output_index: 0,
+      item: {
+        id: "msg_1",
+        type: "message",
+        role: "assistant",
+        content: [{ type: "output_text", text: "first", annotations: [] }]
+      }
+    }
+    const second = { ...payload.textDelta("second"), content_index: 1 }
+    const item = fold(events(payload.created(), added, second)).snapshot().output?.[0]
+    assert.strictEqual(outputText(item === undefined ? [] : [item]), "firstsecond")
+  })
+
   it("annotations announced before the part is done are kept", () => {
     const annotation = { type: "url_citation", url: "https://example.test", start_index: 0, end_index: 1 }
     const snapshot = fold(
