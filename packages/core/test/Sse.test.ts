@@ -290,6 +290,22 @@ describe("decodeEvents sentinel and termination", () => {
       })
   )
 
+  it.effect(
+    "decoding is pull-driven: a consumer that takes the first 5 events reads only the 3 chunks holding them",
+    () =>
+      Effect.gen(function* () {
+        const chunks = [
+          utf8(sse(...textHead())),
+          ...Array.from({ length: 1000 }, (_, i) => utf8(sse(payload.textDelta(`${i}`))))
+        ]
+        const upstream = scriptedUpstream(chunks.length, (index) => chunks[index]!, "die")
+        const taken = yield* upstream.stream.pipe(decodeEvents(), Stream.take(5), Stream.runCollect)
+        assert.strictEqual(taken.length, 5)
+        assert.isAtMost(upstream.pulls(), 3)
+        assert.isTrue(upstream.released())
+      })
+  )
+
   it.effect("upstream errors pass through unchanged", () =>
     Effect.gen(function* () {
       const upstream = Stream.make(utf8(sse(payload.created()))).pipe(
