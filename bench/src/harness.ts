@@ -46,6 +46,8 @@ export interface BatchResult {
   readonly peakHeapBytes: number
   readonly maxRssBytes: number
   readonly serverCpuMsPerRun: number
+  /** TCP connections the server accepted during the batch (keep-alive reuse keeps this near concurrency). */
+  readonly connections: number
 }
 
 /** Everything a driver needs to set up its client: where the server is and how to run the tools. */
@@ -163,7 +165,11 @@ export const runDriver = async (driver: string, setup: (context: DriverContext) 
       const stats = (await control(config.origin, "/__stats")) as ServerStats
       const failure = verify(stats, config, config.runs)
       if (failure !== undefined) fail(driver, config, failure)
-      const line: BatchResult = { ...result, serverCpuMsPerRun: (stats.cpuUserMs + stats.cpuSystemMs) / config.runs }
+      const line: BatchResult = {
+        ...result,
+        serverCpuMsPerRun: (stats.cpuUserMs + stats.cpuSystemMs) / config.runs,
+        connections: stats.connections
+      }
       process.stdout.write(`${JSON.stringify(line)}\n`)
     }
     process.exit(0)
@@ -181,7 +187,7 @@ const measure = async (
   config: ModeConfig,
   run: RunOnce,
   repeat: number
-): Promise<Omit<BatchResult, "serverCpuMsPerRun">> => {
+): Promise<Omit<BatchResult, "serverCpuMsPerRun" | "connections">> => {
   let peakRss = process.memoryUsage.rss()
   let peakHeap = process.memoryUsage().heapUsed
   const sampler = setInterval(

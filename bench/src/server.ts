@@ -41,6 +41,8 @@ export interface ServerStats {
   /** Valid requests per turn index (1-based). */
   readonly byTurn: Record<string, number>
   readonly streamed: number
+  /** TCP connections accepted since the reset (keep-alive reuse shows as few connections). */
+  readonly connections: number
   readonly cpuUserMs: number
   readonly cpuSystemMs: number
   readonly maxRssBytes: number
@@ -253,12 +255,12 @@ const validateTurnItems = (items: ReadonlyArray<unknown>, turn: number): string 
 // ---------------------------------------------------------------------------------------------------------------
 
 let config: ServerConfig = { latencyMs: 0, paceMs: 0 }
-let counters = { requests: 0, valid: 0, failures: 0, streamed: 0, byTurn: {} as Record<string, number> }
+let counters = { requests: 0, valid: 0, failures: 0, streamed: 0, connections: 0, byTurn: {} as Record<string, number> }
 let firstFailures: Array<string> = []
 let cpuAtReset = process.cpuUsage()
 
 const reset = () => {
-  counters = { requests: 0, valid: 0, failures: 0, streamed: 0, byTurn: {} }
+  counters = { requests: 0, valid: 0, failures: 0, streamed: 0, connections: 0, byTurn: {} }
   firstFailures = []
   cpuAtReset = process.cpuUsage()
 }
@@ -373,6 +375,9 @@ export const start = (port: number): Promise<{ readonly port: number; readonly c
   new Promise((resolve) => {
     const server = createServer({ keepAliveTimeout: 60_000, requestTimeout: 0 }, handle)
     server.maxRequestsPerSocket = 0
+    server.on("connection", () => {
+      counters.connections++
+    })
     server.listen({ port, host: "127.0.0.1", backlog: 4096 }, () => {
       const address = server.address()
       const bound = typeof address === "object" && address !== null ? address.port : port
