@@ -1,0 +1,40 @@
+/**
+ * The code sample of README.md, verbatim apart from this header and the exports: a weather tool
+ * defined from a Schema, its handler as a layer, and an agent run. `program` is exported so the test
+ * can run it against the local model; run it yourself with `HAOAI_API_KEY` set:
+ * `node examples/readme/main.ts`. Gotcha: keep README.md's block in step with this file.
+ */
+import { Agent } from "@volley/agent"
+import { ResponsesClient } from "@volley/core"
+import { Tool, Toolkit } from "@volley/tools"
+import { Effect, Layer, Schema } from "effect"
+
+const GetWeather = Tool.make("get_weather", {
+  description: "Current weather for a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  success: Schema.Struct({ city: Schema.String, celsius: Schema.Number, sky: Schema.String })
+})
+const WeatherTools = Toolkit.make(GetWeather)
+
+/** The tool's handler, as a layer (tests swap it for another layer). */
+export const WeatherHandlers = WeatherTools.toLayer({
+  get_weather: ({ city }) => Effect.succeed({ city, celsius: 18, sky: "light rain" })
+})
+
+/** The agent: a model, instructions and the toolkit. */
+export const agent = Agent.make({
+  name: "weather",
+  model: "openai/gpt-5.4-mini",
+  instructions: "Answer briefly. Use the tools for facts.",
+  toolkit: WeatherTools
+})
+
+/** One run, printing the answer. */
+export const program = Effect.gen(function* () {
+  const result = yield* agent.run("What's the weather in Paris and Tokyo?")
+  if (result._tag === "Completed") console.log(result.output) // the answer, after both tool calls ran in parallel
+})
+
+if (import.meta.main) {
+  program.pipe(Effect.provide(Layer.mergeAll(WeatherHandlers, ResponsesClient.layerConfig())), Effect.runPromise)
+}

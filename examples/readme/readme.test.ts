@@ -1,0 +1,27 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ResponsesClient } from "@volley/core"
+import { LocalModel, ResponsesServer } from "@volley/testing"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { agent, WeatherHandlers } from "./main.ts"
+
+describe("README sample", () => {
+  it.live("runs against the local model through layerConfig, with both tool calls in one turn", () =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ HAOAI_BASE_URL: server.baseUrl }))
+      const result = yield* agent
+        .run("What's the weather in Paris and Tokyo?")
+        .pipe(
+          Effect.provide(Layer.mergeAll(WeatherHandlers, ResponsesClient.layerConfig().pipe(Layer.provide(config))))
+        )
+      assert.strictEqual(result._tag, "Completed")
+      if (result._tag !== "Completed") return
+      assert.include(result.output, "Paris")
+      assert.include(result.output, "Tokyo")
+      const calls = result.history.filter((item) => item.type === "function_call")
+      assert.strictEqual(calls.length, 2)
+      const requests = yield* server.requests
+      assert.strictEqual(requests.length, 2, "one turn with two parallel calls, then the answer")
+    }).pipe(Effect.provide(LocalModel.layer()))
+  )
+})
