@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The whole suite behind `npm test` (run under Node 24 by scripts/run.mjs): type-check every
-// package (turbo `check`), lint + format check (biome), the static scan for dynamic code (G07),
+// package (turbo `check`), lint + format check (biome), the static scan for dynamic code (G07), the doc check (module headers, a doc comment on every export),
 // every vitest project in one run, then the RELIABILITY.md case-ID coverage report. Each gate counts as one test in the closing line
 // `N passed, N failed`, which is also written to `.volley-test-summary` for `.ci/run`.
 import { spawnSync } from "node:child_process"
@@ -31,6 +31,7 @@ const gate = (name, command, args) => {
 gate("type check", "turbo", ["run", "check", "--output-logs=errors-only", "--log-prefix=task"])
 gate("lint and format", "biome", ["check", "."])
 gate("static security scan", "node", ["scripts/static-scan.mjs"])
+gate("module headers and export docs", "node", ["scripts/doc-check.mjs"])
 
 rmSync(results, { force: true })
 const vitestOk = step("tests", "vitest", [
