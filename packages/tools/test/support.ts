@@ -1,7 +1,10 @@
 /**
  * Shared helpers for the tools tests: building `function_call` items and reading error outputs.
  */
+import { assert } from "@effect/vitest"
 import type { ResponsesSchema } from "@volley/core"
+import { Schema } from "effect"
+import type * as Toolkit from "../src/Toolkit.ts"
 
 let next = 0
 
@@ -23,3 +26,16 @@ export const errorOf = (output: ResponsesSchema.FunctionCallOutput): { type: str
     return undefined
   }
 }
+
+/** Asserts that a result is an error output of `type` in the fed-back shape; returns its message. */
+export const expectError = (result: Toolkit.ToolCallResult, type: string): string => {
+  const error = errorOf(result.output)
+  assert.isDefined(error, `expected an error output, got ${String(result.output.output)}`)
+  assert.strictEqual(error!.type, type)
+  assert.deepStrictEqual(Object.keys(JSON.parse(result.output.output as string)), ["error"])
+  assert.deepStrictEqual(Object.keys(JSON.parse(result.output.output as string).error), ["type", "message"])
+  return error!.message
+}
+
+/** The typed failure of the test weather tool. */
+export class CityNotFound extends Schema.TaggedError<CityNotFound>()("CityNotFound", { city: Schema.String }) {}
