@@ -4,11 +4,11 @@
  * is refused; in process, forged or mismatched approvals are refused by the agent (`InvalidApproval`).
  */
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Agent, RunState } from "@volley/agent"
 import { LocalModel } from "@volley/testing"
 import { Effect, Layer, Redacted } from "effect"
@@ -19,6 +19,17 @@ import { parseCommand } from "./main.ts"
 const main = fileURLToPath(new URL("./main.ts", import.meta.url))
 const secret = "test-approval-secret"
 const prompt = "Delete old-report.pdf from the workspace"
+
+const made: Array<string> = []
+/** A fresh temporary directory, removed after the file's tests. */
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "volley-approval-test-"))
+  made.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+})
 
 interface Ran {
   readonly code: number | null
@@ -44,7 +55,7 @@ const cli = (args: ReadonlyArray<string>) =>
 
 /** A fresh state file and workspace, and `start` run in them. */
 const started = Effect.gen(function* () {
-  const dir = mkdtempSync(join(tmpdir(), "volley-approval-test-"))
+  const dir = tempDir()
   const paths = { state: join(dir, "state.json"), workspace: join(dir, "ws") }
   const flags = ["--state", paths.state, "--workspace", paths.workspace]
   const ran = yield* cli(["start", ...flags, prompt])
@@ -55,7 +66,8 @@ const started = Effect.gen(function* () {
   return { paths, flags }
 })
 
-describe("approval CLI (two processes)", () => {
+// The three scenarios are independent (own directories): run them side by side to save wall time.
+describe.concurrent("approval CLI (two processes)", () => {
   it.live("start pauses and saves; approve in a new process resumes and deletes the file", () =>
     Effect.gen(function* () {
       const { paths, flags } = yield* started
@@ -97,7 +109,7 @@ describe("approval CLI (two processes)", () => {
 describe("approval in process", () => {
   /** Runs `body` with a fresh workspace directory and volley-local. */
   const inWorkspace = <A, E>(body: (dir: string) => Effect.Effect<A, E, Layer.Success<ReturnType<typeof env>>>) => {
-    const dir = mkdtempSync(join(tmpdir(), "volley-approval-test-"))
+    const dir = tempDir()
     return body(dir).pipe(Effect.provide(env(dir)))
   }
   const env = (dir: string) =>
