@@ -3,20 +3,19 @@
  * state moves through its JSON file), on volley-local. A state file edited between the two commands
  * is refused; in process, forged or mismatched approvals are refused by the agent (`InvalidApproval`).
  */
-import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Agent, RunState } from "@volley/agent"
 import { LocalModel } from "@volley/testing"
 import { Effect, Layer, Redacted } from "effect"
 import { clientOver } from "../shared/backend.ts"
+import { examplePath, runScript } from "../shared/process.ts"
 import { FileHandlers, loadState, makeAgent, saveState, workspaceLayer } from "./files.ts"
 import { parseCommand } from "./main.ts"
 
-const main = fileURLToPath(new URL("./main.ts", import.meta.url))
+const main = examplePath("approval/main.ts")
 const secret = "test-approval-secret"
 const prompt = "Delete old-report.pdf from the workspace"
 
@@ -31,27 +30,7 @@ afterAll(() => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true })
 })
 
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const cli = (args: ReadonlyArray<string>) =>
-  Effect.promise(
-    () =>
-      new Promise<Ran>((resolve) => {
-        const child = spawn(process.execPath, [main, ...args], {
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, VOLLEY_APPROVAL_SECRET: secret },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
-        child.on("close", (code) => resolve({ code, stdout, stderr }))
-      })
-  )
+const cli = (args: ReadonlyArray<string>) => runScript(main, args, { VOLLEY_APPROVAL_SECRET: secret })
 
 /** A fresh state file and workspace, and `start` run in them. */
 const started = Effect.gen(function* () {

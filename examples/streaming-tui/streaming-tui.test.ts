@@ -10,6 +10,7 @@ import { makeAgent, WeatherHandlers, weatherFor } from "../quickstart/weather.ts
 import { clientOver } from "../shared/backend.ts"
 import { isLive, makeRenderer, type Terminal } from "./render.ts"
 import { streamToTerminal } from "./tui.ts"
+import { examplePath, runScript } from "../shared/process.ts"
 
 const csi = "\u001b["
 
@@ -171,3 +172,14 @@ describe("streaming TUI", () => {
     assert.isTrue(makeRenderer(tty, tty, true).live)
   })
 })
+
+it.live("as a program with piped output: plain text on stdout, tool lines and usage on stderr, no escapes", () =>
+  Effect.gen(function* () {
+    const ran = yield* runScript(examplePath("streaming-tui/main.ts"), ["Weather in Paris and Tokyo?"])
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.match(ran.stdout, /^Paris: .*Tokyo: .*\n$/)
+    assert.include(ran.stderr, '→ get_weather({"city":"Tokyo"})')
+    assert.match(ran.stderr, /usage: .* in 2 model calls \(Completed\)\n$/)
+    assert.notInclude(ran.stdout + ran.stderr, csi)
+  })
+)

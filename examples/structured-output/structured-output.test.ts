@@ -7,6 +7,7 @@ import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M } from
 import { Effect } from "effect"
 import { inMemory } from "../shared/backend.ts"
 import { plan, render, type TripPlan } from "./planner.ts"
+import { examplePath, runScript } from "../shared/process.ts"
 
 const valid: TripPlan = { destination: "Kyoto", days: 2, budget: "high", highlights: ["Fushimi Inari at dawn"] }
 
@@ -73,5 +74,33 @@ describe("structured output", () => {
         assert.include(error.issue, "days")
         assert.strictEqual(error.turns, 2)
       })
+  )
+})
+
+const main = examplePath("structured-output/main.ts")
+
+describe.concurrent("structured output as a program", () => {
+  it.live("on volley-local: prints the decoded plan as JSON, then as text", () =>
+    Effect.gen(function* () {
+      const ran = yield* runScript(main, ["Plan 4 days in Oslo"])
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      const [json, text] = ran.stdout.split("\n\n")
+      assert.deepInclude(JSON.parse(json ?? "") as TripPlan, { destination: "Oslo", days: 4 })
+      assert.match(text ?? "", /^4 days in Oslo \(\w+ budget\)\n- /)
+      assert.include(ran.stderr, "(1 model call)")
+    })
+  )
+
+  it.live("two answers that do not fit exit 1 with the issue", () =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const ran = yield* runScript(main, ["Kyoto"], {
+        HAOAI_API_KEY: "sk-volley-CANARY-structured",
+        HAOAI_BASE_URL: server.baseUrl
+      })
+      assert.strictEqual(ran.code, 1)
+      assert.strictEqual(ran.stdout, "")
+      assert.match(ran.stderr, /error: the model's plan did not fit the schema twice: /)
+    }).pipe(Effect.provide(ResponsesServer.layer([M.message("no"), M.message("still no")])))
   )
 })

@@ -9,6 +9,7 @@ import { Effect, Layer } from "effect"
 import { WeatherHandlers, weatherFor } from "../quickstart/weather.ts"
 import { inMemory } from "../shared/backend.ts"
 import { advise, usageReport, weatherToolName } from "./agents.ts"
+import { examplePath, runScript } from "../shared/process.ts"
 
 const adviseWith = (prompt: string, script: ReadonlyArray<M.Step> | ResponsesServer.Options) =>
   Effect.gen(function* () {
@@ -80,3 +81,16 @@ describe("sub-agents", () => {
     })
   )
 })
+
+it.live("as a program on volley-local: the answer on stdout, delegation and the usage roll-up on stderr", () =>
+  Effect.gen(function* () {
+    const ran = yield* runScript(examplePath("sub-agents/main.ts"), [])
+    assert.strictEqual(ran.code, 0, ran.stderr)
+    assert.include(ran.stdout, "Paris: ")
+    assert.include(ran.stderr, "→ asked the weather expert: ")
+    assert.match(
+      ran.stderr,
+      /usage: \d+ tokens in 4 model calls\n {2}trip-advisor: \d+ tokens in 2 calls\n {2}sub-agents: {3}\d+ tokens in 2 calls\n$/
+    )
+  })
+)

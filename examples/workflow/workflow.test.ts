@@ -8,6 +8,7 @@ import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M } from
 import { Effect, Layer, Schedule } from "effect"
 import { inMemory } from "../shared/backend.ts"
 import { notesFor, ResearchHandlers, workflow } from "./workflow.ts"
+import { examplePath, runScript } from "../shared/process.ts"
 
 const models = { research: "test/research", draft: "test/primary", fallback: "test/fallback", review: "test/review" }
 // The client's own retries are off here, so every scripted failure reaches the workflow's combinators.
@@ -121,5 +122,40 @@ describe("workflow", () => {
       assert.strictEqual(requests[3]?.body?.text?.format?.type, "json_schema")
       assert.strictEqual(exit.value.usage.requests, 4)
     })
+  )
+})
+
+const main = examplePath("workflow/main.ts")
+const key = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
+
+describe.concurrent("workflow as a program", () => {
+  it.live("on volley-local: the draft and the approved review on stdout, progress on stderr", () =>
+    Effect.gen(function* () {
+      const ran = yield* runScript(main, ["the history of the bicycle"])
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.match(ran.stdout, /\n\nReview: approved \(.+\)\n$/)
+      assert.include(ran.stderr, LocalModel.notice)
+      assert.include(ran.stderr, "research: attempt 1 (volley-local)")
+      assert.match(ran.stderr, /usage: \d+ tokens over 4 model calls/)
+    })
+  )
+
+  it.live("a rejected draft exits 1 with the reviewer's feedback, and never prints the key", () =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const ran = yield* runScript(main, ["tea"], { HAOAI_API_KEY: key, HAOAI_BASE_URL: server.baseUrl })
+      assert.strictEqual(ran.code, 1)
+      assert.strictEqual(ran.stdout, "")
+      assert.match(ran.stderr, /error: the reviewer rejected the draft: Cite a source\.\n$/)
+      assert.notInclude(ran.stderr, key)
+    }).pipe(
+      Effect.provide(
+        ResponsesServer.layer([
+          M.message("Notes."),
+          M.message("Tea is old."),
+          M.message('{"approved":false,"feedback":"Cite a source."}')
+        ])
+      )
+    )
   )
 })
