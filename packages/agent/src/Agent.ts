@@ -419,15 +419,18 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     })
   const noEmit = () => Effect.void
 
+  // The decision is bound to the call that would run (its name and a hash of its arguments,
+  // recomputed here), not to what the saved state claims about it.
   const decisionFor = (state: RunState, callId: string, decision: Approval["decision"], message?: string): Approval => {
-    const pending = state.pending?.awaiting.find((call) => call.callId === callId)
-    const hash = pending?.argsHash ?? ""
+    const call = state.pending?.calls.find((candidate) => candidate.call_id === callId)
+    const hash = call === undefined ? "" : argsHash(call.arguments)
+    const name = call?.name ?? ""
     return {
       callId,
       argsHash: hash,
       decision,
       ...(message === undefined ? {} : { message }),
-      ...(secret === undefined ? {} : { signature: sign(secret, state.runId, callId, hash, decision) })
+      ...(secret === undefined ? {} : { signature: sign(secret, state.runId, callId, name, hash, decision) })
     }
   }
 

@@ -134,6 +134,32 @@ describe("approvals", () => {
     })
   )
 
+  it.effect("G05 a saved state whose pending call was edited after the approval is refused; nothing runs", () =>
+    Effect.gen(function* () {
+      const { runs, layer } = setup([deleteTurn(), deleteTurn()])
+      for (const agent of [assistant, signed]) {
+        const paused = yield* agent.run("clean up").pipe(Effect.provide(layer))
+        assert.strictEqual(paused._tag, "Paused")
+        // The human approves deleting /tmp/a; then someone edits the saved JSON to delete "/"
+        // (the call, and also the pending entry shown to humans), keeping the stored hash.
+        const approval = agent.approve(paused.state, "call_del")
+        const json = RunState.toJson(paused.state).replaceAll('\\"/tmp/a\\"', '\\"/\\"')
+        assert.notStrictEqual(json, RunState.toJson(paused.state), "the edit took effect")
+        const tampered = yield* RunState.fromJson(json)
+        const error = yield* Effect.flip(agent.resume(tampered, { approvals: [approval] }).pipe(Effect.provide(layer)))
+        assert.deepStrictEqual(error._tag === "InvalidApproval" ? error.reason : error._tag, "ArgumentsMismatch")
+        // Approving the tampered state afresh binds to what would really run (and says so).
+        const fresh = agent.approve(tampered, "call_del")
+        assert.strictEqual(fresh.argsHash, argsHash('{"path":"/"}'))
+        assert.notStrictEqual(fresh.argsHash, approval.argsHash)
+      }
+      assert.isFalse(
+        runs.calls.some((call) => call.name === "delete_file"),
+        "the edited call never ran"
+      )
+    })
+  )
+
   it.effect("resuming without a decision stays paused; approving a run that is not paused is InvalidApproval", () =>
     Effect.gen(function* () {
       const { fake, layer } = setup([deleteTurn(), M.message("done")])

@@ -547,7 +547,7 @@ export const resumeBatch = <A, R>(
         reason: "NotPaused"
       })
     }
-    const checked = checkApprovals(run.runId, batch.awaiting, approvals, spec.approvalSecret)
+    const checked = checkApprovals(run.runId, batch.awaiting, batch.calls, approvals, spec.approvalSecret)
     if (checked._tag === "Invalid")
       return yield* new AgentError.InvalidApproval({
         ...transcript(run, `approval refused for ${checked.problem.callId} (${checked.problem.reason})`),
