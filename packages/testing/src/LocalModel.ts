@@ -301,12 +301,19 @@ const describe = (value: unknown, raw: string, label: string): string => {
   return parts.length === 0 ? raw.slice(0, 200) : parts.join(", ")
 }
 
+// Units from key names in the usual spellings: `celsius`, `temp_c`, `temperatureC`, `wind_kmh`, `windKmh`.
 const withUnit = (key: string, value: number): string => {
-  if (/celsius|_c$/i.test(key)) return `${value}°C`
-  if (/fahrenheit|_f$/i.test(key)) return `${value}°F`
+  if (/celsius|_c$|[a-z]C$/.test(key) || /celsius/i.test(key)) return `${value}°C`
+  if (/fahrenheit|_f$|[a-z]F$/.test(key) || /fahrenheit/i.test(key)) return `${value}°F`
   if (/temp/i.test(key)) return `${value}°`
   if (/humidity|percent|pct/i.test(key)) return `${value}%`
-  return `${key.replace(/_/g, " ")} ${value}`
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/_/g, " ")
+    .toLowerCase()
+  const speed = /^(.*?)\s*(kmh|kph|km h|mph)$/.exec(words)
+  if (speed !== null) return `${speed[1] === "" ? "speed" : speed[1]} ${value} ${speed[2] === "mph" ? "mph" : "km/h"}`
+  return `${words} ${value}`
 }
 
 const chat = (question: string): string => {

@@ -115,6 +115,26 @@ describe("LocalModel (volley-local)", () => {
     assert.strictEqual(item?._tag === "Message" ? item.text : "", "Paris: 18°C, light rain. Tokyo: 24°C, clear, 40%.")
   })
 
+  it("reads units from camelCase and snake_case keys when it summarises tool outputs", () => {
+    const answer = (output: string) => {
+      const input: CreateRequest["input"] = [
+        { role: "user", content: "Weather in Oslo?" },
+        { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' },
+        { type: "function_call_output", call_id: "c1", output }
+      ]
+      const item = LocalModel.respond({ model: "m", input }).items[0]
+      return item?._tag === "Message" ? item.text : ""
+    }
+    assert.strictEqual(
+      answer('{"city":"Oslo","temperatureC":-3,"conditions":"snow","windKmh":20}'),
+      "Oslo: -3°C, snow, wind 20 km/h."
+    )
+    assert.strictEqual(
+      answer('{"city":"Oslo","temp_f":27,"gust_mph":9,"uvIndex":1}'),
+      "Oslo: 27°F, gust 9 mph, uv index 1."
+    )
+  })
+
   it("a no-tool prompt gets a short, honest message", () => {
     const turn = LocalModel.respond({ model: "m", input: "Tell me a joke" })
     assert.strictEqual(turn.model, "volley-local")
