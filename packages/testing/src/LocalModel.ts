@@ -39,7 +39,13 @@ export const respond = (request: CreateRequest): ScriptedModel.Turn => {
   const outputs = after.filter((item): item is FunctionCallOutput => item.type === "function_call_output")
   let turn: ScriptedModel.Turn
   if (calls.length > 0) {
-    turn = ScriptedModel.message(summarise(calls, outputs))
+    const summary = summarise(calls, outputs)
+    const format = request.text?.format
+    turn = ScriptedModel.message(
+      format?.type === "json_schema"
+        ? JSON.stringify(structuredAnswer(format.schema, question, summary, outputs))
+        : summary
+    )
   } else {
     const toolCalls = planCalls(request, question)
     const format = request.text?.format
@@ -363,6 +369,35 @@ const fromSchema = (schema: unknown, root: unknown, question: string, key: strin
       return key === "" ? "example" : `example ${key}`
     }
   }
+}
+
+// A structured answer after tool calls: the schema's shape, with top-level fields taken from the
+// tool outputs where a key and type match, and prose fields (summary, answer, …) from the summary.
+const structuredAnswer = (
+  schema: unknown,
+  question: string,
+  summary: string,
+  outputs: ReadonlyArray<FunctionCallOutput>
+): unknown => {
+  const value = fromSchema(schema, schema, question, "", 0)
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value
+  const record = value as Record<string, unknown>
+  const found = new Map<string, unknown>()
+  for (const output of outputs) {
+    const parsed = typeof output.output === "string" ? parseJson(output.output) : undefined
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) continue
+    for (const [key, v] of Object.entries(parsed)) if (!found.has(key)) found.set(key, v)
+  }
+  for (const key of Object.keys(record)) {
+    const current = record[key]
+    const candidate = found.get(key)
+    if (candidate !== undefined && typeof candidate === typeof current && typeof candidate !== "object") {
+      record[key] = candidate
+    } else if (typeof current === "string" && /summary|answer|text|description|note|reply/i.test(key)) {
+      record[key] = summary
+    }
+  }
+  return record
 }
 
 const resolveRef = (ref: string, root: unknown): unknown => {

@@ -135,6 +135,37 @@ describe("LocalModel (volley-local)", () => {
     )
   })
 
+  it("after its tool calls, answers a json_schema request with JSON built from the outputs", () => {
+    const schema = {
+      type: "object",
+      properties: {
+        city: { type: "string" },
+        celsius: { type: "number" },
+        summary: { type: "string" },
+        umbrella: { type: "boolean" }
+      },
+      required: ["city", "celsius", "summary", "umbrella"],
+      additionalProperties: false
+    }
+    const input: CreateRequest["input"] = [
+      { role: "user", content: "Weather in Oslo?" },
+      { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' },
+      { type: "function_call_output", call_id: "c1", output: '{"city":"Oslo","celsius":-3,"sky":"snow"}' }
+    ]
+    const item = LocalModel.respond({
+      model: "m",
+      input,
+      text: { format: { type: "json_schema", name: "out", schema, strict: true } }
+    }).items[0]
+    const text = item?._tag === "Message" ? item.text : ""
+    assert.deepStrictEqual(JSON.parse(text), {
+      city: "Oslo",
+      celsius: -3,
+      summary: "Oslo: -3°C, snow.",
+      umbrella: true
+    })
+  })
+
   it("a no-tool prompt gets a short, honest message", () => {
     const turn = LocalModel.respond({ model: "m", input: "Tell me a joke" })
     assert.strictEqual(turn.model, "volley-local")
