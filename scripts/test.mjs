@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The whole suite behind `npm test` (run under Node 24 by scripts/run.mjs): type-check every
 // package (turbo `check`), lint + format check (biome), the static scan for dynamic code (G07), the doc check (module headers, a doc comment on every export),
-// every vitest project in one run, then the RELIABILITY.md case-ID coverage report. Each gate counts as one test in the closing line
+// every vitest project in one run, then the RELIABILITY.md case-ID coverage check (all 67 IDs
+// must have a passing test) and the suite-wide G01 canary sweep (scripts/canary-sweep.mjs: one
+// canary key for the whole run, every test's console output and dropped artefacts searched). Each gate counts as one test in the closing line
 // `N passed, N failed`, which is also written to `.volley-test-summary` for `.ci/run`.
 import { spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -34,10 +37,16 @@ gate("static security scan", "node", ["scripts/static-scan.mjs"])
 gate("module headers and export docs", "node", ["scripts/doc-check.mjs"])
 
 rmSync(results, { force: true })
+// G01: one canary key for every test process, and a directory for what the sweep must search.
+const canaryDir = join(root, ".volley-canary")
+rmSync(canaryDir, { recursive: true, force: true })
+process.env.VOLLEY_CANARY_KEY = `sk-volley-CANARY-${randomBytes(12).toString("hex")}`
+process.env.VOLLEY_CANARY_DIR = canaryDir
 const vitestOk = step("tests", "vitest", [
   "run",
   "--reporter=default",
   "--reporter=json",
+  "--reporter=./scripts/canary-reporter.mjs",
   `--outputFile.json=${results}`
 ])
 if (existsSync(results)) {
@@ -48,7 +57,9 @@ if (existsSync(results)) {
   failed += (report.testResults ?? []).filter(
     (file) => file.status === "failed" && file.assertionResults.length === 0
   ).length
+  process.env.VOLLEY_STRICT_CASES = "1"
   gate("reliability case coverage", "node", ["scripts/case-coverage.mjs", results])
+  gate("canary sweep", "node", ["scripts/canary-sweep.mjs", results])
 } else if (!vitestOk) {
   failed++
 }

@@ -29,7 +29,7 @@ import { Fixture, Record, Replay, ResponsesServer, ScriptedModel as M } from "@v
 import { Tool, Toolkit } from "@volley/tools"
 import * as Agent from "../src/Agent.ts"
 import type { AgentEvent } from "../src/AgentEvent.ts"
-import { canaryKey } from "./support/canary.ts"
+import { canaryKey, dropArtefact, sweepDir } from "./support/canary.ts"
 
 const Leaky = Tool.make("leaky", { description: "Fails with the key in its error", success: Schema.String })
 const LeakyTools = Toolkit.make(Leaky)
@@ -82,7 +82,11 @@ describe("canary", () => {
     "G01 the canary key and its last 8 characters appear in no log, span, error, stream event or fixture",
     () =>
       Effect.gen(function* () {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "volley-canary-"))
+        // Under `npm test` the recording stays in the sweep directory, so the suite-wide sweep sees it too.
+        if (sweepDir !== undefined) fs.mkdirSync(sweepDir, { recursive: true })
+        const dir = fs.mkdtempSync(
+          path.join(sweepDir ?? os.tmpdir(), sweepDir === undefined ? "volley-canary-" : "fixtures-")
+        )
         const logs: Array<string> = []
         const collector = Logger.make((options) => {
           logs.push(Logger.formatLogFmt.log(options))
@@ -167,6 +171,7 @@ describe("canary", () => {
         renderings.push(["config JSON", JSON.stringify(options)])
         renderings.push(["config inspect", inspect(options)])
 
+        for (const [where, text] of renderings) dropArtefact(where, text)
         const needles = [canaryKey, canaryKey.slice(-8)]
         const hits = renderings.filter(([, text]) => needles.some((needle) => text.includes(needle)))
         assert.deepStrictEqual(
@@ -191,7 +196,7 @@ describe("canary", () => {
           )
         })
         assert.strictEqual(replayed._tag === "Some" ? replayed.value._tag : undefined, "RunEnd")
-        fs.rmSync(dir, { recursive: true, force: true })
+        if (sweepDir === undefined) fs.rmSync(dir, { recursive: true, force: true })
       }).pipe(Effect.scoped),
     30_000
   )

@@ -10,6 +10,7 @@ import type { InputItem } from "@volley/core/ResponsesSchema"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import { validatePairing } from "../src/internal/history.ts"
+import { canaryKey, dropArtefact } from "./support/canary.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
 
 const assistant = Agent.make({ name: "assistant", model: "m", toolkit: TestTools })
@@ -48,7 +49,7 @@ describe("load", () => {
         const client = Layer.unwrap(
           Effect.gen(function* () {
             const s = yield* ResponsesServer.ResponsesServer
-            return ResponsesClient.layerUndici({ baseUrl: s.baseUrl, apiKey: Redacted.make("sk-volley-CANARY-load") })
+            return ResponsesClient.layerUndici({ baseUrl: s.baseUrl, apiKey: Redacted.make(canaryKey) })
           })
         )
         const layer = Layer.mergeAll(client, testToolsLayer(makeRuns())).pipe(Layer.provideMerge(server))
@@ -75,6 +76,7 @@ describe("load", () => {
           }
           assert.isFalse(Cause.hasDies(exit.cause), `defect in ${id}`)
           const error = Cause.squash(exit.cause) as { _tag?: string; history?: ReadonlyArray<InputItem> }
+          dropArtefact(`F01 error ${id}`, `${String(error)}\n${JSON.stringify(error)}\n${Cause.pretty(exit.cause)}`)
           assert.isString(error._tag)
           if (error.history !== undefined) {
             assert.isUndefined(validatePairing(error.history))

@@ -21,7 +21,7 @@ import { ResponsesClient } from "@volley/core"
 import { ResponsesServer } from "@volley/testing"
 import { validatePairing } from "../src/internal/history.ts"
 import { kindOf, oneRun, assistant, sleepyCounts, soakModel, soakToolsLayer } from "./support/soak.ts"
-import { canaryKey } from "./support/canary.ts"
+import { canaryKey, dropArtefact } from "./support/canary.ts"
 
 // Test code only: forced GC for the WeakRef check (never used in packages/).
 v8.setFlagsFromString("--expose-gc")
@@ -99,6 +99,7 @@ describe("soak (fast tier)", () => {
             readonly history?: ReadonlyArray<never>
             readonly error?: { readonly _tag?: string }
           }
+          dropArtefact(`F02 error ${i}`, `${String(error)}\n${JSON.stringify(error)}\n${Cause.pretty(exit.cause)}`)
           if (error._tag === "ModelError") assert.strictEqual(error.error?._tag, "StreamProtocolError")
           assert.isString(error._tag, `run ${i} failed with an untyped error`)
           tags.set(error._tag!, (tags.get(error._tag!) ?? 0) + 1)

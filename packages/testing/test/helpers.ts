@@ -6,7 +6,7 @@ import { decodeResponseUnsafe, decodeStreamEventUnsafe, type StreamEvent } from 
 import * as Effect from "effect/Effect"
 
 /** A canary key that must never leak into fixtures or errors. */
-export const canary = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 10)}`
+export const canary = process.env.VOLLEY_CANARY_KEY ?? `sk-volley-CANARY-${Math.random().toString(36).slice(2, 10)}`
 
 /** What a test sees of an HTTP answer. */
 export interface Answer {

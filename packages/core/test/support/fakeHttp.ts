@@ -13,8 +13,10 @@ import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as ResponsesClient from "../../src/ResponsesClient.ts"
 
-/** A fresh canary key per test process (G01). */
-export const canaryKey = `sk-volley-CANARY-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
+/** The canary key (G01): the suite-wide one `npm test` sets, else a fresh one per test process. */
+export const canaryKey =
+  process.env.VOLLEY_CANARY_KEY ??
+  `sk-volley-CANARY-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
 
 /** One request the fake received. */
 export interface Seen {

@@ -1,0 +1,268 @@
+/**
+ * `pnpm soak` (run as `node --expose-gc soak/main.ts`): the long versions of RELIABILITY F02, F05
+ * and the cancellation-latency target, in real time over real loopback sockets. F02 runs
+ * `SOAK_RUNS` (10 000) mixed-fault agent runs (the scenario of packages/agent/test/support/soak.ts),
+ * the first tenth in sequence and the rest 100-way concurrent, with forced-GC heap figures at 1 000
+ * and at the end, then checks for leaked sockets, timers, fibers, connections and listeners. F05
+ * holds `SOAK_STREAMS` (1 000) streams for `SOAK_SECONDS` (60) with keepalive comments every 5 s
+ * (stream-idle lowered to 15 s so that a keepalive that did not reset it would show). Cancellation:
+ * 200 streams interrupted after 3 deltas; the server must see each socket close within 100 ms (p99).
+ * Prints one line per target (figure, limit, PASS/FAIL) and exits 1 on any miss. A scaled-down run
+ * keeps every check except the heap growth, which needs the 1k → 10k span.
+ */
+import * as v8 from "node:v8"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { ResponsesClient } from "@volley/core"
+import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { assistant, oneRun, sleepyCounts, soakModel, soakToolsLayer } from "../../packages/agent/test/support/soak.ts"
+import { keepaliveServer } from "../../packages/core/test/support/keepalive.ts"
+
+const runs = Number(process.env.SOAK_RUNS ?? 10_000)
+const streams = Number(process.env.SOAK_STREAMS ?? 1_000)
+const seconds = Number(process.env.SOAK_SECONDS ?? 60)
+const trials = 200
+const key = Redacted.make(`sk-volley-CANARY-soak-${Math.random().toString(36).slice(2)}`)
+const MiB = 1024 * 1024
+
+const gcFn = (globalThis as { gc?: () => void }).gc
+if (gcFn === undefined) {
+  process.stderr.write("soak: run with node --expose-gc (pnpm soak does)\n")
+  process.exit(2)
+}
+const gc = gcFn
+const heapAfterGc = () => {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+const settle = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+const resources = () => {
+  const counts: Record<string, number> = {}
+  for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1
+  return { sockets: (counts.TCPSocketWrap ?? 0) + (counts.TCPWrap ?? 0), timers: counts.Timeout ?? 0 }
+}
+
+let failed = 0
+const report = (name: string, figure: string, limit: string, ok: boolean) => {
+  if (!ok) failed++
+  process.stdout.write(
+    `${name.padEnd(44)} ${figure.padStart(16)}   limit ${limit.padEnd(14)} ${ok ? "PASS" : "FAIL"}\n`
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// F02: mixed-fault runs
+// ---------------------------------------------------------------------------------------------
+
+const f02 = Effect.gen(function* () {
+  const warnings: Array<string> = []
+  const onWarning = (warning: Error) => warnings.push(warning.name)
+  process.on("warning", onWarning)
+  const fibers = { started: 0, ended: 0 }
+  const supervisor: Metric.FiberRuntimeMetricsService = {
+    recordFiberStart: () => {
+      fibers.started++
+    },
+    recordFiberEnd: () => {
+      fibers.ended++
+    }
+  }
+  const server = yield* ResponsesServer.make({ fallback: soakModel() })
+  yield* settle(50)
+  const before = resources()
+  const client = ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: key })
+  const heap: Array<number> = []
+  let untyped = 0
+  let completed = 0
+  const check = (exit: Exit.Exit<unknown, unknown>) => {
+    completed++
+    if (Exit.isSuccess(exit)) return
+    const error = Cause.squash(exit.cause) as { readonly _tag?: unknown }
+    if (Cause.hasDies(exit.cause) || typeof error._tag !== "string") untyped++
+  }
+  const snapshot = (label: string) =>
+    Effect.sync(() => {
+      heap.push(heapAfterGc())
+      if (process.env.SOAK_HEAPSNAPSHOT === "1") v8.writeHeapSnapshot(`soak-${label}.heapsnapshot`)
+    })
+  const sequential = Math.min(1_000, Math.floor(runs / 10))
+  const concurrent = (from: number, to: number) =>
+    Effect.forEach(
+      Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i),
+      (i) => Effect.exit(oneRun(i)),
+      { concurrency: 100 }
+    ).pipe(Effect.map((exits) => exits.forEach(check)))
+  const { weak, pooled } = yield* Effect.gen(function* () {
+    for (let i = 0; i < sequential; i++) check(yield* Effect.exit(oneRun(i)))
+    if (runs >= 1_000) {
+      yield* concurrent(sequential, 1_000)
+      yield* snapshot("1k")
+      yield* concurrent(1_000, runs)
+      yield* snapshot(`${runs}`)
+    } else yield* concurrent(sequential, runs)
+    // One more finished run whose state nothing keeps: only a WeakRef points at it.
+    const weak = yield* assistant.run("ok:weak").pipe(Effect.map((result) => new WeakRef(result.state)))
+    yield* settle(1000)
+    return { weak, pooled: yield* server.liveConnections }
+  }).pipe(
+    Effect.provideService(Metric.FiberRuntimeMetrics, supervisor),
+    Effect.provide(Layer.mergeAll(client, soakToolsLayer), { local: true })
+  )
+  yield* settle(300)
+  const closed = yield* server.liveConnections
+  yield* settle(100)
+  const after = resources()
+  process.off("warning", onWarning)
+  yield* settle(10)
+  gc()
+  yield* settle(10)
+  gc()
+
+  report(
+    "F02 runs with a typed outcome",
+    `${completed - untyped}/${completed}`,
+    `${runs}/${runs}`,
+    untyped === 0 && completed === runs
+  )
+  const growth = heap.length === 2 ? (heap[1]! - heap[0]!) / MiB : undefined
+  if (growth === undefined) report("F02 heap growth 1k → 10k runs (MiB)", "n/a (scaled)", "≤ 10", true)
+  else report("F02 heap growth 1k → 10k runs (MiB)", growth.toFixed(2), "≤ 10", growth <= 10)
+  report("F02 server connections after 1 s idle", String(pooled), "≤ 100 (pool)", pooled <= 100)
+  report("F02 server connections after client release", String(closed), "0", closed === 0)
+  report(
+    "F02 leaked sockets",
+    String(Math.max(0, after.sockets - before.sockets)),
+    "0",
+    after.sockets <= before.sockets
+  )
+  report("F02 leaked timers", String(Math.max(0, after.timers - before.timers)), "0", after.timers <= before.timers)
+  report("F02 live fibers", String(fibers.started - fibers.ended), "0", fibers.started === fibers.ended)
+  const maxListeners = warnings.filter((name) => name === "MaxListenersExceededWarning").length
+  report("F02 MaxListenersExceededWarning", String(maxListeners), "0", maxListeners === 0)
+  report(
+    "F02 tool timeouts interrupted",
+    `${sleepyCounts.interrupted}/${sleepyCounts.started}`,
+    "all",
+    sleepyCounts.interrupted === sleepyCounts.started
+  )
+  report(
+    "F02 finished run's state collected",
+    weak.deref() === undefined ? "yes" : "no",
+    "yes",
+    weak.deref() === undefined
+  )
+}).pipe(Effect.scoped)
+
+// ---------------------------------------------------------------------------------------------
+// F05: keepalive streams
+// ---------------------------------------------------------------------------------------------
+
+const f05 = Effect.gen(function* () {
+  const server = yield* keepaliveServer({ everyMs: 5000, holdMs: seconds * 1000 })
+  const layer = ResponsesClient.layerUndici({
+    baseUrl: server.baseUrl,
+    apiKey: key,
+    timeouts: { streamIdleMs: 15_000 }
+  })
+  const results = yield* Effect.gen(function* () {
+    const responses = yield* ResponsesClient.ResponsesClient
+    const open = (from: number, count: number) =>
+      Effect.forEach(
+        Array.from({ length: count }, (_, i) => from + i),
+        (i) => Effect.exit(Stream.runLast(responses.stream({ model: "m", input: `stream ${i}`, stream: true }))),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.forkChild)
+    const warmCount = Math.max(1, Math.floor(streams / 10))
+    const warm = yield* open(0, warmCount)
+    yield* settle(1500)
+    const before = heapAfterGc()
+    const rest = yield* open(warmCount, streams - warmCount)
+    yield* settle(Math.min(3000, seconds * 500))
+    const live = (yield* server.stats).live
+    const perStream = (heapAfterGc() - before) / Math.max(1, streams - warmCount)
+    const exits = [...(yield* Fiber.join(warm)), ...(yield* Fiber.join(rest))]
+    return { exits, perStream, live, completed: (yield* server.stats).completed }
+  }).pipe(Effect.provide(layer))
+  const failures = results.exits.filter(Exit.isFailure)
+  const timeouts = failures.filter((exit) => String(Cause.squash(exit.cause)).includes("stream-idle")).length
+  report("F05 streams held open at once", String(results.live), `${streams}`, results.live === streams)
+  report("F05 stream-idle timeouts", String(timeouts), "0", timeouts === 0)
+  report(
+    "F05 streams completed",
+    `${results.exits.length - failures.length}/${streams}`,
+    `${streams}/${streams}`,
+    failures.length === 0 && results.completed === streams
+  )
+  report(
+    "F05 heap per idle stream (KiB)",
+    (results.perStream / 1024).toFixed(1),
+    "≤ 64",
+    results.perStream <= 64 * 1024
+  )
+}).pipe(Effect.scoped)
+
+// ---------------------------------------------------------------------------------------------
+// cancellation latency
+// ---------------------------------------------------------------------------------------------
+
+const cancellation = Effect.gen(function* () {
+  const words = Array.from({ length: 600 }, (_, i) => `w${i}`).join(" ")
+  const server = yield* ResponsesServer.make({
+    fallback: M.withFault(M.message(words), { chunkDelay: "100 millis" })
+  })
+  const marks = new Map<string, number>()
+  yield* Effect.gen(function* () {
+    const responses = yield* ResponsesClient.ResponsesClient
+    yield* Effect.forEach(
+      Array.from({ length: trials }, (_, i) => `trial ${i}`),
+      (input) => {
+        let deltas = 0
+        return responses.stream({ model: "m", input, stream: true }).pipe(
+          Stream.takeWhile((event) => {
+            if (event.type === "response.output_text.delta") deltas++
+            if (deltas < 3) return true
+            marks.set(input, Date.now())
+            return false
+          }),
+          Stream.runDrain,
+          Effect.exit
+        )
+      },
+      { concurrency: 20 }
+    )
+  }).pipe(Effect.provide(ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: key })))
+  yield* settle(500)
+  const requests = yield* server.requests
+  const log = new Map((yield* server.connectionLog).map((entry) => [entry.id, entry]))
+  const latencies: Array<number> = []
+  for (const request of requests) {
+    const input = typeof request.body?.input === "string" ? request.body.input : ""
+    const mark = marks.get(input)
+    const closedAt = log.get(request.connectionId)?.closedAt
+    latencies.push(mark === undefined || closedAt === undefined ? Number.POSITIVE_INFINITY : closedAt - mark)
+  }
+  latencies.sort((a, b) => a - b)
+  const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1] ?? Number.POSITIVE_INFINITY
+  report("cancellation: requests after interruption", String(requests.length - trials), "0", requests.length === trials)
+  report("cancellation latency p99 (ms)", Number.isFinite(p99) ? p99.toFixed(0) : "never closed", "≤ 100", p99 <= 100)
+}).pipe(Effect.scoped)
+
+const main = Effect.gen(function* () {
+  process.stdout.write(
+    `soak: SOAK_RUNS=${runs} SOAK_STREAMS=${streams} SOAK_SECONDS=${seconds}, ${trials} cancellation trials\n`
+  )
+  yield* f02
+  yield* cancellation
+  yield* f05
+})
+
+await Effect.runPromise(main)
+process.stdout.write(failed === 0 ? "soak: all targets met\n" : `soak: ${failed} target(s) missed\n`)
+process.exit(failed === 0 ? 0 : 1)
