@@ -7,6 +7,8 @@
  * holds `SOAK_STREAMS` (1 000) streams for `SOAK_SECONDS` (60) with keepalive comments every 5 s
  * (stream-idle lowered to 15 s so that a keepalive that did not reset it would show). Cancellation:
  * 200 streams interrupted after 3 deltas; the server must see each socket close within 100 ms (p99).
+ * The fake servers run in worker threads (serverWorker.ts, and core's keepalive worker), so the
+ * heap figures and the cancellation timings are the client's own.
  * Prints one line per target (figure, limit, PASS/FAIL) and exits 1 on any miss. A scaled-down run
  * keeps every check except the heap growth, which needs the 1k → 10k span.
  */
@@ -20,8 +22,8 @@ import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { ResponsesClient } from "@volley/core"
-import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
-import { assistant, oneRun, sleepyCounts, soakModel, soakToolsLayer } from "../../packages/agent/test/support/soak.ts"
+import { Worker } from "node:worker_threads"
+import { assistant, oneRun, sleepyCounts, soakToolsLayer } from "../../packages/agent/test/support/soak.ts"
 import { keepaliveServer } from "../../packages/core/test/support/keepalive.ts"
 
 const runs = Number(process.env.SOAK_RUNS ?? 10_000)
@@ -49,6 +51,39 @@ const resources = () => {
   return { sockets: (counts.TCPSocketWrap ?? 0) + (counts.TCPWrap ?? 0), timers: counts.Timeout ?? 0 }
 }
 
+/** What the server worker reports. */
+interface ServerStats {
+  readonly live: number
+  readonly requests: ReadonlyArray<{ readonly input: string; readonly connectionId: number }>
+  readonly connections: ReadonlyArray<{ readonly id: number; readonly closedAt: number | undefined }>
+}
+
+/** Starts the fake server in a worker thread (serverWorker.ts) for the scope's lifetime. */
+const serverWorker = (scenario: "soak" | "cancellation") =>
+  Effect.acquireRelease(
+    Effect.promise(
+      () =>
+        new Promise<{ worker: Worker; baseUrl: string }>((resolve) => {
+          const worker = new Worker(new URL("./serverWorker.ts", import.meta.url), { workerData: { scenario } })
+          worker.once("message", (message: { readonly baseUrl: string }) =>
+            resolve({ worker, baseUrl: message.baseUrl })
+          )
+        })
+    ),
+    ({ worker }) => Effect.promise(() => worker.terminate())
+  ).pipe(
+    Effect.map(({ worker, baseUrl }) => ({
+      baseUrl,
+      stats: Effect.promise(
+        () =>
+          new Promise<ServerStats>((resolve) => {
+            worker.once("message", resolve)
+            worker.postMessage("stats")
+          })
+      )
+    }))
+  )
+
 let failed = 0
 const report = (name: string, figure: string, limit: string, ok: boolean) => {
   if (!ok) failed++
@@ -74,7 +109,7 @@ const f02 = Effect.gen(function* () {
       fibers.ended++
     }
   }
-  const server = yield* ResponsesServer.make({ fallback: soakModel() })
+  const server = yield* serverWorker("soak")
   yield* settle(50)
   const before = resources()
   const client = ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: key })
@@ -110,13 +145,13 @@ const f02 = Effect.gen(function* () {
     // One more finished run whose state nothing keeps: only a WeakRef points at it.
     const weak = yield* assistant.run("ok:weak").pipe(Effect.map((result) => new WeakRef(result.state)))
     yield* settle(1000)
-    return { weak, pooled: yield* server.liveConnections }
+    return { weak, pooled: (yield* server.stats).live }
   }).pipe(
     Effect.provideService(Metric.FiberRuntimeMetrics, supervisor),
     Effect.provide(Layer.mergeAll(client, soakToolsLayer), { local: true })
   )
   yield* settle(300)
-  const closed = yield* server.liveConnections
+  const closed = (yield* server.stats).live
   yield* settle(100)
   const after = resources()
   process.off("warning", onWarning)
@@ -213,10 +248,7 @@ const f05 = Effect.gen(function* () {
 // ---------------------------------------------------------------------------------------------
 
 const cancellation = Effect.gen(function* () {
-  const words = Array.from({ length: 600 }, (_, i) => `w${i}`).join(" ")
-  const server = yield* ResponsesServer.make({
-    fallback: M.withFault(M.message(words), { chunkDelay: "100 millis" })
-  })
+  const server = yield* serverWorker("cancellation")
   const marks = new Map<string, number>()
   yield* Effect.gen(function* () {
     const responses = yield* ResponsesClient.ResponsesClient
@@ -239,12 +271,11 @@ const cancellation = Effect.gen(function* () {
     )
   }).pipe(Effect.provide(ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: key })))
   yield* settle(500)
-  const requests = yield* server.requests
-  const log = new Map((yield* server.connectionLog).map((entry) => [entry.id, entry]))
+  const { requests, connections } = yield* server.stats
+  const log = new Map(connections.map((entry) => [entry.id, entry]))
   const latencies: Array<number> = []
   for (const request of requests) {
-    const input = typeof request.body?.input === "string" ? request.body.input : ""
-    const mark = marks.get(input)
+    const mark = marks.get(request.input)
     const closedAt = log.get(request.connectionId)?.closedAt
     latencies.push(mark === undefined || closedAt === undefined ? Number.POSITIVE_INFINITY : closedAt - mark)
   }
