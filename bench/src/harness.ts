@@ -7,6 +7,7 @@
  * The orchestrator (`main.ts`) passes the mode as `--config <json>`. Gotcha: a verification failure prints
  * `{"type":"error"}` and exits 1, so a fast but wrong driver can never produce a number.
  */
+import { writeHeapSnapshot } from "node:v8"
 import { finalText, type ToolName, timeResult, weatherResult } from "./scenario.ts"
 import type { ServerStats } from "./server.ts"
 
@@ -190,6 +191,8 @@ const measure = async (
 ): Promise<Omit<BatchResult, "serverCpuMsPerRun" | "connections">> => {
   let peakRss = process.memoryUsage.rss()
   let peakHeap = process.memoryUsage().heapUsed
+  let snapshotAt =
+    process.env.BENCH_HEAP_SNAPSHOT_BYTES === undefined ? undefined : Number(process.env.BENCH_HEAP_SNAPSHOT_BYTES)
   const sampler = setInterval(
     () => {
       const rss = process.memoryUsage.rss()
@@ -197,6 +200,11 @@ const measure = async (
       if (config.sampleMemory) {
         const heap = process.memoryUsage().heapUsed
         if (heap > peakHeap) peakHeap = heap
+        if (snapshotAt !== undefined && heap > snapshotAt) {
+          // Diagnosis only (BENCH_HEAP_SNAPSHOT_BYTES): one heap snapshot once the heap passes the threshold.
+          snapshotAt = undefined
+          process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`)
+        }
       }
     },
     config.sampleMemory ? 5 : 100

@@ -2,10 +2,10 @@
  * `pnpm bench`: the orchestrator. It starts the bench server in its own process (pinned to core 0 with
  * `taskset` when available), then runs every driver in every mode, each in a fresh process pinned to core 1,
  * collects the JSON lines, prints the table (CPU ms per run and ratio to the undici loop) and writes
- * `bench/results/latest.{json,md}`. Flags: `--quick` (few runs: the CI correctness check), `--drivers a,b`,
- * `--modes x,y`, `--repeats N`, `--no-pin`, `--cpu-prof <driver>` (profiles into `results/profiles/`).
- * Gotcha: it exits 1 when any driver failed verification, after printing everything else.
- */
+ * `bench/results/latest.{json,md}` (quick runs: `quick.*`; runs filtered by driver or mode: `partial.*`).
+ * Flags: `--quick` (few runs: the CI correctness check), `--drivers a,b`, `--modes x,y`, `--repeats N`,
+ * `--no-pin`, `--cpu-prof <driver>` (profiles into `results/profiles/`).
+ * Gotcha: it exits 1 when any driver failed verification, after printing everything else. */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
@@ -228,9 +228,16 @@ const main = async () => {
   )
   const report = render({ machine, versions, cells, drivers })
   process.stdout.write(`${report.terminal}\n`)
+  // Only the whole matrix replaces the committed latest.*; quick and filtered runs get their own (ignored) files.
+  const name = quick
+    ? "quick"
+    : option("--drivers") !== undefined || option("--modes") !== undefined
+      ? "partial"
+      : "latest"
   mkdirSync(resultsDir, { recursive: true })
-  writeFileSync(join(resultsDir, "latest.json"), `${JSON.stringify({ machine, versions, cells }, null, 2)}\n`)
-  writeFileSync(join(resultsDir, "latest.md"), report.markdown)
+  writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify({ machine, versions, cells }, null, 2)}\n`)
+  writeFileSync(join(resultsDir, `${name}.md`), report.markdown)
+  process.stderr.write(`[bench] wrote results/${name}.{json,md}\n`)
   const failed = cells.filter((cell) => cell.error !== undefined)
   if (failed.length > 0) {
     process.stderr.write(`[bench] ${failed.length} driver runs failed verification\n`)
