@@ -5,7 +5,8 @@
  * `bench/results/latest.{json,md}` (quick runs: `quick.*`; runs filtered by driver or mode: `partial.*`).
  * Flags: `--quick` (few runs: the CI correctness check), `--drivers a,b`, `--modes x,y`, `--repeats N`,
  * `--no-pin`, `--cpu-prof <driver>` (profiles into `results/profiles/`).
- * Gotcha: it exits 1 when any driver failed verification, after printing everything else. */
+ * Gotcha: it exits 1 when any driver failed verification, after printing everything else.
+ */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
