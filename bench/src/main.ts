@@ -40,7 +40,7 @@ const modes = (): ReadonlyArray<ModeSpec> => {
   const repeats = Number(option("--repeats") ?? n(5, 1))
   const base = { latencyMs: 0, paceMs: 0, sampleMemory: false, turns: 2, repeats }
   const list: Array<ModeSpec> = [
-    { ...base, id: "json-c1", kind: "throughput", stream: false, concurrency: 1, runs: n(300, 10), warmup: n(100, 5) },
+    { ...base, id: "json-c1", kind: "throughput", stream: false, concurrency: 1, runs: n(300, 10), warmup: n(200, 5) },
     {
       ...base,
       id: "json-c64",
@@ -50,7 +50,7 @@ const modes = (): ReadonlyArray<ModeSpec> => {
       runs: n(1280, 64),
       warmup: n(256, 16)
     },
-    { ...base, id: "sse-c1", kind: "throughput", stream: true, concurrency: 1, runs: n(300, 10), warmup: n(100, 5) },
+    { ...base, id: "sse-c1", kind: "throughput", stream: true, concurrency: 1, runs: n(300, 10), warmup: n(200, 5) },
     {
       ...base,
       id: "sse-c64",
@@ -198,11 +198,24 @@ const main = async () => {
   const cells: Array<Cell> = []
   try {
     for (const mode of selected) {
+      // Repeats are interleaved across drivers (one process per driver per repeat), so a burst of noise from
+      // other work on the machine lands on every contender instead of on one driver's whole column.
+      const { id, kind: _kind, repeats, ...rest } = mode
+      const config: ModeConfig = { ...rest, repeats: 1, mode: id, origin: server.origin }
+      const outcomes = new Map<string, { batches: Array<BatchResult>; error?: string }>(
+        drivers.map((driver) => [driver, { batches: [] }])
+      )
+      for (let repeat = 0; repeat < repeats; repeat++) {
+        for (const driver of drivers) {
+          const collected = outcomes.get(driver)!
+          if (collected.error !== undefined) continue
+          const outcome = await runDriverProcess(driver, config, profiled === driver && repeat === 0)
+          collected.batches.push(...outcome.batches.map((batch) => ({ ...batch, repeat })))
+          if (outcome.error !== undefined) collected.error = outcome.error
+        }
+      }
       for (const driver of drivers) {
-        const { id, kind: _kind, ...rest } = mode
-        const config: ModeConfig = { ...rest, mode: id, origin: server.origin }
-        const outcome = await runDriverProcess(driver, config, profiled === driver)
-        const cell = summarise(driver, mode, outcome)
+        const cell = summarise(driver, mode, outcomes.get(driver)!)
         cells.push(cell)
         const status = cell.error === undefined ? `${cell.cpuMsPerRun.toFixed(3)} ms/run` : `FAILED: ${cell.error}`
         process.stderr.write(`[bench] ${mode.id.padEnd(16)} ${driver.padEnd(8)} ${status}\n`)

@@ -4,7 +4,8 @@
  * bench server. The layers are built once into a `ManagedRuntime`; each run is one `runPromise`.
  * `modelSettings.store` is false so the whole history goes back each turn, and `AgentKnobs.MaxTurns` is the
  * scripted turn count (the scaling mode goes past the default of 10).
- * Gotcha: the client's retries and timeouts stay at their defaults, as for every other contender.
+ * Gotcha: the client's retries and timeouts stay at their defaults, as for every other contender; spans stay on
+ * (Effect's in-process tracer) unless `VOLLEY_BENCH_TRACING=off`, which sets `References.TracerEnabled` to false.
  */
 import { Agent, AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
@@ -12,6 +13,7 @@ import { Tool, Toolkit } from "@volley/tools"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as References from "effect/References"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -40,7 +42,10 @@ await runDriver("volley", ({ baseUrl, apiKey, stream, tools }) => {
       get_time: (args) => Effect.sync(() => tools.get_time(args))
     })
   )
-  const runtime = ManagedRuntime.make(layer)
+  const tracing = process.env.VOLLEY_BENCH_TRACING !== "off"
+  const runtime = ManagedRuntime.make(
+    tracing ? layer : Layer.merge(layer, Layer.succeed(References.TracerEnabled, false))
+  )
 
   const runJson = (turns: number) =>
     agent.run(prompt(turns)).pipe(
