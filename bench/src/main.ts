@@ -4,7 +4,7 @@
  * collects the JSON lines, prints the table (CPU ms per run and ratio to the undici loop) and writes
  * `bench/results/latest.{json,md}` (quick runs: `quick.*`; runs filtered by driver or mode: `partial.*`).
  * Flags: `--quick` (few runs: the CI correctness check), `--drivers a,b`, `--modes x,y`, `--repeats N`,
- * `--no-pin`, `--cpu-prof <driver>` (profiles into `results/profiles/`).
+ * `--no-pin`, `--cpu-prof <driver>` (profiles into `results/profiles/`), `--render <results.json>` (re-render only).
  * Gotcha: it exits 1 when any driver failed verification, after printing everything else.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -190,7 +190,23 @@ const gitCommit = (): string => {
   }
 }
 
+/** `--render <results.json>`: re-renders latest.md and the README block from saved results, without running. */
+const renderSaved = (file: string) => {
+  const saved = JSON.parse(readFileSync(file, "utf8")) as {
+    machine: Record<string, string | number | boolean>
+    versions: Record<string, string>
+    cells: Array<Cell>
+  }
+  const drivers = [...new Set(saved.cells.map((cell) => cell.driver))]
+  const report = render({ ...saved, drivers })
+  process.stdout.write(`${report.terminal}\n`)
+  writeFileSync(join(resultsDir, "latest.md"), report.markdown)
+  updateReadme(report.markdown)
+}
+
 const main = async () => {
+  const saved = option("--render")
+  if (saved !== undefined) return renderSaved(saved)
   const drivers = option("--drivers")?.split(",") ?? availableDrivers()
   const profiled = option("--cpu-prof")
   const selected = modes()
@@ -252,11 +268,25 @@ const main = async () => {
   writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify({ machine, versions, cells }, null, 2)}\n`)
   writeFileSync(join(resultsDir, `${name}.md`), report.markdown)
   process.stderr.write(`[bench] wrote results/${name}.{json,md}\n`)
+  if (name === "latest") updateReadme(report.markdown)
   const failed = cells.filter((cell) => cell.error !== undefined)
   if (failed.length > 0) {
     process.stderr.write(`[bench] ${failed.length} driver runs failed verification\n`)
     process.exit(1)
   }
+}
+
+/** Replaces the generated block of bench/README.md (between the `latest:start`/`latest:end` markers). */
+const updateReadme = (markdown: string) => {
+  const file = join(benchDir, "README.md")
+  if (!existsSync(file)) return
+  const text = readFileSync(file, "utf8")
+  const start = text.indexOf("<!-- latest:start -->")
+  const end = text.indexOf("<!-- latest:end -->")
+  if (start < 0 || end < start) return
+  const block = markdown.replaceAll("### ", "#### ")
+  writeFileSync(file, `${text.slice(0, start)}<!-- latest:start -->\n\n${block}\n${text.slice(end)}`)
+  process.stderr.write("[bench] updated the results block of README.md\n")
 }
 
 /** The drivers that exist on disk, in table order (a contender whose driver is absent is left out). */

@@ -140,6 +140,51 @@ const scalingTable = (input: ReportInput, find: (driver: string, mode: string) =
   }
 }
 
+const targetTable = (input: ReportInput, find: (driver: string, mode: string) => Cell | undefined): Table => {
+  const rows: Array<Array<string>> = []
+  const verdict = (value: number) => (value <= target ? "met" : `not met (${(value / target).toFixed(1)}× over)`)
+  const modes = [...new Set(input.cells.map((cell) => cell.mode))]
+  for (const mode of modes) {
+    const cell = find("volley", mode)
+    const reference = find("undici", mode)
+    if (cell === undefined || reference === undefined || cell.error !== undefined || reference.error !== undefined)
+      continue
+    if (cell.kind === "scaling") continue
+    const cpu = cell.cpuMsPerRun / reference.cpuMsPerRun
+    rows.push([mode, "CPU per run", `${cell.cpuMsPerRun.toFixed(3)} ms`, `${cpu.toFixed(2)}×`, verdict(cpu)])
+    if (cell.kind === "memory") {
+      const rss = cell.peakRssBytes / reference.peakRssBytes
+      rows.push([mode, "peak RSS", mb(cell.peakRssBytes), `${rss.toFixed(2)}×`, verdict(rss)])
+    }
+  }
+  const scaling = input.cells.filter(
+    (cell) => cell.kind === "scaling" && cell.driver === "volley" && cell.error === undefined
+  )
+  if (scaling.length > 1) {
+    const perTurn = scaling.map((cell) => cell.cpuMsPerRun / cell.turns)
+    const first = scaling[0]!
+    const last = scaling[scaling.length - 1]!
+    const growth = perTurn[perTurn.length - 1]! / perTurn[0]!
+    const undici = [find("undici", first.mode), find("undici", last.mode)]
+    const floorGrowth =
+      undici[0] === undefined || undici[1] === undefined
+        ? Number.NaN
+        : undici[1].cpuMsPerRun / undici[1].turns / (undici[0].cpuMsPerRun / undici[0].turns)
+    rows.push([
+      `${first.mode} → ${last.mode}`,
+      "CPU per turn",
+      perTurn.map((value) => value.toFixed(3)).join(" → "),
+      `×${growth.toFixed(2)} (undici ×${floorGrowth.toFixed(2)})`,
+      growth <= Math.max(1.5, floorGrowth * 1.5) ? "flat (met)" : "grows (not met)"
+    ])
+  }
+  return {
+    title: `Volley against the target (≤ ${target}× the undici loop)`,
+    head: ["mode", "metric", "Volley", "ratio", "target"],
+    rows
+  }
+}
+
 const markdownTable = (table: Table): string =>
   [
     `### ${table.title}`,
@@ -168,7 +213,7 @@ const textTable = (table: Table): string => {
 export const render = (input: ReportInput): { readonly terminal: string; readonly markdown: string } => {
   const index = new Map(input.cells.map((cell) => [`${cell.driver}|${cell.mode}`, cell]))
   const find = (driver: string, mode: string) => index.get(`${driver}|${mode}`)
-  const tables = [cpuTable, throughputTable, memoryTable, scalingTable]
+  const tables = [cpuTable, throughputTable, memoryTable, scalingTable, targetTable]
     .map((make) => make(input, find))
     .filter((table) => table.rows.length > 0)
   const failures = input.cells
