@@ -29,6 +29,8 @@ for (const file of report.testResults ?? []) {
   }
 }
 const missing = ids.filter((id) => !covered.has(id))
-process.stderr.write(`reliability cases covered: ${ids.length - missing.length}/${ids.length}; skipped tests: ${skipped}\n`)
+process.stderr.write(
+  `reliability cases covered: ${ids.length - missing.length}/${ids.length}; skipped tests: ${skipped}\n`
+)
 if (missing.length > 0) process.stderr.write(`missing: ${missing.join(" ")}\n`)
 process.exit(missing.length > 0 && process.env.VOLLEY_STRICT_CASES === "1" ? 1 : 0)

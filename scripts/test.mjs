@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -42,8 +43,11 @@ const canaryDir = join(root, ".volley-canary")
 rmSync(canaryDir, { recursive: true, force: true })
 process.env.VOLLEY_CANARY_KEY = `sk-volley-CANARY-${randomBytes(12).toString("hex")}`
 process.env.VOLLEY_CANARY_DIR = canaryDir
+// At least 2 workers: many tests wait on real time (sockets, keepalives, timeouts), so a second
+// worker halves the run on a 2-core machine, where vitest would otherwise use one.
 const vitestOk = step("tests", "vitest", [
   "run",
+  `--maxWorkers=${Math.max(2, availableParallelism() - 1)}`,
   "--reporter=default",
   "--reporter=json",
   "--reporter=./scripts/canary-reporter.mjs",
