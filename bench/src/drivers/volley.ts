@@ -5,7 +5,8 @@
  * `modelSettings.store` is false so the whole history goes back each turn, and `AgentKnobs.MaxTurns` is the
  * scripted turn count (the scaling mode goes past the default of 10).
  * Gotcha: the client's retries and timeouts stay at their defaults, as for every other contender; spans stay on
- * (Effect's in-process tracer) unless `VOLLEY_BENCH_TRACING=off`, which sets `References.TracerEnabled` to false.
+ * (Effect's in-process tracer) unless `VOLLEY_BENCH_TRACING=off`, which sets `References.TracerEnabled` to false;
+ * `VOLLEY_BENCH_STACK_TRACES=off` sets `Error.stackTraceLimit = 0` (an experiment: what stack capture costs).
  */
 import { Agent, AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
@@ -43,6 +44,7 @@ await runDriver("volley", ({ baseUrl, apiKey, stream, tools }) => {
     })
   )
   const tracing = process.env.VOLLEY_BENCH_TRACING !== "off"
+  if (process.env.VOLLEY_BENCH_STACK_TRACES === "off") Error.stackTraceLimit = 0
   const runtime = ManagedRuntime.make(
     tracing ? layer : Layer.merge(layer, Layer.succeed(References.TracerEnabled, false))
   )
