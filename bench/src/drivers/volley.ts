@@ -6,7 +6,8 @@
  * scripted turn count (the scaling mode goes past the default of 10).
  * Gotcha: the client's retries and timeouts stay at their defaults, as for every other contender; spans stay on
  * (Effect's in-process tracer) unless `VOLLEY_BENCH_TRACING=off`, which sets `References.TracerEnabled` to false;
- * `VOLLEY_BENCH_STACK_TRACES=off` sets `Error.stackTraceLimit = 0` (an experiment: what stack capture costs).
+ * `VOLLEY_BENCH_STACK_TRACES=off` sets `Error.stackTraceLimit = 0` and `VOLLEY_BENCH_TOOL_CONCURRENCY=<n>` sets
+ * `AgentKnobs.ToolConcurrency` (experiments: what stack capture and concurrent tool fibers cost).
  */
 import { Agent, AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
@@ -45,6 +46,7 @@ await runDriver("volley", ({ baseUrl, apiKey, stream, tools }) => {
   )
   const tracing = process.env.VOLLEY_BENCH_TRACING !== "off"
   if (process.env.VOLLEY_BENCH_STACK_TRACES === "off") Error.stackTraceLimit = 0
+  const toolConcurrency = Number(process.env.VOLLEY_BENCH_TOOL_CONCURRENCY ?? 8)
   const runtime = ManagedRuntime.make(
     tracing ? layer : Layer.merge(layer, Layer.succeed(References.TracerEnabled, false))
   )
@@ -54,7 +56,8 @@ await runDriver("volley", ({ baseUrl, apiKey, stream, tools }) => {
       Effect.flatMap((result) =>
         result._tag === "Completed" ? Effect.succeed(result.output) : Effect.die(`run paused: ${result._tag}`)
       ),
-      Effect.provideService(AgentKnobs.MaxTurns, turns)
+      Effect.provideService(AgentKnobs.MaxTurns, turns),
+      Effect.provideService(AgentKnobs.ToolConcurrency, toolConcurrency)
     )
 
   const runStream = (turns: number) =>
@@ -72,7 +75,8 @@ await runDriver("volley", ({ baseUrl, apiKey, stream, tools }) => {
       Effect.flatMap((state) =>
         state.stop === "Completed" ? Effect.succeed(state.text) : Effect.die(`run ended with ${state.stop}`)
       ),
-      Effect.provideService(AgentKnobs.MaxTurns, turns)
+      Effect.provideService(AgentKnobs.MaxTurns, turns),
+      Effect.provideService(AgentKnobs.ToolConcurrency, toolConcurrency)
     )
 
   return (turns) => runtime.runPromise(stream ? runStream(turns) : runJson(turns))
