@@ -354,13 +354,18 @@ const execute = <A, R>(
     yield* checkpoint(result.stopReason)
     return result
   }).pipe(
-    Effect.withSpan(`invoke_agent ${spec.name}`, {
-      attributes: {
-        "gen_ai.operation.name": "invoke_agent",
-        "gen_ai.agent.name": spec.name,
-        "gen_ai.request.model": spec.model
-      }
-    })
+    Effect.withSpan(
+      `invoke_agent ${spec.name}`,
+      {
+        attributes: {
+          "gen_ai.operation.name": "invoke_agent",
+          "gen_ai.agent.name": spec.name,
+          "gen_ai.request.model": spec.model
+        }
+      },
+      // no stack trace per run: a captured `Error` each, only ever shown in pretty-printed causes
+      { captureStackTrace: false }
+    )
   )
 
 /** A run as a stream of events: the run is forked in the stream's scope and feeds a bounded queue. */

@@ -283,7 +283,11 @@ const create = (
     )
     if (span !== undefined) annotateResponse(settings, span, response)
     return response
-  }).pipe(abortable(callOptions?.signal), Effect.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
+  }).pipe(
+    abortable(callOptions?.signal),
+    // no stack trace per call: a captured `Error` per model call, only ever shown in pretty-printed causes
+    Effect.withSpan(`chat ${request.model}`, spanOptions(settings, request), noStackTrace)
+  )
 
 const stream = (
   settings: Settings,
@@ -350,7 +354,9 @@ const stream = (
               Stream.interruptWhen(onAbort(signal)),
               Stream.catchTag("VolleyAborted", () => Stream.fromEffect(Effect.interrupt))
             )
-    return abortableStream.pipe(Stream.withSpan(`chat ${request.model}`, spanOptions(settings, request)))
+    return abortableStream.pipe(
+      Stream.withSpan(`chat ${request.model}`, { ...spanOptions(settings, request), ...noStackTrace })
+    )
   })
 
 /** The abort of a `CallOptions.signal`, turned into an interruption right after the race. */
@@ -422,6 +428,9 @@ const withTotalDeadline = <A>(
     })
   )
 }
+
+/** Span trace options of the per-call span: no stack trace captured (a measured per-call cost). */
+const noStackTrace: Tracer.TraceOptions = { captureStackTrace: false }
 
 const spanOptions = (settings: Settings, request: CreateRequest): Tracer.SpanOptionsNoTrace => ({
   kind: "client",

@@ -413,14 +413,19 @@ const traced = (
           )
         : Effect.succeed(result)
     ),
-    Effect.withSpan(`execute_tool ${clip(call.name, 64)}`, {
-      kind: "internal",
-      attributes: {
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.type": "function",
-        ...spanIds(clip(call.name, 64), call.call_id)
-      }
-    }),
+    Effect.withSpan(
+      `execute_tool ${clip(call.name, 64)}`,
+      {
+        kind: "internal",
+        attributes: {
+          "gen_ai.operation.name": "execute_tool",
+          "gen_ai.tool.type": "function",
+          ...spanIds(clip(call.name, 64), call.call_id)
+        }
+      },
+      // no stack trace per tool call: a captured `Error` each, only ever shown in pretty-printed causes
+      { captureStackTrace: false }
+    ),
     Effect.catch((error) =>
       recorded !== undefined && recorded.outcome._tag === "Failure" && recorded.outcome.error === error
         ? Effect.succeed(recorded)
