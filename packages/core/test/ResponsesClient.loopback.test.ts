@@ -5,6 +5,7 @@
  * across chunks, a mid-stream drop). Spans go to an in-memory OpenTelemetry exporter.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -336,6 +337,55 @@ describe("ResponsesClient.stream over loopback sockets", () => {
           [[1, "NetworkError"]]
         )
       })
+  )
+
+  it.live("SSE integration: a completed SSE body is released without an abort error, on one connection", () =>
+    Effect.gen(function* () {
+      // The whole stream (and its chunked terminator) in one write, the socket kept open: the
+      // response is complete on arrival, so ending the stream after response.completed must release
+      // it as finished, not abort it (undici reports an abort to the handler as RequestAbortedError).
+      const bytes = Buffer.from(`${[...events, done].map((event) => sseFrame(event)).join("")}data: [DONE]\n\n`)
+      const server = yield* rawServer((socket) => {
+        socket.write(
+          Buffer.concat([
+            Buffer.from(head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked" })),
+            Buffer.from(`${bytes.byteLength.toString(16)}\r\n`),
+            bytes,
+            Buffer.from("\r\n0\r\n\r\n")
+          ])
+        )
+      })
+      // Records every error a response body emits (an aborted undici body emits RequestAbortedError).
+      const bodyErrors: Array<string> = []
+      const agent = yield* NodeHttpClient.makeDispatcher
+      const dispatcher = new Proxy(agent, {
+        get: (target, key) => {
+          const value = Reflect.get(target, key, target)
+          if (key !== "request") return typeof value === "function" ? value.bind(target) : value
+          return (options: Parameters<typeof agent.request>[0]) =>
+            target.request(options).then((data) => {
+              data.body.on("error", (error: Error) => bodyErrors.push(error.name))
+              return data
+            })
+        }
+      })
+      const context = yield* Layer.build(
+        ResponsesClient.layer({ apiKey: Redacted.make(canaryKey), baseUrl: `${server.origin}/v1` }).pipe(
+          Layer.provide(NodeHttpClient.layerUndiciNoDispatcher),
+          Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, dispatcher))
+        )
+      )
+      const client = Context.get(context, ResponsesClient.ResponsesClient)
+      for (let call = 0; call < 3; call++) {
+        const received = yield* Stream.runCollect(client.stream(request))
+        assert.strictEqual(received.at(-1)?.type, "response.completed")
+      }
+      // aborts are reported asynchronously: give them a moment to show up
+      yield* Effect.sleep(20)
+      assert.deepStrictEqual(bodyErrors, [])
+      assert.strictEqual(server.requests.length, 3)
+      assert.strictEqual(server.opened(), 1, "every call used the same keep-alive connection")
+    })
   )
 
   it.live("SSE integration: a drop before the first event is retried like a failed request", () =>

@@ -180,12 +180,21 @@ export const decodeEvents =
             released = true
             return Scope.close(upstreamScope, Exit.void)
           })
+          // After a terminal event, one scheduler turn (`yieldNow`, a `setImmediate`: no timer, no
+          // read) before the release. A body that is already complete (its end was received with the
+          // terminal event, the common case) is ended by Node in that turn, so closing it is a no-op
+          // instead of an aborted request (an undici `RequestAbortedError` with a stack trace per
+          // call). A body that is not complete (B05 d: garbage, the socket held open) is still
+          // released right after that turn, before the terminal event reaches the consumer.
+          const releaseCompleted = Effect.suspend(() =>
+            released ? Effect.void : Effect.andThen(Effect.yieldNow, release)
+          )
           // Events decoded before an error in the same chunk are emitted first; the error follows.
           const finish = (
             out: Array<StreamEvent>,
             error: SseStreamError | undefined
           ): Pull.Pull<Batch, SseStreamError> =>
-            Effect.andThen(release, (): Pull.Pull<Batch, SseStreamError> => {
+            Effect.andThen(error === undefined ? releaseCompleted : release, (): Pull.Pull<Batch, SseStreamError> => {
               if (out.length > 0) return Effect.succeed(out as unknown as Batch)
               return error !== undefined ? Effect.fail(error) : Cause.done()
             })
