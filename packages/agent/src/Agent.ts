@@ -287,7 +287,8 @@ const execute = <A, R>(
   start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
   runOptions: RunOptions | undefined,
   mode: "create" | "stream",
-  emit: (event: AgentEvent) => Effect.Effect<void>
+  emit: (event: AgentEvent) => Effect.Effect<void>,
+  emitAll?: (events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>
 ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
   Effect.gen(function* () {
     const client = yield* ResponsesClient
@@ -295,7 +296,7 @@ const execute = <A, R>(
     const toolkit = yield* toolkitOf
     const parent = yield* CurrentRun
     const { run, resumed, approvals } = start(parent)
-    const deps: LoopDeps<R> = { client, toolkit, knobs, emit, mode }
+    const deps: LoopDeps<R> = { client, toolkit, knobs, emit, emitAll, mode }
     const checkpoint = (reason: StopReason) =>
       runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
     yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
@@ -377,8 +378,15 @@ const streamOf = <A, R>(
 ): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient> =>
   Stream.callback<AgentEvent, AgentError.AgentError, R | ResponsesClient>(
     (queue) =>
-      execute(spec, toolkitOf, start, runOptions, "stream", (event) =>
-        Queue.offer(queue, event).pipe(Effect.asVoid)
+      execute(
+        spec,
+        toolkitOf,
+        start,
+        runOptions,
+        "stream",
+        (event) => Queue.offer(queue, event).pipe(Effect.asVoid),
+        // one queue operation per chunk of model events (suspends until all fit, in order)
+        (events) => Queue.offerAll(queue, events).pipe(Effect.asVoid)
       ).pipe(
         Effect.matchEffect({
           onFailure: (error) => Queue.fail(queue, error),

@@ -111,6 +111,8 @@ export interface LoopDeps<R> {
   readonly toolkit: HandledToolkitLike<R>
   readonly knobs: Knobs
   readonly emit: (event: AgentEvent) => Effect.Effect<void>
+  /** Emits a batch of a model call's events in order with one operation (default: `emit` per event). */
+  readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
   readonly mode: "create" | "stream"
 }
 
@@ -302,6 +304,7 @@ const modelTurn = <A, R>(
         ? streamCall(deps.client, request, {
             turn,
             emit: deps.emit,
+            emitAll: deps.emitAll,
             retryTurnOnStreamDrop: knobs.retryTurnOnStreamDrop,
             modelRetries: knobs.modelRetries,
             retryPolicy: knobs.retryPolicy

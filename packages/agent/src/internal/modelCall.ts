@@ -22,6 +22,8 @@ import type { AgentEvent } from "../AgentEvent.ts"
 export interface ModelCallContext {
   readonly turn: number
   readonly emit: (event: AgentEvent) => Effect.Effect<void>
+  /** Emits a batch in order with one operation (default: `emit` per event). */
+  readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
   readonly retryTurnOnStreamDrop: boolean
   readonly modelRetries: number
   /** Backoff for restarts after a retryable failure that is not a plain drop. */
@@ -80,10 +82,17 @@ const consume = (
   Effect.suspend(() => {
     const folder = new EventFolder(context.turn)
     const options = previousAttempts > 0 ? { previousAttempts } : undefined
+    const emitAll = context.emitAll ?? ((events) => Effect.forEach(events, context.emit, { discard: true }))
+    // Per chunk, not per event: the events of a chunk are folded by plain code and emitted as one
+    // batch (an SSE body of ~200 deltas is a few chunks, so this saves ~2 Effect steps per event).
     return client.stream(request, options).pipe(
-      Stream.runForEach((event) => {
-        const mapped = folder.push(event)
-        return mapped === undefined ? Effect.void : context.emit(mapped)
+      Stream.runForEachArray((events) => {
+        const mapped: Array<AgentEvent> = []
+        for (const event of events) {
+          const agentEvent = folder.push(event)
+          if (agentEvent !== undefined) mapped.push(agentEvent)
+        }
+        return mapped.length === 0 ? Effect.void : emitAll(mapped)
       }),
       Effect.flatMap(() => {
         const final = folder.final()
