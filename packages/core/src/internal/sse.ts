@@ -1,7 +1,8 @@
 /**
  * Bytes of a Responses SSE body to typed `StreamEvent`s: `decodeEvents(options)` is the stream
  * operator the client uses, `makeEventDecoder(options)` the same machine as a synchronous object for
- * tests and benchmarks. Framing is Effect's `Sse.makeParser`, UTF-8 a streaming `TextDecoder`
+ * tests and benchmarks. Framing is `makeFrameParser` (Effect's `Sse.makeParser` semantics with native
+ * line-end search, see sseFrames.ts), UTF-8 a streaming `TextDecoder`
  * (invalid bytes become U+FFFD: our B12 choice, as browsers do), hot delta events skip the schema
  * through a checked fast path, and a `ResponseAccumulator` gives every error its `partial` response
  * and turns structural contradictions (B08, D08) into failures.
@@ -13,7 +14,6 @@ import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Sse from "effect/encoding/Sse"
 import * as Exit from "effect/Exit"
 import * as Pull from "effect/Pull"
 import type * as Schema from "effect/Schema"
@@ -31,6 +31,7 @@ import {
 } from "../ResponsesError.ts"
 import { decodeStreamEventUnsafe, hostedEventTypes, type Response, type StreamEvent } from "../ResponsesSchema.ts"
 import { excerpt } from "./redact.ts"
+import { makeFrameParser } from "./sseFrames.ts"
 
 /** Options of `decodeEvents` / `makeEventDecoder`. */
 export interface DecodeOptions {
@@ -95,14 +96,13 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
   const stop = (error: SseStreamError | undefined) => {
     finished = true
     failure = error
-    // Drops the rest of the current chunk (Sse.makeParser checks for a reset after each callback).
+    // Drops the rest of the current chunk (the parser checks for a reset after each callback).
     parser.reset()
   }
 
-  const onEvent = (event: Sse.Event) => {
+  const onEvent = (eventName: string, data: string) => {
     if (finished) return
     const index = eventIndex++
-    const data = event.data
     // The parser checks its size cap between chunks; an event that arrived whole in one big chunk is checked here.
     if (data.length > maxEventSize) return stop(errors.tooLarge(maxEventSize))
     if (looksLikeSentinel(data)) {
@@ -119,7 +119,7 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
       // The payload may hold secrets or user content: the message names only the position.
       return stop(errors.protocol("InvalidJson", index, `event ${index} is not valid JSON`))
     }
-    if (event.event === "error" || isErrorPayload(json)) return stop(errors.failedFromError(json))
+    if (eventName === "error" || isErrorPayload(json)) return stop(errors.failedFromError(json))
     if (typeof json !== "object" || json === null || typeof (json as { type?: unknown }).type !== "string") {
       return stop(errors.protocol("MissingType", index, `event ${index} has no string "type"`))
     }
@@ -132,19 +132,19 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
     if (decoded.type === "response.completed" || decoded.type === "response.incomplete") stop(undefined)
   }
 
-  const parser = Sse.makeParser(
-    (event) => {
-      if (event._tag === "Event") onEvent(event)
-      else if (onRetryField !== undefined) onRetryField(Duration.toMillis(event.duration))
+  const parser = makeFrameParser(
+    onEvent,
+    (ms) => {
+      if (onRetryField !== undefined) onRetryField(Duration.toMillis(Duration.millis(ms)))
     },
-    { maxEventSize }
+    maxEventSize
   )
 
   const feed = (chunk: Uint8Array, out: Array<StreamEvent>): SseStreamError | undefined => {
     if (finished) return failure
     sink = out
     const tooLarge = parser.feed(text.decode(chunk, { stream: true }))
-    if (tooLarge !== undefined && !finished) stop(errors.tooLarge(maxEventSize))
+    if (tooLarge && !finished) stop(errors.tooLarge(maxEventSize))
     return failure
   }
 
