@@ -25,7 +25,7 @@ import type { AgentEvent } from "../AgentEvent.ts"
 import * as AgentError from "../AgentError.ts"
 import type { BudgetsShape, StepWrapperShape } from "../AgentKnobs.ts"
 import type { Approval, PendingApproval, RunState } from "../RunState.ts"
-import { addUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
+import { addUsage, emptyUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
 import { checkApprovals } from "./approval.ts"
 import { afterTools, beforeRequest, decide, planCalls, type CallPlan } from "./decide.ts"
 import { argsHash, asInput, cancelledOutput, errorText, itemBytes, outputItem, validatePairing } from "./history.ts"
@@ -127,14 +127,7 @@ export const makeRun = (runId: string, history: Array<InputItem>, parent: UsageS
   history,
   historyBytes: undefined,
   turns: 0,
-  usage: {
-    requests: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    totalTokens: 0,
-    cachedInputTokens: 0,
-    reasoningTokens: 0
-  },
+  usage: emptyUsage,
   turnUsage: [],
   malformedTurns: 0,
   repeatCounts: new Map(),
