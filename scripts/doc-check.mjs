@@ -2,26 +2,12 @@
 // The house rules for published sources (packages/*/src): every module opens with a header comment,
 // and every export carries a doc comment (`/** … */` directly above it). Prints each miss as
 // file:line and exits 1 on any. Usage: node scripts/doc-check.mjs [root]
-import { readdirSync, readFileSync, statSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join, relative } from "node:path"
+import { packageSources } from "./sources.mjs"
 
 const root = process.argv[2] ?? join(import.meta.dirname, "..")
-const files = []
-const walk = (dir) => {
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry)
-    if (statSync(path).isDirectory()) walk(path)
-    else if (entry.endsWith(".ts") && !entry.endsWith(".d.ts")) files.push(path)
-  }
-}
-for (const pkg of readdirSync(join(root, "packages"))) {
-  const src = join(root, "packages", pkg, "src")
-  try {
-    if (statSync(src).isDirectory()) walk(src)
-  } catch {
-    // no src/
-  }
-}
+const files = packageSources(root, (name) => name.endsWith(".ts") && !name.endsWith(".d.ts"))
 
 const misses = []
 const exportLine =

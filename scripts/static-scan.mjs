@@ -5,11 +5,11 @@
 // A line may opt out with a trailing `// static-scan-allow: <reason>` (e.g. a RegExp built from a
 // developer-written schema `pattern`, never from model or tool data); allowed lines are listed.
 // Usage: node scripts/static-scan.mjs [root]   Prints each finding as file:line and exits 1 on any.
-import { readdirSync, readFileSync, statSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join, relative } from "node:path"
+import { packageSources } from "./sources.mjs"
 
 const root = process.argv[2] ?? join(import.meta.dirname, "..")
-const packagesDir = join(root, "packages")
 
 const rules = [
   { name: "eval", pattern: /(?<![\w.])eval\s*\(/ },
@@ -26,23 +26,7 @@ const rules = [
   }
 ]
 
-const files = []
-const walk = (dir) => {
-  for (const entry of readdirSync(dir)) {
-    if (entry === "node_modules" || entry === "dist") continue
-    const path = join(dir, entry)
-    if (statSync(path).isDirectory()) walk(path)
-    else if (/\.(ts|mts|js|mjs)$/.test(entry)) files.push(path)
-  }
-}
-for (const pkg of readdirSync(packagesDir)) {
-  const src = join(packagesDir, pkg, "src")
-  try {
-    if (statSync(src).isDirectory()) walk(src)
-  } catch {
-    // a package without src/ has nothing to scan
-  }
-}
+const files = packageSources(root, (name) => /\.(ts|mts|js|mjs)$/.test(name))
 
 const findings = []
 const allowed = []
