@@ -8,7 +8,6 @@
  * Gotcha: the client retries only while nothing has reached the consumer; once a stream event was
  * emitted, a failure is final here and it is the agent's job to re-run the whole turn.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/Config"
@@ -26,16 +25,17 @@ import { timeout as timeoutFailure } from "./internal/errors.ts"
 import {
   type CallInput,
   type CallState,
-  createAttempt,
   type Endpoint,
   finalError,
   finalStreamError,
+  httpClientTransport,
   retrying,
-  streamAttempt,
-  type Timeouts
+  type Timeouts,
+  type Transport
 } from "./internal/http.ts"
 import { isRedactedHeader, redactedHeaderNames, redactWith, secretNeedles, truncateUtf8 } from "./internal/redact.ts"
 import { defaultMaxEventSize as sseMaxEventSize } from "./internal/sse.ts"
+import * as Undici from "./internal/undici.ts"
 import { InvalidConfiguration, type ResponsesError } from "./ResponsesError.ts"
 import type { CreateRequest, Response, StreamEvent } from "./ResponsesSchema.ts"
 import * as RetryPolicy from "./RetryPolicy.ts"
@@ -125,16 +125,36 @@ export interface Options {
   readonly providerName?: string | undefined
 }
 
-/** Builds the client; fails with `InvalidConfiguration` for an unusable or insecure configuration. */
+/** Builds the client over the `HttpClient` in context; fails with `InvalidConfiguration` for an unusable or insecure configuration. */
 export const make = Effect.fnUntraced(function* (options: Options = {}) {
   const client = yield* HttpClient.HttpClient
-  const endpoint = yield* makeEndpoint(options)
+  return yield* makeWith(options, (endpoint) => httpClientTransport(client, endpoint))
+})
+
+/**
+ * The client straight on undici (its own keep-alive agent, closed with the scope): what `layerUndici`
+ * builds. Real Node timers: use `make` over an `HttpClient` when a test needs the TestClock.
+ */
+export const makeUndici = (
+  options: Options = {}
+): Effect.Effect<ResponsesClientShape, InvalidConfiguration, Scope.Scope> =>
+  Effect.flatMap(
+    Effect.acquireRelease(
+      Effect.sync(() => Undici.makeAgent(options.timeouts?.connectMs ?? defaultTimeouts.connectMs)),
+      (agent) => Effect.promise(() => agent.destroy())
+    ),
+    (agent) => makeWith(options, (endpoint) => Undici.makeTransport(agent, endpoint))
+  )
+
+const makeWith = Effect.fnUntraced(function* (options: Options, transportFor: (endpoint: Endpoint) => Transport) {
+  const base = yield* makeEndpoint(options)
   const idempotency = options.idempotencyKey
   const idempotencyHeader =
     idempotency === true ? defaultIdempotencyHeader : idempotency ? idempotency.header : undefined
+  const endpoint: Endpoint = { ...base, idempotencyHeader }
   const settings: Settings = {
-    client,
-    endpoint: { ...endpoint, idempotencyHeader },
+    transport: transportFor(endpoint),
+    endpoint,
     overrides: options.retryPolicy ?? {},
     captureContent: options.captureContent === true,
     system: options.providerName ?? "haoai",
@@ -152,15 +172,9 @@ export const layer = (
 ): Layer.Layer<ResponsesClient, InvalidConfiguration, HttpClient.HttpClient> =>
   Layer.effect(ResponsesClient, make(options))
 
-/** The client over its own undici agent, configured with the connect timeout. */
+/** The client over its own undici agent (`makeUndici`), configured with the connect timeout. */
 export const layerUndici = (options: Options = {}): Layer.Layer<ResponsesClient, InvalidConfiguration> =>
-  layer(options).pipe(
-    Layer.provide(
-      NodeHttpClient.layerUndiciOptions({
-        connect: { timeout: options.timeouts?.connectMs ?? defaultTimeouts.connectMs }
-      })
-    )
-  )
+  Layer.effect(ResponsesClient, Effect.map(makeUndici(options), ResponsesClient.of))
 
 /**
  * The client from configuration: `HAOAI_API_KEY` (redacted; may be absent only for loopback base
@@ -201,7 +215,7 @@ export const isLoopbackUrl = (url: string): boolean => {
 // ---------------------------------------------------------------------------------------------
 
 interface Settings {
-  readonly client: HttpClient.HttpClient
+  readonly transport: Transport
   readonly endpoint: Endpoint
   readonly overrides: Partial<RetryPolicy.RetryPolicy>
   readonly captureContent: boolean
@@ -275,9 +289,7 @@ const create = (
     const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
     const input = yield* callInput(settings, request, false, "application/json", callOptions)
     if (span !== undefined) annotateRequest(settings, span, request)
-    const run = retrying(state, policy, span, (resend) =>
-      Effect.scoped(createAttempt(settings.client, settings.endpoint, policy, input, resend))
-    )
+    const run = retrying(state, policy, span, (resend) => settings.transport.create(policy, input, resend))
     const response = yield* withTotalDeadline(settings, state, run).pipe(
       Effect.tapError((error) => Effect.sync(() => span?.attribute("error.type", error._tag)))
     )
@@ -316,7 +328,7 @@ const stream = (
         const start = yield* retrying(state, policy, span, (resend) =>
           Effect.gen(function* () {
             const scope = yield* Scope.fork(parent)
-            return yield* streamAttempt(settings.client, settings.endpoint, policy, input, resend, state, hooks).pipe(
+            return yield* settings.transport.stream(policy, input, resend, state, hooks).pipe(
               Scope.provide(scope),
               Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
             )

@@ -104,6 +104,33 @@ export interface CallInput {
   readonly headers: Readonly<Record<string, string>> | undefined
 }
 
+/**
+ * How one attempt is carried out: over any `HttpClient` (`httpClientTransport`, below) or straight
+ * on undici (undici.ts, what `layerUndici` uses). Both share the error mapping, decoder and contract.
+ */
+export interface Transport {
+  /** One attempt of `create`: the decoded response, or the attempt's typed failure. */
+  readonly create: (
+    policy: RetryPolicy.RetryPolicy,
+    input: CallInput,
+    resend: number
+  ) => Effect.Effect<Response, AttemptFailure>
+  /** One attempt of `stream`; resources live in the `Scope`, which the caller closes when it fails. */
+  readonly stream: (
+    policy: RetryPolicy.RetryPolicy,
+    input: CallInput,
+    resend: number,
+    state: CallState,
+    hooks: StreamHooks
+  ) => Effect.Effect<StreamStart, AttemptFailure, Scope.Scope>
+}
+
+/** The transport over an Effect `HttpClient` (request builder, client spans, Effect timers: TestClock-driven). */
+export const httpClientTransport = (client: HttpClient.HttpClient, endpoint: Endpoint): Transport => ({
+  create: (policy, input, resend) => Effect.scoped(createAttempt(client, endpoint, policy, input, resend)),
+  stream: (policy, input, resend, state, hooks) => streamAttempt(client, endpoint, policy, input, resend, state, hooks)
+})
+
 /** Builds the request of one attempt (`resend` = 0 for the first HTTP attempt of the logical call). */
 export const buildRequest = (
   endpoint: Endpoint,
@@ -452,7 +479,7 @@ export const readBounded = (
   )
 
 /** Decodes a JSON response body; `failed` / non-final statuses become typed errors. */
-const decodeJsonResponse = (
+export const decodeJsonResponse = (
   text: string,
   requestId: string | undefined,
   endpoint: Endpoint,

@@ -1,0 +1,528 @@
+/**
+ * The direct undici transport behind `layerUndici` and `layerConfig`: one attempt of `create` or
+ * `stream` is plain code on `undici.request` (a keep-alive `Agent`) under a single `Effect.callback`,
+ * with Node timers for the headers, body, stream-idle and content-idle limits, and the same error
+ * mapping, SSE decoder (`makeEventDecoder`), partial responses and `StreamStart` contract as the
+ * `HttpClient` transport in http.ts (which `layer` keeps for any `HttpClient`, e.g. in-memory tests).
+ * Why our own instead of Effect's `HttpClient` here: measured on the bench's agent run (bench/README.md,
+ * optimisation 5), the `HttpClient` path (request builder, header redaction, scoped body stream, a
+ * `timeoutOrElse` race per attempt, an aborted `AbortController` per streamed body) cost ~0.25 ms of
+ * CPU per model call on top of undici's ~0.05 ms, i.e. most of Volley's overhead.
+ * Gotcha: the timers here are real Node timers (TestClock does not drive them); tests that need
+ * virtual time use `layer` over an in-memory `HttpClient`.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
+import { Agent, type Dispatcher, request } from "undici"
+import * as ResponseAccumulator from "../ResponseAccumulator.ts"
+import type { ResponsesError } from "../ResponsesError.ts"
+import { StreamProtocolError } from "../ResponsesError.ts"
+import type { Response, StreamEvent } from "../ResponsesSchema.ts"
+import type * as RetryPolicy from "../RetryPolicy.ts"
+import { type AttemptFailure, fromStatus, fromTransport, timeout } from "./errors.ts"
+import {
+  type CallInput,
+  type CallState,
+  decodeJsonResponse,
+  type Endpoint,
+  maxErrorBodyBytes,
+  type StreamHooks,
+  type StreamStart,
+  synthesizeEvents,
+  type Transport
+} from "./http.ts"
+import { redactWith, truncateUtf8 } from "./redact.ts"
+import { parseRetryAfter } from "./retryAfter.ts"
+import { type EventDecoder, makeEventDecoder } from "./sse.ts"
+
+/** A keep-alive undici agent with our connect timeout and undici's own timers off (ours govern). */
+export const makeAgent = (connectMs: number): Agent =>
+  new Agent({ connect: { timeout: connectMs }, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 60_000 })
+
+/** The transport over `dispatcher` for `endpoint`. */
+export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint): Transport => {
+  const target = new URL(endpoint.url)
+  for (const [name, value] of endpoint.urlParams) target.searchParams.append(name, Redacted.value(value))
+  const prepared: Prepared = {
+    dispatcher,
+    endpoint,
+    url: target.toString(),
+    base: {
+      ...endpoint.headers,
+      "content-type": "application/json",
+      ...(endpoint.auth === undefined ? {} : { [endpoint.auth[0]]: Redacted.value(endpoint.auth[1]) })
+    },
+    spanAttributes: {
+      "http.request.method": "POST",
+      "server.address": target.hostname,
+      "server.port": Number(target.port || (target.protocol === "https:" ? 443 : 80)),
+      // the base URL's query parameters are secrets: their values never reach a span
+      "url.full":
+        endpoint.urlParams.length === 0
+          ? endpoint.url
+          : `${endpoint.url}?${endpoint.urlParams.map(([name]) => `${encodeURIComponent(name)}=REDACTED`).join("&")}`
+    }
+  }
+  return {
+    create: (policy, input, resend) =>
+      attemptSpan(resend, (span) => createAttempt(prepared, policy, input, resend, span)),
+    stream: (policy, input, resend, state, hooks) =>
+      attemptSpan(resend, (span) => streamAttempt(prepared, policy, input, resend, state, hooks, span))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// private helpers
+// ---------------------------------------------------------------------------------------------
+
+interface Prepared {
+  readonly dispatcher: Dispatcher
+  readonly endpoint: Endpoint
+  /** The full URL, query parameters included. */
+  readonly url: string
+  /** Headers of every request: static ones, content type, auth. */
+  readonly base: Readonly<Record<string, string>>
+  readonly spanAttributes: Readonly<Record<string, unknown>>
+}
+
+/** The `POST` client span of one attempt (what Effect's `HttpClient` records, minus headers). */
+const attemptSpan = <A, R>(
+  resend: number,
+  body: (span: Tracer.Span) => Effect.Effect<A, AttemptFailure, R>
+): Effect.Effect<A, AttemptFailure, R> =>
+  Effect.useSpan("POST", { kind: "client" }, (span) => {
+    span.attribute("http.request.resend_count", resend)
+    return body(span)
+  })
+
+const headersFor = (
+  prepared: Prepared,
+  input: CallInput,
+  resend: number,
+  span: Tracer.Span
+): Record<string, string> => {
+  const { endpoint } = prepared
+  const headers: Record<string, string> = { ...prepared.base, accept: input.accept }
+  if (input.headers !== undefined) Object.assign(headers, input.headers)
+  if (endpoint.auth !== undefined) headers[endpoint.auth[0]] = Redacted.value(endpoint.auth[1])
+  if (endpoint.attemptHeader !== undefined) headers[endpoint.attemptHeader] = String(resend)
+  if (endpoint.idempotencyHeader !== undefined && input.idempotencyKey !== undefined) {
+    headers[endpoint.idempotencyHeader] = input.idempotencyKey
+  }
+  for (const key in prepared.spanAttributes) span.attribute(key, prepared.spanAttributes[key])
+  headers.traceparent = `00-${span.traceId.padStart(32, "0")}-${span.spanId}-${span.sampled ? "01" : "00"}`
+  return headers
+}
+
+type Body = Dispatcher.ResponseData["body"]
+
+const headerOf = (headers: Dispatcher.ResponseData["headers"], name: string): string | undefined => {
+  const value = headers[name]
+  return typeof value === "string" ? value : Array.isArray(value) ? value[0] : undefined
+}
+
+/** Reads at most `limit` bytes of `body` as UTF-8 text, then destroys the rest. Never rejects. */
+const readBounded = async (body: Body, limit: number): Promise<string> => {
+  const all = new Uint8Array(limit)
+  let size = 0
+  try {
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      const kept = chunk.subarray(0, limit - size)
+      all.set(kept, size)
+      size += kept.byteLength
+      if (size >= limit) break
+    }
+  } catch {
+    // a broken error body: keep what arrived
+  }
+  if (!body.destroyed) body.destroy()
+  // `stream: true` drops a character cut at the limit instead of emitting U+FFFD
+  return new TextDecoder("utf-8").decode(all.subarray(0, size), { stream: true })
+}
+
+/** The typed failure of a non-2xx response (body read up to 64 KiB). */
+const statusFailure = async (
+  prepared: Prepared,
+  policy: RetryPolicy.RetryPolicy,
+  response: Dispatcher.ResponseData
+): Promise<AttemptFailure> => {
+  const body = await readBounded(response.body, maxErrorBodyBytes)
+  const header = (name: string) => headerOf(response.headers, name)
+  return fromStatus({
+    status: response.statusCode,
+    header,
+    body,
+    retryStatuses: policy.retryStatuses,
+    needles: prepared.endpoint.needles,
+    retryAfter: parseRetryAfter(header, Date.now())
+  })
+}
+
+/**
+ * Runs `run` with an `AbortController` and a timer: when the timer fires first, the request is
+ * aborted and the attempt fails with `timeout(phase(), ms)`; an interruption aborts it too.
+ */
+const timed = <A>(
+  timeoutMs: number,
+  phase: () => "headers" | "body",
+  run: (signal: AbortSignal, done: (effect: Effect.Effect<A, AttemptFailure>) => void) => void
+): Effect.Effect<A, AttemptFailure> =>
+  Effect.callback<A, AttemptFailure>((resume) => {
+    const controller = new AbortController()
+    let settled = false
+    const done = (effect: Effect.Effect<A, AttemptFailure>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(effect)
+    }
+    const timer = setTimeout(() => {
+      const failure = timeout(phase(), timeoutMs)
+      done(Effect.fail(failure))
+      controller.abort()
+    }, timeoutMs)
+    run(controller.signal, done)
+    return Effect.sync(() => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      controller.abort()
+    })
+  })
+
+const createAttempt = (
+  prepared: Prepared,
+  policy: RetryPolicy.RetryPolicy,
+  input: CallInput,
+  resend: number,
+  span: Tracer.Span
+): Effect.Effect<Response, AttemptFailure> => {
+  const { endpoint } = prepared
+  let phase: "headers" | "body" = "headers"
+  return timed<Response>(
+    endpoint.timeouts.headersMs,
+    () => phase,
+    (signal, done) => {
+      request(prepared.url, {
+        method: "POST",
+        dispatcher: prepared.dispatcher,
+        headers: headersFor(prepared, input, resend, span),
+        body: input.body,
+        signal
+      }).then(
+        (response) => {
+          phase = "body"
+          span.attribute("http.response.status_code", response.statusCode)
+          if (response.statusCode < 200 || response.statusCode >= 300) {
+            void statusFailure(prepared, policy, response).then((failure) => done(Effect.fail(failure)))
+            return
+          }
+          const requestId = headerOf(response.headers, "x-request-id")
+          response.body.text().then(
+            (text) => done(decodeJsonResponse(text, requestId, endpoint)),
+            (error) => done(Effect.fail(fromTransport(error, "stream", endpoint.timeouts.connectMs)))
+          )
+        },
+        (error) => done(Effect.fail(fromTransport(error, "headers", endpoint.timeouts.connectMs)))
+      )
+    }
+  )
+}
+
+const streamAttempt = (
+  prepared: Prepared,
+  policy: RetryPolicy.RetryPolicy,
+  input: CallInput,
+  resend: number,
+  state: CallState,
+  hooks: StreamHooks,
+  span: Tracer.Span
+): Effect.Effect<StreamStart, AttemptFailure, Scope.Scope> =>
+  Effect.flatMap(Scope.Scope, (scope) => {
+    const { endpoint } = prepared
+    const connectMs = endpoint.timeouts.connectMs
+    let reader: SseReader | undefined
+    let pending: Body | undefined
+    const head = timed<Dispatcher.ResponseData>(
+      endpoint.timeouts.headersMs,
+      () => "headers",
+      (signal, done) => {
+        request(prepared.url, {
+          method: "POST",
+          dispatcher: prepared.dispatcher,
+          headers: headersFor(prepared, input, resend, span),
+          body: input.body,
+          signal
+        }).then(
+          (response) => {
+            pending = response.body
+            done(Effect.succeed(response))
+          },
+          (error) => done(Effect.fail(fromTransport(error, "headers", connectMs)))
+        )
+      }
+    )
+    const onResponse = (response: Dispatcher.ResponseData): Effect.Effect<StreamStart, AttemptFailure> => {
+      span.attribute("http.response.status_code", response.statusCode)
+      const requestId = headerOf(response.headers, "x-request-id")
+      // the body gets the headers limit too; when it fires (or on interruption) the body is destroyed
+      const bodyTimer = <A>(run: (done: (effect: Effect.Effect<A, AttemptFailure>) => void) => void) =>
+        timed<A>(
+          endpoint.timeouts.headersMs,
+          () => "body",
+          (signal, done) => {
+            signal.addEventListener("abort", () => response.body.destroy(), { once: true })
+            run(done)
+          }
+        )
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        // the error body gets the headers limit; a stalled one is cut, the status still counts
+        return bodyTimer<never>((done) => {
+          void statusFailure(prepared, policy, response).then((failure) => done(Effect.fail(failure)))
+        }).pipe(
+          Effect.catchIf(
+            (failure) => failure.error._tag === "RequestTimeout" && failure.error.phase === "body",
+            () =>
+              Effect.fail(
+                fromStatus({
+                  status: response.statusCode,
+                  header: (name) => headerOf(response.headers, name),
+                  body: "",
+                  retryStatuses: policy.retryStatuses,
+                  needles: endpoint.needles,
+                  retryAfter: parseRetryAfter((name) => headerOf(response.headers, name), Date.now())
+                })
+              )
+          )
+        )
+      }
+      const contentType = (headerOf(response.headers, "content-type") ?? "").split(";")[0]!.trim().toLowerCase()
+      if (contentType === "application/json") {
+        return bodyTimer<StreamStart>((done) => {
+          response.body.text().then(
+            (text) =>
+              done(
+                Effect.map(
+                  decodeJsonResponse(text, requestId, endpoint, true),
+                  (final): StreamStart => ({ first: synthesizeEvents(final), rest: Stream.empty })
+                )
+              ),
+            (error) => done(Effect.fail(fromTransport(error, "stream", connectMs)))
+          )
+        })
+      }
+      if (contentType !== "text/event-stream") {
+        return Effect.promise(() => readBounded(response.body, 1024)).pipe(
+          Effect.flatMap((body) =>
+            Effect.fail<AttemptFailure>({
+              retryable: false,
+              error: new StreamProtocolError({
+                message: truncateUtf8(
+                  `expected text/event-stream, got ${truncateUtf8(contentType || "no content type", 100)}: ${truncateUtf8(redactWith(body, endpoint.needles), 200)}`,
+                  1024
+                ),
+                retryable: false,
+                attempts: 1,
+                causes: [],
+                reason: "UnexpectedContentType",
+                eventIndex: -1,
+                ...(requestId === undefined ? {} : { requestId })
+              })
+            })
+          )
+        )
+      }
+      const accumulator = ResponseAccumulator.make({ onMismatch: hooks.onMismatch })
+      const decoder = makeEventDecoder({
+        maxEventSize: endpoint.maxEventSize,
+        attempts: state.attempts + 1,
+        ...(requestId === undefined ? {} : { requestId }),
+        onRetryField: hooks.onRetryField,
+        secrets: endpoint.needles,
+        accumulator
+      })
+      const current = new SseReader(response.body, decoder, endpoint, accumulator)
+      reader = current
+      const pull = Effect.callback<ReadonlyArray<StreamEvent>, AttemptFailure | Cause.Done>((resume) => {
+        current
+          .next()
+          .then((result) =>
+            resume(
+              result === done
+                ? Cause.done()
+                : Array.isArray(result)
+                  ? Effect.succeed(result)
+                  : Effect.fail(result as AttemptFailure)
+            )
+          )
+      })
+      return pull.pipe(
+        Pull.catchDone(() => Effect.succeed([] as ReadonlyArray<StreamEvent>)),
+        Effect.map(
+          (first): StreamStart => ({
+            first,
+            rest: Stream.fromPull(
+              Effect.succeed(
+                Effect.mapError(pull, (error) => (Cause.isDone(error) ? error : error.error)) as Pull.Pull<
+                  readonly [StreamEvent, ...Array<StreamEvent>],
+                  ResponsesError
+                >
+              )
+            )
+          })
+        )
+      )
+    }
+    return Scope.addFinalizer(
+      scope,
+      Effect.sync(() => {
+        if (reader !== undefined) reader.close()
+        else if (pending !== undefined && !pending.destroyed && !pending.readableEnded) pending.destroy()
+      })
+    ).pipe(Effect.andThen(Effect.flatMap(head, onResponse)))
+  })
+
+/** Marks the end of a body (no more events). */
+const done: unique symbol = Symbol("done")
+
+/**
+ * Reads an SSE body chunk by chunk through the synchronous decoder, under the stream-idle timer
+ * (any bytes reset it) and the content-idle timer (only non-`keepalive` events reset it).
+ * `next()` never rejects: it resolves with a non-empty batch, `done`, or the attempt failure.
+ */
+class SseReader {
+  private readonly iterator: AsyncIterator<Uint8Array>
+  private readonly idle: ReturnType<typeof setTimeout>
+  private readonly contentIdle: ReturnType<typeof setTimeout> | undefined
+  private fired: "stream-idle" | "content-idle" | undefined
+  private delivered = 0
+  private closed = false
+  private readonly body: Body
+  private readonly decoder: EventDecoder
+  private readonly endpoint: Endpoint
+  private readonly accumulator: ResponseAccumulator.ResponseAccumulator
+
+  constructor(
+    body: Body,
+    decoder: EventDecoder,
+    endpoint: Endpoint,
+    accumulator: ResponseAccumulator.ResponseAccumulator
+  ) {
+    this.body = body
+    this.decoder = decoder
+    this.endpoint = endpoint
+    this.accumulator = accumulator
+    this.iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    const { streamIdleMs, contentIdleMs } = endpoint.timeouts
+    this.idle = setTimeout(() => this.expire("stream-idle"), streamIdleMs)
+    this.contentIdle =
+      contentIdleMs === undefined ? undefined : setTimeout(() => this.expire("content-idle"), contentIdleMs)
+  }
+
+  private expire(which: "stream-idle" | "content-idle"): void {
+    if (this.closed || this.fired !== undefined) return
+    this.fired = which
+    this.body.destroy()
+  }
+
+  /** The failure for a transport error or a timer, with the partial response once events were delivered. */
+  private failure(cause: unknown): AttemptFailure {
+    const partial = this.delivered > 0 ? this.accumulator.snapshot() : undefined
+    const { streamIdleMs, contentIdleMs, connectMs } = this.endpoint.timeouts
+    if (this.fired === "stream-idle") return timeout("stream-idle", streamIdleMs, partial)
+    if (this.fired === "content-idle") return timeout("content-idle", contentIdleMs ?? 0, partial)
+    return fromTransport(cause, "stream", connectMs, partial)
+  }
+
+  async next(): Promise<ReadonlyArray<StreamEvent> | typeof done | AttemptFailure> {
+    const decoder = this.decoder
+    if (decoder.finished()) {
+      const failure = decoder.failure()
+      return failure === undefined ? done : { error: failure, retryable: false }
+    }
+    const out: Array<StreamEvent> = []
+    while (true) {
+      let step: IteratorResult<Uint8Array>
+      try {
+        step = await this.iterator.next()
+      } catch (cause) {
+        this.close()
+        return this.failure(cause)
+      }
+      if (this.fired !== undefined) {
+        this.close()
+        return this.failure(undefined)
+      }
+      if (step.done) {
+        const error = decoder.end(out)
+        this.close()
+        return this.settle(out, error)
+      }
+      this.idle.refresh()
+      const error = decoder.feed(step.value, out)
+      if (decoder.finished()) {
+        if (error === undefined) await this.release()
+        else this.close()
+        return this.settle(out, error)
+      }
+      if (out.length > 0) {
+        if (this.contentIdle !== undefined && out.some((event) => event.type !== "keepalive")) {
+          this.contentIdle.refresh()
+        }
+        this.delivered += out.length
+        return out
+      }
+    }
+  }
+
+  /** Events decoded before an error in the same chunk are delivered first; the error follows. */
+  private settle(
+    out: ReadonlyArray<StreamEvent>,
+    error: ResponsesError | undefined
+  ): ReadonlyArray<StreamEvent> | typeof done | AttemptFailure {
+    if (out.length > 0) {
+      this.delivered += out.length
+      return out
+    }
+    return error === undefined ? done : { error, retryable: false }
+  }
+
+  /**
+   * After the terminal event: a body already received to its end is read to that end (no abort, no
+   * error with a stack trace per call); one that is not (garbage after the event, a socket held
+   * open: B05 d) is destroyed one scheduler turn later. Either way nothing after it is decoded.
+   */
+  private async release(): Promise<void> {
+    let settled = false
+    this.iterator.next().then(
+      (step) => {
+        settled = true
+        if (!step.done) this.close()
+      },
+      () => {
+        settled = true
+      }
+    )
+    await new Promise((resolve) => setImmediate(resolve))
+    if (!settled) this.close()
+    this.stopTimers()
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.idle)
+    if (this.contentIdle !== undefined) clearTimeout(this.contentIdle)
+  }
+
+  /** Stops the timers and destroys the body unless it ended. Idempotent. */
+  close(): void {
+    this.stopTimers()
+    if (this.closed) return
+    this.closed = true
+    if (!this.body.destroyed && !this.body.readableEnded) this.body.destroy()
+  }
+}
