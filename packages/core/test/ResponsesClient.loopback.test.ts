@@ -19,15 +19,18 @@ import * as ResponsesClient from "../src/ResponsesClient.ts"
 import type { StreamEvent } from "../src/ResponsesSchema.ts"
 import { canaryHits, recordedCount, recordError } from "./support/canary.ts"
 import { canaryKey, completed, request } from "./support/fakeHttp.ts"
-import { closedPort, eventually, head, jsonReply, rawServer } from "./support/server.ts"
+import {
+  clientOn,
+  closedPort,
+  eventually,
+  head,
+  jsonReply,
+  rawServer,
+  sseFrame,
+  type Transport,
+  transports
+} from "./support/server.ts"
 import { exporter, spansNamed, Tracing } from "./support/tracing.ts"
-
-/** A client over its own undici agent, alive for the test's scope. */
-const clientFor = (options: ResponsesClient.Options) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(ResponsesClient.layerUndici({ apiKey: Redacted.make(canaryKey), ...options }))
-    return Context.get(context, ResponsesClient.ResponsesClient)
-  })
 
 const failureOf = <A>(exit: Exit.Exit<A, ResponsesError.ResponsesError>): ResponsesError.ResponsesError => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
@@ -38,14 +41,43 @@ const failureOf = <A>(exit: Exit.Exit<A, ResponsesError.ResponsesError>): Respon
   return value
 }
 
-const sseFrame = (event: Record<string, unknown>, eol = "\n") =>
-  `event: ${String(event.type)}${eol}data: ${JSON.stringify(event)}${eol}${eol}`
+/** A client of `transport` (canary key), alive for the test's scope. */
+const clientFor = (transport: Transport, options: ResponsesClient.Options) =>
+  clientOn(transport, { apiKey: Redacted.make(canaryKey), ...options })
 
-describe("ResponsesClient over loopback sockets", () => {
+/** The SSE test stream: the events before the terminal one, and the terminal `response.completed`. */
+const events: ReadonlyArray<Record<string, unknown>> = [
+  { type: "response.created", response: { id: "resp_s", status: "in_progress" } },
+  {
+    type: "response.output_item.added",
+    output_index: 0,
+    item: { type: "message", id: "msg_s", role: "assistant", status: "in_progress", content: [] }
+  },
+  { type: "response.content_part.added", output_index: 0, content_index: 0, part: { type: "output_text", text: "" } },
+  { type: "response.output_text.delta", output_index: 0, content_index: 0, delta: "известни " },
+  { type: "response.output_text.delta", output_index: 0, content_index: 0, delta: "北京 🌍" }
+]
+const done = {
+  type: "response.completed",
+  response: completed({
+    id: "resp_s",
+    output: [
+      {
+        type: "message",
+        id: "msg_s",
+        role: "assistant",
+        status: "completed",
+        content: [{ type: "output_text", text: "известни 北京 🌍", annotations: [] }]
+      }
+    ]
+  })
+}
+
+describe.each(transports)("ResponsesClient over loopback sockets ($name)", (transport) => {
   it.live("A06 (a) connecting to a closed port: 3 attempts, then NetworkError{connect}", () =>
     Effect.gen(function* () {
       const port = yield* closedPort()
-      const client = yield* clientFor({ baseUrl: `http://127.0.0.1:${port}/v1` })
+      const client = yield* clientFor(transport, { baseUrl: `http://127.0.0.1:${port}/v1` })
       const error = failureOf(yield* Effect.exit(client.create(request)))
       assert.strictEqual(error._tag, "NetworkError")
       assert.strictEqual((error as ResponsesError.NetworkError).phase, "connect")
@@ -61,7 +93,7 @@ describe("ResponsesClient over loopback sockets", () => {
         if (index < 2) socket.resetAndDestroy()
         else jsonReply(socket, 200, completed())
       })
-      const client = yield* clientFor({ baseUrl: `${server.origin}/v1` })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
       const response = yield* client.create(request).pipe(Effect.provide(Tracing))
       assert.strictEqual(response.id, "resp_1")
       assert.strictEqual(server.requests.length, 3)
@@ -97,7 +129,7 @@ describe("ResponsesClient over loopback sockets", () => {
   it.live("A07 the server accepts and never writes: RequestTimeout{headers} per attempt, every socket closed", () =>
     Effect.gen(function* () {
       const server = yield* rawServer(() => {})
-      const client = yield* clientFor({ baseUrl: `${server.origin}/v1`, timeouts: { headersMs: 300 } })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1`, timeouts: { headersMs: 300 } })
       const started = Date.now()
       const error = failureOf(yield* Effect.exit(client.create(request)))
       const elapsed = Date.now() - started
@@ -119,7 +151,7 @@ describe("ResponsesClient over loopback sockets", () => {
       const server = yield* rawServer((socket) => {
         socket.write(`${head(200, { "content-type": "application/json", "content-length": 100 })}{"id":"resp_`)
       })
-      const client = yield* clientFor({ baseUrl: `${server.origin}/v1`, timeouts: { headersMs: 300 } })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1`, timeouts: { headersMs: 300 } })
       const error = failureOf(yield* Effect.exit(client.create(request)))
       assert.strictEqual(error._tag, "RequestTimeout")
       assert.strictEqual((error as ResponsesError.RequestTimeout).phase, "body")
@@ -143,7 +175,7 @@ describe("ResponsesClient over loopback sockets", () => {
         }
         next()
       })
-      const client = yield* clientFor({ baseUrl: `${server.origin}/v1`, retryPolicy: { maxRetries: 0 } })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1`, retryPolicy: { maxRetries: 0 } })
       const error = failureOf(yield* Effect.exit(client.create(request)))
       assert.strictEqual(error._tag, "InternalProviderError")
       assert.strictEqual(error.requestId, "req_big")
@@ -161,31 +193,13 @@ describe("ResponsesClient over loopback sockets", () => {
         const server = yield* rawServer((socket) => {
           socket.write(head(index === 0 ? 307 : 302, { location, "content-length": 0 }))
         })
-        const client = yield* clientFor({ baseUrl: `${server.origin}/v1` })
+        const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
         const error = failureOf(yield* Effect.exit(client.create(request)))
         assert.strictEqual(error._tag, "InvalidRequestError")
         assert.strictEqual((error as ResponsesError.InvalidRequestError).status, index === 0 ? 307 : 302)
         assert.strictEqual(server.requests.length, 1)
         assert.strictEqual(server.requests[0]!.headers.authorization, `Bearer ${canaryKey}`)
       }
-      assert.strictEqual(other.requests.length, 0)
-    })
-  )
-
-  it.live("G04 a fetch-based HttpClient does not follow a 307 either (the client asks for redirect: manual)", () =>
-    Effect.gen(function* () {
-      const other = yield* rawServer((socket) => jsonReply(socket, 200, completed()))
-      const server = yield* rawServer((socket) => {
-        socket.write(head(307, { location: `${other.origin}/v1/responses`, "content-length": 0 }))
-      })
-      const client = yield* ResponsesClient.make({
-        baseUrl: `${server.origin}/v1`,
-        apiKey: Redacted.make(canaryKey),
-        authHeader: "x-gateway-key"
-      }).pipe(Effect.provide(FetchHttpClient.layer))
-      const error = failureOf(yield* Effect.exit(client.create(request).pipe(Effect.provide(FetchHttpClient.layer))))
-      assert.strictEqual(error._tag, "InvalidRequestError")
-      assert.strictEqual((error as ResponsesError.InvalidRequestError).status, 307)
       assert.strictEqual(other.requests.length, 0)
     })
   )
@@ -197,7 +211,7 @@ describe("ResponsesClient over loopback sockets", () => {
       const server = yield* rawServer((socket) =>
         jsonReply(socket, 500, { error: { message: `bad ${canaryKey} ${urlKey}` } })
       )
-      const client = yield* clientFor({
+      const client = yield* clientFor(transport, {
         baseUrl: `${server.origin}/v1?key=${urlKey}`,
         authHeader: "x-gateway-key",
         retryPolicy: { maxRetries: 1, initialDelayMs: 10 }
@@ -208,7 +222,7 @@ describe("ResponsesClient over loopback sockets", () => {
       assert.strictEqual(server.requests[0]!.path, `/v1/responses?key=${urlKey}`)
       assert.isUndefined(server.requests[0]!.headers.authorization)
       const port = yield* closedPort()
-      const refused = yield* clientFor({
+      const refused = yield* clientFor(transport, {
         baseUrl: `http://127.0.0.1:${port}/v1?key=${urlKey}`,
         authHeader: "x-gateway-key",
         retryPolicy: { maxRetries: 0 }
@@ -230,34 +244,7 @@ describe("ResponsesClient over loopback sockets", () => {
   )
 })
 
-describe("ResponsesClient.stream over loopback sockets", () => {
-  const events: ReadonlyArray<Record<string, unknown>> = [
-    { type: "response.created", response: { id: "resp_s", status: "in_progress" } },
-    {
-      type: "response.output_item.added",
-      output_index: 0,
-      item: { type: "message", id: "msg_s", role: "assistant", status: "in_progress", content: [] }
-    },
-    { type: "response.content_part.added", output_index: 0, content_index: 0, part: { type: "output_text", text: "" } },
-    { type: "response.output_text.delta", output_index: 0, content_index: 0, delta: "известни " },
-    { type: "response.output_text.delta", output_index: 0, content_index: 0, delta: "北京 🌍" }
-  ]
-  const done = {
-    type: "response.completed",
-    response: completed({
-      id: "resp_s",
-      output: [
-        {
-          type: "message",
-          id: "msg_s",
-          role: "assistant",
-          status: "completed",
-          content: [{ type: "output_text", text: "известни 北京 🌍", annotations: [] }]
-        }
-      ]
-    })
-  }
-
+describe.each(transports)("ResponsesClient.stream over loopback sockets ($name)", (transport) => {
   /** Writes `chunks` one by one, 5 ms apart, then calls `after`. */
   const writeSlowly = (socket: import("node:net").Socket, chunks: ReadonlyArray<Uint8Array>, after: () => void) => {
     socket.setNoDelay(true)
@@ -289,7 +276,7 @@ describe("ResponsesClient.stream over loopback sockets", () => {
         )
         writeSlowly(socket, chunks, () => socket.end("0\r\n\r\n"))
       })
-      const client = yield* clientFor({ baseUrl: `${server.origin}/v1` })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
       const received = yield* Stream.runCollect(client.stream(request))
       assert.deepStrictEqual(
         received.map((event: StreamEvent) => event.type),
@@ -318,7 +305,7 @@ describe("ResponsesClient.stream over loopback sockets", () => {
           )
           writeSlowly(socket, chunks, () => socket.resetAndDestroy())
         })
-        const client = yield* clientFor({ baseUrl: `${server.origin}/v1` })
+        const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
         const seen: Array<string> = []
         const exit = yield* Effect.exit(
           Stream.runForEach(client.stream(request), (event) => Effect.sync(() => seen.push(event.type)))
@@ -339,55 +326,6 @@ describe("ResponsesClient.stream over loopback sockets", () => {
       })
   )
 
-  it.live("SSE integration: a completed SSE body is released without an abort error, on one connection", () =>
-    Effect.gen(function* () {
-      // The whole stream (and its chunked terminator) in one write, the socket kept open: the
-      // response is complete on arrival, so ending the stream after response.completed must release
-      // it as finished, not abort it (undici reports an abort to the handler as RequestAbortedError).
-      const bytes = Buffer.from(`${[...events, done].map((event) => sseFrame(event)).join("")}data: [DONE]\n\n`)
-      const server = yield* rawServer((socket) => {
-        socket.write(
-          Buffer.concat([
-            Buffer.from(head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked" })),
-            Buffer.from(`${bytes.byteLength.toString(16)}\r\n`),
-            bytes,
-            Buffer.from("\r\n0\r\n\r\n")
-          ])
-        )
-      })
-      // Records every error a response body emits (an aborted undici body emits RequestAbortedError).
-      const bodyErrors: Array<string> = []
-      const agent = yield* NodeHttpClient.makeDispatcher
-      const dispatcher = new Proxy(agent, {
-        get: (target, key) => {
-          const value = Reflect.get(target, key, target)
-          if (key !== "request") return typeof value === "function" ? value.bind(target) : value
-          return (options: Parameters<typeof agent.request>[0]) =>
-            target.request(options).then((data) => {
-              data.body.on("error", (error: Error) => bodyErrors.push(error.name))
-              return data
-            })
-        }
-      })
-      const context = yield* Layer.build(
-        ResponsesClient.layer({ apiKey: Redacted.make(canaryKey), baseUrl: `${server.origin}/v1` }).pipe(
-          Layer.provide(NodeHttpClient.layerUndiciNoDispatcher),
-          Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, dispatcher))
-        )
-      )
-      const client = Context.get(context, ResponsesClient.ResponsesClient)
-      for (let call = 0; call < 3; call++) {
-        const received = yield* Stream.runCollect(client.stream(request))
-        assert.strictEqual(received.at(-1)?.type, "response.completed")
-      }
-      // aborts are reported asynchronously: give them a moment to show up
-      yield* Effect.sleep(20)
-      assert.deepStrictEqual(bodyErrors, [])
-      assert.strictEqual(server.requests.length, 3)
-      assert.strictEqual(server.opened(), 1, "every call used the same keep-alive connection")
-    })
-  )
-
   it.live("SSE integration: a drop before the first event is retried like a failed request", () =>
     Effect.gen(function* () {
       const body = [...events, done].map((event) => sseFrame(event)).join("")
@@ -402,11 +340,82 @@ describe("ResponsesClient.stream over loopback sockets", () => {
           Buffer.concat([Buffer.from(`${bytes.byteLength.toString(16)}\r\n`), bytes, Buffer.from("\r\n0\r\n\r\n")])
         )
       })
-      const client = yield* clientFor({ baseUrl: `${server.origin}/v1` })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
       const received = yield* Stream.runCollect(client.stream(request))
       assert.strictEqual(received.at(-1)?.type, "response.completed")
       assert.strictEqual(server.requests.length, 2)
     })
+  )
+})
+
+describe("ResponsesClient over loopback sockets (one transport only)", () => {
+  it.live("G04 a fetch-based HttpClient does not follow a 307 either (the client asks for redirect: manual)", () =>
+    Effect.gen(function* () {
+      const other = yield* rawServer((socket) => jsonReply(socket, 200, completed()))
+      const server = yield* rawServer((socket) => {
+        socket.write(head(307, { location: `${other.origin}/v1/responses`, "content-length": 0 }))
+      })
+      const client = yield* ResponsesClient.make({
+        baseUrl: `${server.origin}/v1`,
+        apiKey: Redacted.make(canaryKey),
+        authHeader: "x-gateway-key"
+      }).pipe(Effect.provide(FetchHttpClient.layer))
+      const error = failureOf(yield* Effect.exit(client.create(request).pipe(Effect.provide(FetchHttpClient.layer))))
+      assert.strictEqual(error._tag, "InvalidRequestError")
+      assert.strictEqual((error as ResponsesError.InvalidRequestError).status, 307)
+      assert.strictEqual(other.requests.length, 0)
+    })
+  )
+
+  it.live(
+    "SSE integration (HttpClient): a completed SSE body is released without an abort error, on one connection",
+    () =>
+      Effect.gen(function* () {
+        // The whole stream (and its chunked terminator) in one write, the socket kept open: the
+        // response is complete on arrival, so ending the stream after response.completed must release
+        // it as finished, not abort it (undici reports an abort to the handler as RequestAbortedError).
+        const bytes = Buffer.from(`${[...events, done].map((event) => sseFrame(event)).join("")}data: [DONE]\n\n`)
+        const server = yield* rawServer((socket) => {
+          socket.write(
+            Buffer.concat([
+              Buffer.from(head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked" })),
+              Buffer.from(`${bytes.byteLength.toString(16)}\r\n`),
+              bytes,
+              Buffer.from("\r\n0\r\n\r\n")
+            ])
+          )
+        })
+        // Records every error a response body emits (an aborted undici body emits RequestAbortedError).
+        const bodyErrors: Array<string> = []
+        const agent = yield* NodeHttpClient.makeDispatcher
+        const dispatcher = new Proxy(agent, {
+          get: (target, key) => {
+            const value = Reflect.get(target, key, target)
+            if (key !== "request") return typeof value === "function" ? value.bind(target) : value
+            return (options: Parameters<typeof agent.request>[0]) =>
+              target.request(options).then((data) => {
+                data.body.on("error", (error: Error) => bodyErrors.push(error.name))
+                return data
+              })
+          }
+        })
+        const context = yield* Layer.build(
+          ResponsesClient.layer({ apiKey: Redacted.make(canaryKey), baseUrl: `${server.origin}/v1` }).pipe(
+            Layer.provide(NodeHttpClient.layerUndiciNoDispatcher),
+            Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, dispatcher))
+          )
+        )
+        const client = Context.get(context, ResponsesClient.ResponsesClient)
+        for (let call = 0; call < 3; call++) {
+          const received = yield* Stream.runCollect(client.stream(request))
+          assert.strictEqual(received.at(-1)?.type, "response.completed")
+        }
+        // aborts are reported asynchronously: give them a moment to show up
+        yield* Effect.sleep(20)
+        assert.deepStrictEqual(bodyErrors, [])
+        assert.strictEqual(server.requests.length, 3)
+        assert.strictEqual(server.opened(), 1, "every call used the same keep-alive connection")
+      })
   )
 })
 

@@ -3,12 +3,20 @@
  * cannot produce: resets before headers, accepted-but-silent connections, partial bodies, mid-stream
  * drops, redirects. Each request is parsed (head + content-length body) and handed to a handler that
  * writes raw bytes; the server records every request and counts opened / closed sockets so tests
- * can check that the client closed what it abandoned. `closedPort()` gives a port nobody listens on.
+ * can check that the client closed what it abandoned (each request also records the connection it
+ * came on, for keep-alive reuse checks). `closedPort()` gives a port nobody listens on; `chunk`,
+ * `sseHead` and `sseFrame` build chunked SSE bytes; `transports` / `clientOn` build the client
+ * over either transport (direct undici, or `layer` over Effect's undici `HttpClient`).
  * Gotcha: these are real sockets and real time: use `it.live`, never `it.effect` (TestClock).
  */
 import * as net from "node:net"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as ResponsesClient from "../../src/ResponsesClient.ts"
+import type { InvalidConfiguration } from "../../src/ResponsesError.ts"
 
 /** One request as the server read it. */
 export interface RawRequest {
@@ -17,6 +25,10 @@ export interface RawRequest {
   /** Lower-cased header names. */
   readonly headers: Readonly<Record<string, string>>
   readonly body: string
+  /** 0-based number of the connection it came on (connections counted in accept order). */
+  readonly connection: number
+  /** `Date.now()` when the request was fully read. */
+  readonly at: number
 }
 
 /** Writes the answer to one request; `index` counts requests across connections. */
@@ -77,6 +89,22 @@ export const jsonReply = (socket: net.Socket, status: number, body: unknown, hea
   )
 }
 
+/** One chunk of a `transfer-encoding: chunked` body (an empty `data` gives the terminating chunk). */
+export const chunk = (data: string | Uint8Array): Buffer => {
+  const bytes = typeof data === "string" ? Buffer.from(data) : Buffer.from(data)
+  return bytes.byteLength === 0
+    ? Buffer.from("0\r\n\r\n")
+    : Buffer.concat([Buffer.from(`${bytes.byteLength.toString(16)}\r\n`), bytes, Buffer.from("\r\n")])
+}
+
+/** The head of a chunked SSE response (`extra` headers added). */
+export const sseHead = (extra: Record<string, string | number> = {}): string =>
+  head(200, { "content-type": "text/event-stream", "transfer-encoding": "chunked", ...extra })
+
+/** One SSE event with an `event:` line named after its `type`. */
+export const sseFrame = (event: Record<string, unknown>, eol = "\n"): string =>
+  `event: ${String(event.type)}${eol}data: ${JSON.stringify(event)}${eol}${eol}`
+
 /** Waits until `predicate` holds (polling every 10 ms, up to `ms`). */
 export const eventually = (predicate: () => boolean, ms = 5000): Effect.Effect<boolean> =>
   Effect.promise(
@@ -103,6 +131,7 @@ const listen = (handler: Handler) =>
     const state: State = { sockets: new Set(), opened: 0, closed: 0 }
     const requests: Array<RawRequest> = []
     const server = net.createServer((socket) => {
+      const connection = state.opened
       state.opened++
       state.sockets.add(socket)
       socket.on("close", () => {
@@ -127,7 +156,7 @@ const listen = (handler: Handler) =>
           if (buffer.length < end + 4 + length) return
           const body = buffer.subarray(end + 4, end + 4 + length).toString("utf8")
           buffer = buffer.subarray(end + 4 + length)
-          const request = { method, path, headers, body }
+          const request = { method, path, headers, body, connection, at: Date.now() }
           requests.push(request)
           handler(socket, request, requests.length - 1)
         }
@@ -151,3 +180,38 @@ const listen = (handler: Handler) =>
       })
     })
   })
+
+/** A way to build the client over real sockets: the suites run once per transport. */
+export interface Transport {
+  readonly name: string
+  /** The client layer for `options` (its agent lives as long as the layer). */
+  readonly layer: (
+    options: ResponsesClient.Options
+  ) => Layer.Layer<ResponsesClient.ResponsesClient, InvalidConfiguration>
+}
+
+/**
+ * Both transports: the direct one (`layerUndici`, internal/undici.ts) and `layer` over Effect's
+ * undici `HttpClient` with the same connect timeout (internal/http.ts).
+ */
+export const transports: ReadonlyArray<Transport> = [
+  { name: "direct undici", layer: (options) => ResponsesClient.layerUndici(options) },
+  {
+    name: "HttpClient",
+    layer: (options) =>
+      ResponsesClient.layer(options).pipe(
+        Layer.provide(
+          NodeHttpClient.layerUndiciOptions({
+            connect: { timeout: options.timeouts?.connectMs ?? ResponsesClient.defaultTimeouts.connectMs }
+          })
+        )
+      )
+  }
+]
+
+/** Builds the client of `transport` for the current scope. */
+export const clientOn = (
+  transport: Transport,
+  options: ResponsesClient.Options
+): Effect.Effect<ResponsesClient.ResponsesClientShape, InvalidConfiguration, Scope.Scope> =>
+  Effect.map(Layer.build(transport.layer(options)), (context) => Context.get(context, ResponsesClient.ResponsesClient))
