@@ -13,6 +13,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
@@ -181,6 +182,8 @@ const resolveOptions = (options: HandleOptions | undefined, grace: Duration.Dura
   grace: options?.grace === undefined ? grace : Duration.fromInputUnsafe(options.grace)
 })
 
+const noApproval: Effect.Effect<boolean> = Exit.succeed(false)
+
 const makeHandled = <Tools extends Record<string, Tool.Any>>(
   tools: Tools,
   entries: ReadonlyMap<string, Execute.Entry>
@@ -224,9 +227,9 @@ const makeHandled = <Tools extends Record<string, Tool.Any>>(
       return names.filter((n) => enabled === undefined || enabled.has(n)).map((n) => entries.get(n)!.tool.definition)
     },
     handle: (call, options) =>
-      Effect.gen(function* () {
-        const resolved = resolveOptions(options, yield* StopGrace)
-        return yield* run(options, (cancel) => withCancel(call, resolved, cancel))
+      Effect.withFiber((fiber) => {
+        const resolved = resolveOptions(options, fiber.getRef(StopGrace))
+        return run(options, (cancel) => withCancel(call, resolved, cancel))
       }),
     handleAll: (calls, options) =>
       Effect.gen(function* () {
@@ -236,15 +239,17 @@ const makeHandled = <Tools extends Record<string, Tool.Any>>(
           Effect.forEach(calls, (call) => withCancel(call, resolved, cancel), { concurrency: Math.max(1, concurrency) })
         )
       }),
-    needsApproval: (call, options) =>
-      Effect.gen(function* () {
-        const enabled = options?.enabled === undefined ? undefined : new Set(options.enabled)
-        const entry = Execute.lookup(entries, call.name, enabled)
-        if (entry === undefined || !entry.tool.mayNeedApproval) return false
+    needsApproval: (call, options) => {
+      const enabled = options?.enabled === undefined ? undefined : new Set(options.enabled)
+      const entry = Execute.lookup(entries, call.name, enabled)
+      // a tool without `needsApproval` answers at once (an `Exit`), with no arguments decoded
+      if (entry === undefined || !entry.tool.mayNeedApproval) return noApproval
+      return Effect.gen(function* () {
         const args = yield* Effect.result(Execute.decodeArguments(entry.tool, call))
         if (Result.isFailure(args)) return false
         return yield* entry.tool.needsApproval(args.success)
-      }),
+      })
+    },
     isIdempotent: (name) => entries.get(name)?.tool.idempotent ?? true
   }
 }

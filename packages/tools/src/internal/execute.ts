@@ -101,6 +101,10 @@ export const cancelledResult = (call: ResponsesSchema.FunctionCall, durationMs: 
   }
 }
 
+/** The effect as a successful `Exit` when it already is one (a synchronous result), else `undefined`. */
+const succeeded = <A, E, R>(effect: Effect.Effect<A, E, R>): Exit.Success<A, E> | undefined =>
+  Exit.isExit(effect) && Exit.isSuccess(effect) ? (effect as Exit.Success<A, E>) : undefined
+
 // ---------------------------------------------------------------------------------------------
 // arguments
 // ---------------------------------------------------------------------------------------------
@@ -129,54 +133,69 @@ const describeIssues = (issues: ReadonlyArray<ArgumentIssue>): string =>
     .map((i) => (i.path === "" ? clip(i.message, 200) : `${clip(i.path, 100)}: ${clip(i.message, 200)}`))
     .join("; ")
 
-/** Parse, validate and decode a call's arguments. */
-export const decodeArguments = (tool: Tool.Any, call: ResponsesSchema.FunctionCall) =>
-  Effect.gen(function* () {
-    const invalid = (kind: "json" | "schema", issues: ReadonlyArray<ArgumentIssue>, message: string) =>
-      new ToolArgumentsInvalid({ name: tool.name, callId: call.call_id, kind, issues, message })
-    const text = call.arguments.trim()
-    let value: unknown
-    if (tool.jsonSchema.empty && (text === "" || text === "null")) {
-      value = {}
-    } else if (text === "") {
-      return yield* invalid(
+const parseOptions = { onExcessProperty: "error", errors: "all" } as const
+
+const decoders = new WeakMap<
+  Tool.AnySchema,
+  (input: unknown, options?: typeof parseOptions) => Effect.Effect<unknown, Schema.SchemaError>
+>()
+/** The JSON decoder of a parameters Schema, built once per Schema. */
+const decoderOf = (schema: Tool.AnySchema) => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownEffect(jsonCodec(schema))
+    decoders.set(schema, decoder)
+  }
+  return decoder
+}
+
+/**
+ * Parse, validate and decode a call's arguments. Plain code: the result is an `Exit` whenever the
+ * parameters Schema decodes synchronously (the usual case), so yielding it costs no fiber step.
+ */
+export const decodeArguments = (
+  tool: Tool.Any,
+  call: ResponsesSchema.FunctionCall
+): Effect.Effect<unknown, ToolArgumentsInvalid> => {
+  const invalid = (kind: "json" | "schema", issues: ReadonlyArray<ArgumentIssue>, message: string) =>
+    Exit.fail(new ToolArgumentsInvalid({ name: tool.name, callId: call.call_id, kind, issues, message }))
+  const text = call.arguments.trim()
+  let value: unknown
+  if (tool.jsonSchema.empty && (text === "" || text === "null")) {
+    value = {}
+  } else if (text === "") {
+    return invalid("json", [{ path: "", message: "empty arguments" }], "arguments are empty; expected a JSON object")
+  } else {
+    const parsed = SafeJson.parse(text)
+    if (Result.isFailure(parsed)) {
+      const e = parsed.failure
+      const where = `at position ${e.position} (line ${e.line}, column ${e.column})`
+      return invalid(
         "json",
-        [{ path: "", message: "empty arguments" }],
-        "arguments are empty; expected a JSON object"
+        [{ path: "", message: `${e.message} ${where}` }],
+        `arguments are not valid JSON: ${e.message} ${where}`
       )
-    } else {
-      const parsed = SafeJson.parse(text)
-      if (Result.isFailure(parsed)) {
-        const e = parsed.failure
-        const where = `at position ${e.position} (line ${e.line}, column ${e.column})`
-        return yield* invalid(
-          "json",
-          [{ path: "", message: `${e.message} ${where}` }],
-          `arguments are not valid JSON: ${e.message} ${where}`
-        )
-      }
-      value = parsed.success
     }
-    if (tool.jsonSchema.strict) {
-      const issues = ToolJsonSchema.validate(tool.jsonSchema.schema, value)
-      if (issues.length > 0) {
-        return yield* invalid("schema", issues, `arguments do not match the schema: ${describeIssues(issues)}`)
-      }
-      value = ToolJsonSchema.normalize(tool.jsonSchema.schema, value)
+    value = parsed.success
+  }
+  if (tool.jsonSchema.strict) {
+    const issues = ToolJsonSchema.validate(tool.jsonSchema.schema, value)
+    if (issues.length > 0) {
+      return invalid("schema", issues, `arguments do not match the schema: ${describeIssues(issues)}`)
     }
-    const decoded = yield* Schema.decodeUnknownEffect(jsonCodec(tool.parameters))(value, {
-      onExcessProperty: "error",
-      errors: "all"
-    }).pipe(Effect.result)
-    if (Result.isFailure(decoded)) {
-      const issues = formatter(decoded.failure.issue).issues.map((i) => ({
-        path: issuePath((i.path ?? []).map((p) => (typeof p === "object" ? p.key : p))),
-        message: i.message
-      }))
-      return yield* invalid("schema", issues, `arguments do not match the schema: ${describeIssues(issues)}`)
-    }
-    return decoded.success
+    value = ToolJsonSchema.normalize(tool.jsonSchema.schema, value)
+  }
+  const decoded = decoderOf(tool.parameters)(value, parseOptions)
+  const ok = succeeded(decoded)
+  if (ok !== undefined) return Exit.succeed(ok.value)
+  return Effect.catch(decoded, (error) => {
+    const issues = formatter(error.issue).issues.map((i) => ({
+      path: issuePath((i.path ?? []).map((p) => (typeof p === "object" ? p.key : p))),
+      message: i.message
+    }))
+    return invalid("schema", issues, `arguments do not match the schema: ${describeIssues(issues)}`)
   })
+}
 
 // ---------------------------------------------------------------------------------------------
 // running the handler
@@ -189,9 +208,18 @@ type Attempt =
   | { readonly _tag: "Defect"; readonly cause: Cause.Cause<unknown> }
   | { readonly _tag: "Cancelled" }
 
-/** Run the handler in its own fiber; on timeout or interruption stop it, waiting at most `grace`. */
-const runHandler = (entry: Entry, args: unknown, call: ResponsesSchema.FunctionCall, grace: Duration.Duration) =>
-  Effect.gen(function* () {
+/**
+ * Run the handler in its own fiber; on timeout or interruption stop it, waiting at most `grace`.
+ * A handler that completes while it is being forked (a synchronous one) needs no timer: its exit is
+ * read at once.
+ */
+const runHandler = (
+  entry: Entry,
+  args: unknown,
+  call: ResponsesSchema.FunctionCall,
+  grace: Duration.Duration
+): Effect.Effect<Attempt> =>
+  Effect.suspend(() => {
     const controller = new AbortController()
     const context: HandlerContext = { callId: call.call_id, name: entry.tool.name, signal: controller.signal }
     const body = Effect.suspend(() => entry.handler(args, context)).pipe(
@@ -202,7 +230,20 @@ const runHandler = (entry: Entry, args: unknown, call: ResponsesSchema.FunctionC
         (current: Context.Context<never>) => Context.merge(entry.context, current) as Context.Context<unknown>
       )
     ) as Effect.Effect<unknown, unknown>
-    const fiber = yield* Effect.forkDetach(body, { startImmediately: true })
+    return Effect.flatMap(Effect.forkDetach(body, { startImmediately: true }), (fiber) => {
+      const done = fiber.pollUnsafe()
+      return done === undefined ? awaitHandler(entry, call, fiber, grace) : Exit.succeed(fromExit(done))
+    })
+  })
+
+/** Waits for a handler fiber that suspended, under the tool's timeout. */
+const awaitHandler = (
+  entry: Entry,
+  call: ResponsesSchema.FunctionCall,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  grace: Duration.Duration
+): Effect.Effect<Attempt> =>
+  Effect.gen(function* () {
     const stop = Fiber.interrupt(fiber).pipe(
       Effect.timeoutOption(grace),
       Effect.flatMap((stopped) =>
@@ -238,11 +279,30 @@ const encodeWith = (schema: Tool.AnySchema, value: unknown): Effect.Effect<Resul
   // a handler returning nothing (Schema.Void / Unknown) sends an empty output
   value === undefined && Schema.is(schema)(undefined) ? Effect.succeed(Result.succeed("")) : encodeJson(schema, value)
 
-const encodeJson = (schema: Tool.AnySchema, value: unknown) =>
-  Schema.encodeUnknownEffect(jsonCodec(schema))(value).pipe(
-    Effect.map((encoded) => (typeof encoded === "string" ? Result.succeed(encoded) : stringify(encoded))),
+const encoders = new WeakMap<Tool.AnySchema, (input: unknown) => Effect.Effect<unknown, Schema.SchemaError>>()
+/** The JSON encoder of a result Schema, built once per Schema. */
+const encoderOf = (schema: Tool.AnySchema) => {
+  let encoder = encoders.get(schema)
+  if (encoder === undefined) {
+    encoder = Schema.encodeUnknownEffect(jsonCodec(schema))
+    encoders.set(schema, encoder)
+  }
+  return encoder
+}
+
+const encodedText = (encoded: unknown): Result.Result<string, string> =>
+  typeof encoded === "string" ? Result.succeed(encoded) : stringify(encoded)
+
+/** The JSON text of a value; an `Exit` when the Schema encodes synchronously. */
+const encodeJson = (schema: Tool.AnySchema, value: unknown): Effect.Effect<Result.Result<string, string>> => {
+  const encoded = encoderOf(schema)(value)
+  const ok = succeeded(encoded)
+  if (ok !== undefined) return Exit.succeed(encodedText(ok.value))
+  return encoded.pipe(
+    Effect.map(encodedText),
     Effect.catch((error) => Effect.succeed(Result.fail(clip(error.message, 500))))
   )
+}
 
 const defectMessage = (cause: Cause.Cause<unknown>): string => {
   const squashed = Cause.squash(cause)
@@ -268,14 +328,16 @@ const settle = (
 ): Effect.Effect<Finished, ToolFailed | ToolTimeout> => {
   const ids = { name: tool.name, callId }
   switch (attempt._tag) {
-    case "Value":
-      return encodeWith(tool.success, attempt.value).pipe(
-        Effect.flatMap((encoded) =>
-          Result.isSuccess(encoded)
-            ? Effect.succeed<Finished>({ _tag: "Success", value: attempt.value, encoded: encoded.success })
-            : invalidResult(ids, encoded.failure)
-        )
-      )
+    case "Value": {
+      const then = (encoded: Result.Result<string, string>): Effect.Effect<Finished> =>
+        Result.isSuccess(encoded)
+          ? Exit.succeed<Finished>({ _tag: "Success", value: attempt.value, encoded: encoded.success })
+          : invalidResult(ids, encoded.failure)
+      const encoded = encodeWith(tool.success, attempt.value)
+      // synchronous encoding (the usual case) settles without a fiber step
+      const ok = succeeded(encoded)
+      return ok !== undefined ? then(ok.value) : Effect.flatMap(encoded, then)
+    }
     case "Failed":
       return encodeWith(tool.failure, attempt.error).pipe(
         Effect.flatMap((encoded) =>
@@ -304,22 +366,50 @@ const settle = (
   }
 }
 
+/** What the handler phase ends with: the finished outcome and the number of handler runs. */
+interface Ran {
+  readonly finished: Finished
+  readonly attempts: number
+}
+
+/** Applies the final failure policy to a settled outcome. */
+const byPolicy = (
+  tool: Tool.Any,
+  result: Result.Result<Finished, ToolFailed | ToolTimeout>,
+  attempts: number
+): Effect.Effect<Ran, ToolFailed | ToolTimeout> => {
+  if (Result.isSuccess(result)) return Exit.succeed({ finished: result.success, attempts })
+  if (finalPolicy(tool) === "fail") return Exit.fail(result.failure)
+  return Exit.succeed({ finished: { _tag: "Error", error: result.failure }, attempts })
+}
+
 /** Run the handler with the tool's failure policy; fails only when the policy says the run must fail. */
-const runWithPolicy = (entry: Entry, args: unknown, call: ResponsesSchema.FunctionCall, options: CallOptions) =>
-  Effect.gen(function* () {
-    const tool = entry.tool
-    let attempts = 0
-    const once = Effect.suspend(() => {
-      attempts++
-      return runHandler(entry, args, call, options.grace)
-    }).pipe(Effect.flatMap((attempt) => settle(tool, call.call_id, attempt)))
-    const failurePolicy = tool.failurePolicy
-    const retried = typeof failurePolicy === "object" ? once.pipe(Effect.retry(failurePolicy.retry)) : once
-    const result = yield* Effect.result(retried)
-    if (Result.isSuccess(result)) return { finished: result.success, attempts }
-    if (finalPolicy(tool) === "fail") return yield* Effect.fail(result.failure)
-    return { finished: { _tag: "Error", error: result.failure } satisfies Finished, attempts }
-  })
+const runWithPolicy = (
+  entry: Entry,
+  args: unknown,
+  call: ResponsesSchema.FunctionCall,
+  options: CallOptions
+): Effect.Effect<Ran, ToolFailed | ToolTimeout> => {
+  const tool = entry.tool
+  const failurePolicy = tool.failurePolicy
+  if (typeof failurePolicy !== "object")
+    // one attempt (no retry schedule): settled without extra fiber steps when encoding is synchronous
+    return Effect.flatMap(runHandler(entry, args, call, options.grace), (attempt) => {
+      const settled = settle(tool, call.call_id, attempt)
+      const ok = succeeded(settled)
+      return ok !== undefined
+        ? Exit.succeed({ finished: ok.value, attempts: 1 })
+        : Effect.flatMap(Effect.result(settled), (result) => byPolicy(tool, result, 1))
+    })
+  let attempts = 0
+  const once = Effect.suspend(() => {
+    attempts++
+    return runHandler(entry, args, call, options.grace)
+  }).pipe(Effect.flatMap((attempt) => settle(tool, call.call_id, attempt)))
+  return Effect.flatMap(Effect.result(once.pipe(Effect.retry(failurePolicy.retry))), (result) =>
+    byPolicy(tool, result, attempts)
+  )
+}
 
 /** A result (or failure) that cannot be encoded is a bug in the tool: the model gets a generic message, the span the reason. */
 const invalidResult = (ids: { readonly name: string; readonly callId: string }, reason: string) =>
@@ -354,24 +444,35 @@ const traced = (
   const entry = lookup(entries, call.name, options.enabled)
   const capture = options.captureContent || entry?.tool.captureContent === true
   let recorded: ToolCallResult | undefined
+  // Fail inside the span so its status is an error; recovered right after the span ends.
+  const done = (result: ToolCallResult): Effect.Effect<ToolCallResult, ToolCallError> => {
+    recorded = result
+    return result.outcome._tag === "Failure"
+      ? Effect.annotateCurrentSpan({ "error.type": result.outcome.error._tag }).pipe(
+          Effect.andThen(Effect.fail(result.outcome.error))
+        )
+      : Exit.succeed(result)
+  }
   return Effect.gen(function* () {
-    const start = yield* Clock.currentTimeMillis
-    const finish = (outcome: ToolOutcome, output: string, attempts: number, args?: { value: unknown }) =>
-      Effect.map(Clock.currentTimeMillis, (now): ToolCallResult => {
-        const result: ToolCallResult = {
-          callId: call.call_id,
-          name: call.name,
-          output: outputItem(call.call_id, output),
-          outcome,
-          durationMs: now - start,
-          attempts,
-          isArgumentError: outcome._tag === "Failure" && outcome.error._tag === "ToolArgumentsInvalid",
-          ...(args === undefined ? {} : { args: args.value })
-        }
-        return result
-      })
+    const clock = yield* Clock.Clock
+    const start = clock.currentTimeMillisUnsafe()
+    const finish = (
+      outcome: ToolOutcome,
+      output: string,
+      attempts: number,
+      args?: { value: unknown }
+    ): ToolCallResult => ({
+      callId: call.call_id,
+      name: call.name,
+      output: outputItem(call.call_id, output),
+      outcome,
+      durationMs: clock.currentTimeMillisUnsafe() - start,
+      attempts,
+      isArgumentError: outcome._tag === "Failure" && outcome.error._tag === "ToolArgumentsInvalid",
+      ...(args === undefined ? {} : { args: args.value })
+    })
     const failed = (error: ToolCallError, attempts: number, args?: { value: unknown }) =>
-      finish({ _tag: "Failure", error }, failureOutput(error), attempts, args)
+      done(finish({ _tag: "Failure", error }, failureOutput(error), attempts, args))
     if (capture)
       yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.arguments": cutBytes(call.arguments, MAX_CAPTURED) })
 
@@ -386,33 +487,25 @@ const traced = (
       if (options.unknownTool === "fail") return yield* Effect.fail(error)
       return yield* failed(error, 0)
     }
-    const args = yield* Effect.result(decodeArguments(entry.tool, call))
+    // an `Exit` (synchronous decoding) is read without a fiber step
+    const decoded = decodeArguments(entry.tool, call)
+    const ok = succeeded(decoded)
+    const args = ok !== undefined ? Result.succeed(ok.value) : yield* Effect.result(decoded)
     if (Result.isFailure(args)) return yield* failed(args.failure, 0)
     const { finished, attempts } = yield* runWithPolicy(entry, args.success, call, options)
     if (finished._tag === "Error") return yield* failed(finished.error, attempts, { value: args.success })
     const cut = truncate(finished.encoded, entry.tool.maxOutputBytes)
     if (cut.truncated) yield* Effect.annotateCurrentSpan({ "volley.tool.output_truncated": true })
     if (capture) yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.result": cutBytes(cut.text, MAX_CAPTURED) })
-    return yield* finish(
-      { _tag: "Success", value: finished.value, encoded: finished.encoded, truncated: cut.truncated },
-      cut.text,
-      attempts,
-      { value: args.success }
+    return yield* done(
+      finish(
+        { _tag: "Success", value: finished.value, encoded: finished.encoded, truncated: cut.truncated },
+        cut.text,
+        attempts,
+        { value: args.success }
+      )
     )
   }).pipe(
-    Effect.tap((result) =>
-      Effect.sync(() => {
-        recorded = result
-      })
-    ),
-    // Fail inside the span so its status is an error; recovered right after the span ends.
-    Effect.flatMap((result) =>
-      result.outcome._tag === "Failure"
-        ? Effect.annotateCurrentSpan({ "error.type": result.outcome.error._tag }).pipe(
-            Effect.andThen(Effect.fail(result.outcome.error))
-          )
-        : Effect.succeed(result)
-    ),
     Effect.withSpan(
       `execute_tool ${clip(call.name, 64)}`,
       {
