@@ -8,6 +8,8 @@
  * Gotcha: the client retries only while nothing has reached the consumer; once a stream event was
  * emitted, a failure is final here and it is the agent's job to re-run the whole turn.
  */
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/Config"
@@ -16,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Pull from "effect/Pull"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -287,7 +290,7 @@ const create = (
     const state = newState(settings, callOptions)
     const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
     const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
-    const input = yield* callInput(settings, request, false, "application/json", callOptions)
+    const input = callInputOf(settings, request, false, "application/json", callOptions)
     if (span !== undefined) annotateRequest(settings, span, request)
     const run = retrying(state, policy, span, (resend) => settings.transport.create(policy, input, resend))
     const response = yield* withTotalDeadline(settings, state, run).pipe(
@@ -305,70 +308,84 @@ const stream = (
   settings: Settings,
   request: CreateRequest,
   callOptions: CallOptions | undefined
-): Stream.Stream<StreamEvent, ResponsesError> =>
-  Stream.suspend(() => {
-    const state = newState(settings, callOptions)
-    const events = Stream.unwrap(
-      Effect.gen(function* () {
-        const parent = yield* Scope.Scope
-        const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
-        const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
-        const clock = yield* Clock.Clock
-        const input = yield* callInput(settings, request, true, "text/event-stream", callOptions)
-        if (span !== undefined) annotateRequest(settings, span, request)
-        const hooks = {
-          onRetryField: (ms: number) =>
-            span?.event("volley.sse.retry_field", clock.currentTimeNanosUnsafe(), { "volley.sse.retry_ms": ms }),
-          onMismatch: (info: { readonly outputIndex: number; readonly callId: string | undefined }) =>
-            span?.event("volley.function_call.arguments_mismatch", clock.currentTimeNanosUnsafe(), {
-              "volley.output_index": info.outputIndex,
-              ...(info.callId === undefined ? {} : { "gen_ai.tool.call.id": info.callId })
-            })
-        }
-        const start = yield* retrying(state, policy, span, (resend) =>
-          Effect.gen(function* () {
-            const scope = yield* Scope.fork(parent)
-            return yield* settings.transport.stream(policy, input, resend, state, hooks).pipe(
-              Scope.provide(scope),
-              Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
-            )
-          })
-        ).pipe(Effect.tapError((error) => Effect.sync(() => span?.attribute("error.type", error._tag))))
-        return Stream.fromIterable(start.first).pipe(
-          Stream.concat(start.rest),
-          Stream.mapError((error) => finalStreamError(state, error)),
-          Stream.tapError((error) => Effect.sync(() => span?.attribute("error.type", error._tag))),
-          Stream.mapArray((chunk) => {
-            if (span !== undefined) for (const event of chunk) annotateEvent(settings, span, event)
-            return chunk
-          })
-        )
-      })
-    )
-    const deadline = settings.endpoint.timeouts.totalMs
-    const bounded =
-      deadline === undefined
-        ? events
-        : events.pipe(
+): Stream.Stream<StreamEvent, ResponsesError> => {
+  // One channel for the whole call (span, retries, first events, the rest): every Stream operator
+  // stacked here used to cost setup and a pull step per chunk on the hottest path (bench/README.md).
+  const events = (state: CallState): Stream.Stream<StreamEvent, ResponsesError> =>
+    Stream.fromChannel(Channel.fromTransform((_, scope) => startStream(settings, request, callOptions, state, scope)))
+  const deadline = settings.endpoint.timeouts.totalMs
+  const bounded =
+    deadline === undefined
+      ? Stream.suspend(() => events(newState(settings, callOptions)))
+      : Stream.suspend(() => {
+          const state = newState(settings, callOptions)
+          return events(state).pipe(
             Stream.interruptWhen(
               Effect.sleep(deadline).pipe(
                 Effect.andThen(Effect.fail(finalError(state, timeoutFailure("total", deadline).error)))
               )
             )
           )
-    const signal = callOptions?.signal
-    const abortableStream =
-      signal === undefined
-        ? bounded
-        : signal.aborted
-          ? Stream.fromEffect(Effect.interrupt)
-          : bounded.pipe(
-              Stream.interruptWhen(onAbort(signal)),
-              Stream.catchTag("VolleyAborted", () => Stream.fromEffect(Effect.interrupt))
-            )
-    return abortableStream.pipe(
-      Stream.withSpan(`chat ${request.model}`, { ...spanOptions(settings, request), ...noStackTrace })
+        })
+  const signal = callOptions?.signal
+  if (signal === undefined) return bounded
+  if (signal.aborted) return Stream.fromEffect(Effect.interrupt)
+  return bounded.pipe(
+    Stream.interruptWhen(onAbort(signal)),
+    Stream.catchTag("VolleyAborted", () => Stream.fromEffect(Effect.interrupt))
+  )
+}
+
+/** Opens the `chat` span, runs the attempts until the first events, and returns the pull of the call's events. */
+const startStream = (
+  settings: Settings,
+  request: CreateRequest,
+  callOptions: CallOptions | undefined,
+  state: CallState,
+  scope: Scope.Scope
+): Effect.Effect<Pull.Pull<readonly [StreamEvent, ...Array<StreamEvent>], ResponsesError>, ResponsesError> =>
+  Effect.gen(function* () {
+    const clock = yield* Clock.Clock
+    const span = yield* Effect.makeSpan(`chat ${request.model}`, spanOptions(settings, request))
+    yield* Scope.addFinalizerExit(scope, (exit) => Effect.sync(() => span.end(clock.currentTimeNanosUnsafe(), exit)))
+    const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
+    const input = callInputOf(settings, request, true, "text/event-stream", callOptions)
+    annotateRequest(settings, span, request)
+    const hooks = {
+      onRetryField: (ms: number) =>
+        span.event("volley.sse.retry_field", clock.currentTimeNanosUnsafe(), { "volley.sse.retry_ms": ms }),
+      onMismatch: (info: { readonly outputIndex: number; readonly callId: string | undefined }) =>
+        span.event("volley.function_call.arguments_mismatch", clock.currentTimeNanosUnsafe(), {
+          "volley.output_index": info.outputIndex,
+          ...(info.callId === undefined ? {} : { "gen_ai.tool.call.id": info.callId })
+        })
+    }
+    const failed = (error: ResponsesError): ResponsesError => {
+      span.attribute("error.type", error._tag)
+      return error
+    }
+    const start = yield* retrying(state, policy, span, (resend) =>
+      Effect.flatMap(Scope.fork(scope), (attemptScope) =>
+        settings.transport.stream(policy, input, resend, state, hooks).pipe(
+          Scope.provide(attemptScope),
+          Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(attemptScope, exit) : Effect.void))
+        )
+      )
+    ).pipe(Effect.mapError(failed), Effect.withParentSpan(span, noStackTrace))
+    let first: ReadonlyArray<StreamEvent> | undefined = start.first
+    const emit = (chunk: ReadonlyArray<StreamEvent>) => {
+      for (let i = 0; i < chunk.length; i++) annotateEvent(settings, span, chunk[i]!)
+      return chunk as readonly [StreamEvent, ...Array<StreamEvent>]
+    }
+    const rest = start.rest.pipe(
+      Effect.mapError((error) => (Cause.isDone(error) ? error : failed(finalStreamError(state, error)))),
+      Effect.map(emit)
     )
+    return Effect.suspend(() => {
+      const chunk = first
+      first = undefined
+      return chunk !== undefined && chunk.length > 0 ? Effect.succeed(emit(chunk)) : rest
+    })
   })
 
 /** The abort of a `CallOptions.signal`, turned into an interruption right after the race. */
@@ -408,23 +425,22 @@ const newState = (settings: Settings, callOptions: CallOptions | undefined): Cal
   needles: settings.endpoint.needles
 })
 
-const callInput = (
+const callInputOf = (
   settings: Settings,
   request: CreateRequest,
   streaming: boolean,
   accept: string,
   callOptions: CallOptions | undefined
-): Effect.Effect<CallInput> =>
-  Effect.sync(() => ({
-    // A request that cannot be encoded (a BigInt, a cycle) is a bug in the caller: it dies here.
-    body: JSON.stringify({ ...request, stream: streaming }),
-    accept,
-    idempotencyKey:
-      settings.endpoint.idempotencyHeader === undefined
-        ? undefined
-        : (callOptions?.idempotencyKey ?? `volley-${crypto.randomUUID()}`),
-    headers: callOptions?.headers
-  }))
+): CallInput => ({
+  // A request that cannot be encoded (a BigInt, a cycle) is a bug in the caller: it dies here.
+  body: JSON.stringify({ ...request, stream: streaming }),
+  accept,
+  idempotencyKey:
+    settings.endpoint.idempotencyHeader === undefined
+      ? undefined
+      : (callOptions?.idempotencyKey ?? `volley-${crypto.randomUUID()}`),
+  headers: callOptions?.headers
+})
 
 const withTotalDeadline = <A>(
   settings: Settings,

@@ -289,8 +289,12 @@ export const createAttempt = (
 /** A stream attempt that got its first events: the rest is pulled by the consumer, never retried. */
 export interface StreamStart {
   readonly first: ReadonlyArray<StreamEvent>
-  readonly rest: Stream.Stream<StreamEvent, ResponsesError>
+  /** Pulls the next non-empty batch; fails with `Cause.Done` after the last one. */
+  readonly rest: Pull.Pull<ReadonlyArray<StreamEvent>, ResponsesError>
 }
+
+/** The `rest` of a stream that has nothing more to give. */
+export const noMoreEvents: Pull.Pull<ReadonlyArray<StreamEvent>, ResponsesError> = Cause.done()
 
 /** Hooks of a stream attempt (span events). */
 export interface StreamHooks {
@@ -329,7 +333,7 @@ export const streamAttempt = (
             orElse: () => Effect.fail(timeout("body", endpoint.timeouts.headersMs))
           }),
           Effect.flatMap((text) => decodeJsonResponse(text, requestId, endpoint, true)),
-          Effect.map((final): StreamStart => ({ first: synthesizeEvents(final), rest: Stream.empty }))
+          Effect.map((final): StreamStart => ({ first: synthesizeEvents(final), rest: noMoreEvents }))
         )
       }
       return readBounded(response, 1024).pipe(
@@ -415,14 +419,9 @@ const startSse = (
       Pull.catchDone(() => Effect.succeed([] as ReadonlyArray<StreamEvent>)),
       Effect.mapError(toFailure)
     )
-    const rest = Stream.fromPull(
-      Effect.succeed(
-        pull.pipe(Effect.mapError((error) => (Cause.isDone(error) ? error : toFailure(error).error))) as Pull.Pull<
-          readonly [StreamEvent, ...Array<StreamEvent>],
-          ResponsesError
-        >
-      )
-    )
+    const rest = pull.pipe(
+      Effect.mapError((error) => (Cause.isDone(error) ? error : toFailure(error).error))
+    ) as Pull.Pull<ReadonlyArray<StreamEvent>, ResponsesError>
     return { first, rest }
   })
 

@@ -16,7 +16,6 @@ import * as Effect from "effect/Effect"
 import * as Pull from "effect/Pull"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { Agent, type Dispatcher, request } from "undici"
 import * as ResponseAccumulator from "../ResponseAccumulator.ts"
@@ -31,6 +30,7 @@ import {
   decodeJsonResponse,
   type Endpoint,
   maxErrorBodyBytes,
+  noMoreEvents,
   type StreamHooks,
   type StreamStart,
   synthesizeEvents,
@@ -309,7 +309,7 @@ const streamAttempt = (
               done(
                 Effect.map(
                   decodeJsonResponse(text, requestId, endpoint, true),
-                  (final): StreamStart => ({ first: synthesizeEvents(final), rest: Stream.empty })
+                  (final): StreamStart => ({ first: synthesizeEvents(final), rest: noMoreEvents })
                 )
               ),
             (error) => done(Effect.fail(fromTransport(error, "stream", connectMs)))
@@ -317,7 +317,11 @@ const streamAttempt = (
         })
       }
       if (contentType !== "text/event-stream") {
-        return Effect.promise(() => readBounded(response.body, 1024)).pipe(
+        // at most 1 KiB of the body for the message, read under the headers limit (a stalled body is cut)
+        return bodyTimer<string>((done) => {
+          void readBounded(response.body, 1024).then((body) => done(Effect.succeed(body)))
+        }).pipe(
+          Effect.catch(() => Effect.succeed("")),
           Effect.flatMap((body) =>
             Effect.fail<AttemptFailure>({
               retryable: false,
@@ -366,14 +370,7 @@ const streamAttempt = (
         Effect.map(
           (first): StreamStart => ({
             first,
-            rest: Stream.fromPull(
-              Effect.succeed(
-                Effect.mapError(pull, (error) => (Cause.isDone(error) ? error : error.error)) as Pull.Pull<
-                  readonly [StreamEvent, ...Array<StreamEvent>],
-                  ResponsesError
-                >
-              )
-            )
+            rest: Effect.mapError(pull, (error) => (Cause.isDone(error) ? error : error.error))
           })
         )
       )
@@ -392,13 +389,18 @@ const done: unique symbol = Symbol("done")
 
 /**
  * Reads an SSE body chunk by chunk through the synchronous decoder, under the stream-idle timer
- * (any bytes reset it) and the content-idle timer (only non-`keepalive` events reset it).
+ * (any bytes reset it) and the content-idle timer (only non-`keepalive` events reset it). Both
+ * count only while the reader waits for bytes: a consumer slower than the limits, with the
+ * server's bytes waiting unread, is not an idle server (B11).
  * `next()` never rejects: it resolves with a non-empty batch, `done`, or the attempt failure.
  */
 class SseReader {
   private readonly iterator: AsyncIterator<Uint8Array>
   private readonly idle: ReturnType<typeof setTimeout>
-  private readonly contentIdle: ReturnType<typeof setTimeout> | undefined
+  private contentIdle: ReturnType<typeof setTimeout> | undefined
+  /** When the last content event arrived (content-idle only). */
+  private lastContent: number
+  private waiting = false
   private fired: "stream-idle" | "content-idle" | undefined
   private delivered = 0
   private closed = false
@@ -418,16 +420,24 @@ class SseReader {
     this.endpoint = endpoint
     this.accumulator = accumulator
     this.iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-    const { streamIdleMs, contentIdleMs } = endpoint.timeouts
-    this.idle = setTimeout(() => this.expire("stream-idle"), streamIdleMs)
-    this.contentIdle =
-      contentIdleMs === undefined ? undefined : setTimeout(() => this.expire("content-idle"), contentIdleMs)
+    this.idle = setTimeout(() => this.expire("stream-idle"), endpoint.timeouts.streamIdleMs)
+    this.lastContent = endpoint.timeouts.contentIdleMs === undefined ? 0 : Date.now()
   }
 
   private expire(which: "stream-idle" | "content-idle"): void {
-    if (this.closed || this.fired !== undefined) return
+    if (this.closed || this.fired !== undefined || !this.waiting) return
     this.fired = which
     this.body.destroy()
+  }
+
+  /** Arms the timers for one wait for bytes (stream idle afresh; content idle for what is left of it). */
+  private arm(): void {
+    this.waiting = true
+    this.idle.refresh()
+    const limit = this.endpoint.timeouts.contentIdleMs
+    if (limit === undefined) return
+    if (this.contentIdle !== undefined) clearTimeout(this.contentIdle)
+    this.contentIdle = setTimeout(() => this.expire("content-idle"), Math.max(0, this.lastContent + limit - Date.now()))
   }
 
   /** The failure for a transport error or a timer, with the partial response once events were delivered. */
@@ -448,11 +458,14 @@ class SseReader {
     const out: Array<StreamEvent> = []
     while (true) {
       let step: IteratorResult<Uint8Array>
+      this.arm()
       try {
         step = await this.iterator.next()
       } catch (cause) {
         this.close()
         return this.failure(cause)
+      } finally {
+        this.waiting = false
       }
       if (this.fired !== undefined) {
         this.close()
@@ -463,7 +476,6 @@ class SseReader {
         this.close()
         return this.settle(out, error)
       }
-      this.idle.refresh()
       const error = decoder.feed(step.value, out)
       if (decoder.finished()) {
         if (error === undefined) await this.release()
@@ -472,7 +484,7 @@ class SseReader {
       }
       if (out.length > 0) {
         if (this.contentIdle !== undefined && out.some((event) => event.type !== "keepalive")) {
-          this.contentIdle.refresh()
+          this.lastContent = Date.now()
         }
         this.delivered += out.length
         return out
