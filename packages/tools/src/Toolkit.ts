@@ -302,20 +302,31 @@ class ToolkitImpl<Tools extends Record<string, Tool.Any>, Requires>
     this.parts = parts
   }
 
+  /** The last handled toolkit built, and the handler sets it was built from. */
+  private built: { readonly sets: ReadonlyArray<HandlerSet>; readonly handled: Handled<Tools> } | undefined
+
   asEffect(): Effect.Effect<Handled<Tools>, never, Requires> {
     const parts = this.parts
     const tools = this.tools
-    return Effect.gen(function* () {
+    // One step per `yield*`: the handled toolkit is rebuilt only when the handler sets in context changed
+    // (a run per agent call makes this the hot path).
+    return Effect.withFiber((fiber) => {
+      const sets = parts.map((part) => Context.getUnsafe(fiber.context, part.key))
+      const built = this.built
+      if (built !== undefined && built.sets.every((set, index) => set === sets[index]))
+        return Exit.succeed(built.handled)
       const entries = new Map<string, Execute.Entry>()
-      for (const part of parts) {
-        const set = yield* part.key
+      parts.forEach((part, index) => {
+        const set = sets[index]!
         for (const name of part.names) {
           const handler = set.handlers[name]
           const tool = tools[name]
           if (handler !== undefined && tool !== undefined) entries.set(name, { tool, handler, context: set.context })
         }
-      }
-      return makeHandled(tools, entries)
+      })
+      const handled = makeHandled(tools, entries)
+      this.built = { sets, handled }
+      return Exit.succeed(handled)
     }) as Effect.Effect<Handled<Tools>, never, Requires>
   }
 

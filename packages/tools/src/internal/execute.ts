@@ -3,7 +3,8 @@
  * optional-as-null undone, Schema decode, the handler under a timeout with a stop grace period and an
  * AbortSignal, the failure policy (feedback, fail, retry), result encoding, truncation, and the
  * `execute_tool {name}` span. Every failure becomes a well-formed `function_call_output`; the error
- * channel only carries what a policy turns into a run failure.
+ * channel only carries what a policy turns into a run failure. Synchronous decoding and encoding are read
+ * as `Exit`s, and a handler that completes while it is forked needs no timer, so a fast call stays cheap.
  * Gotcha: a handler that ignores interruption is left running after the grace period (with a
  * `tool.did_not_stop` warning) so the turn can proceed; it is detached, never awaited again.
  */
