@@ -9,9 +9,11 @@
  * with a typed `AgentError` that still carries the history and usage.
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
@@ -245,24 +247,33 @@ const outputSpec = <A>(
   }
 }
 
-const readKnobs = Effect.gen(function* () {
-  const retryPolicy = yield* RetryPolicy.RetryPolicy
-  const knobs: Knobs = {
-    maxTurns: yield* AgentKnobs.MaxTurns,
-    toolConcurrency: yield* AgentKnobs.ToolConcurrency,
-    budgets: yield* AgentKnobs.Budgets,
-    maxInputBytes: yield* AgentKnobs.MaxInputBytes,
-    retryTurnOnStreamDrop: yield* AgentKnobs.RetryTurnOnStreamDrop,
-    modelRetries: (yield* AgentKnobs.ModelRetries) ?? retryPolicy.maxRetries,
+/** The knobs of a run, read from the fiber's references in one step. */
+const knobsOf = (fiber: Fiber.Fiber<unknown, unknown>): Knobs => {
+  const retryPolicy = fiber.getRef(RetryPolicy.RetryPolicy)
+  return {
+    maxTurns: fiber.getRef(AgentKnobs.MaxTurns),
+    toolConcurrency: fiber.getRef(AgentKnobs.ToolConcurrency),
+    budgets: fiber.getRef(AgentKnobs.Budgets),
+    maxInputBytes: fiber.getRef(AgentKnobs.MaxInputBytes),
+    retryTurnOnStreamDrop: fiber.getRef(AgentKnobs.RetryTurnOnStreamDrop),
+    modelRetries: fiber.getRef(AgentKnobs.ModelRetries) ?? retryPolicy.maxRetries,
     retryPolicy,
-    malformedArgumentTurns: yield* AgentKnobs.MalformedArgumentTurns,
-    repeatedCalls: yield* AgentKnobs.RepeatedCalls,
-    unknownTool: yield* AgentKnobs.UnknownTool,
-    captureContent: yield* AgentKnobs.CaptureContent,
-    wrap: (yield* AgentKnobs.StepWrapper).wrap
+    malformedArgumentTurns: fiber.getRef(AgentKnobs.MalformedArgumentTurns),
+    repeatedCalls: fiber.getRef(AgentKnobs.RepeatedCalls),
+    unknownTool: fiber.getRef(AgentKnobs.UnknownTool),
+    captureContent: fiber.getRef(AgentKnobs.CaptureContent),
+    wrap: fiber.getRef(AgentKnobs.StepWrapper).wrap
   }
-  return knobs
-})
+}
+
+/** What a run reads from its fiber when it starts: the client, the knobs and the parent run. */
+const readStart = Effect.withFiber((fiber) =>
+  Exit.succeed({
+    client: Context.get(fiber.context as Context.Context<ResponsesClient>, ResponsesClient),
+    knobs: knobsOf(fiber),
+    parent: fiber.getRef(CurrentRun)
+  })
+)
 
 const emptyToolkit: HandledToolkitLike = {
   names: [],
@@ -291,19 +302,21 @@ const execute = <A, R>(
   emitAll?: (events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>
 ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
   Effect.gen(function* () {
-    const client = yield* ResponsesClient
-    const knobs = yield* readKnobs
+    const { client, knobs, parent } = yield* readStart
     const toolkit = yield* toolkitOf
-    const parent = yield* CurrentRun
     const { run, resumed, approvals } = start(parent)
     const deps: LoopDeps<R> = { client, toolkit, knobs, emit, emitAll, mode }
     const checkpoint = (reason: StopReason) =>
       runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
     yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
-    const body: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = Effect.gen(function* () {
-      const first = yield* resumeBatch(spec, run, deps, approvals)
-      return first !== undefined ? first : yield* loop(spec, run, deps)
-    })
+    // a fresh run has no batch to resume: straight into the loop
+    const body: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = run.batch === undefined &&
+    approvals.length === 0
+      ? loop(spec, run, deps)
+      : Effect.gen(function* () {
+          const first = yield* resumeBatch(spec, run, deps, approvals)
+          return first !== undefined ? first : yield* loop(spec, run, deps)
+        })
     const wallTimeMs = knobs.budgets.wallTimeMs
     const bounded =
       wallTimeMs === undefined
@@ -344,8 +357,8 @@ const execute = <A, R>(
       )
     )
     const result = toResult(spec.name, run, outcome)
-    if (knobs.captureContent) yield* Effect.annotateCurrentSpan(contentAttributes(spec, result))
     yield* Effect.annotateCurrentSpan({
+      ...(knobs.captureContent ? contentAttributes(spec, result) : {}),
       "gen_ai.usage.input_tokens": run.usage.inputTokens,
       "gen_ai.usage.output_tokens": run.usage.outputTokens,
       "volley.agent.turns": run.turns,

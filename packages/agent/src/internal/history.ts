@@ -5,7 +5,7 @@
  * are never copied or re-keyed: a response's output items go into the history as the same objects,
  * which is what keeps each request's prefix byte-identical to the previous request.
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import type { FunctionCallOutput, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
 
 /** The user's input as history items: a string becomes one user message. */
@@ -77,10 +77,7 @@ const parseOrRaw = (text: string): unknown => {
 }
 
 /** A stable hash of a call's arguments: SHA-256 of their canonical JSON, hex, prefixed. */
-export const argsHash = (args: string): string =>
-  `sha256:${createHash("sha256")
-    .update(canonicalJson(parseOrRaw(args)))
-    .digest("hex")}`
+export const argsHash = (args: string): string => `sha256:${hash("sha256", canonicalJson(parseOrRaw(args)), "hex")}`
 
 /** The UTF-8 size of an item as it will appear in a request body. */
 export const itemBytes = (item: InputItem): number => Buffer.byteLength(JSON.stringify(item), "utf8")
