@@ -313,8 +313,7 @@ class ToolkitImpl<Tools extends Record<string, Tool.Any>, Requires>
     return Effect.withFiber((fiber) => {
       const sets = parts.map((part) => Context.getUnsafe(fiber.context, part.key))
       const built = this.built
-      if (built !== undefined && built.sets.every((set, index) => set === sets[index]))
-        return Exit.succeed(built.handled)
+      if (built?.sets.every((set, index) => set === sets[index])) return Exit.succeed(built.handled)
       const entries = new Map<string, Execute.Entry>()
       parts.forEach((part, index) => {
         const set = sets[index]!
