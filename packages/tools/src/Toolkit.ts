@@ -229,6 +229,8 @@ const makeHandled = <Tools extends Record<string, Tool.Any>>(
     handle: (call, options) =>
       Effect.withFiber((fiber) => {
         const resolved = resolveOptions(options, fiber.getRef(StopGrace))
+        // without an `interrupt` option: the call itself, built for this execution (no extra suspend)
+        if (options?.interrupt === undefined) return Execute.traced(entries, call, resolved)
         return run(options, (cancel) => withCancel(call, resolved, cancel))
       }),
     handleAll: (calls, options) =>

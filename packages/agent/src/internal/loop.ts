@@ -9,6 +9,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { RetryPolicy } from "@volley/core"
 import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
 import { ResponseFailed, StreamProtocolError } from "@volley/core/ResponsesError"
@@ -303,16 +304,28 @@ const modelTurn = <A, R>(
             retryPolicy: knobs.retryPolicy
           })
         : createCall(deps.client, request)
-    return deps.emit({ _tag: "TurnStart", runId: run.runId, turn }).pipe(
-      Effect.andThen(knobs.wrap({ runId: run.runId, turn, kind: "model" }, call)),
-      Effect.mapError((error) => new AgentError.ModelError({ ...transcript(run, error.message), error })),
-      Effect.tap((response) => {
+    // one frame for the call's outcome, and no step for an event nobody listens to (`run` mode)
+    const called = Effect.matchEffect(knobs.wrap({ runId: run.runId, turn, kind: "model" }, call), {
+      onFailure: (error) => Effect.fail(new AgentError.ModelError({ ...transcript(run, error.message), error })),
+      onSuccess: (response) => {
         run.turns = turn
         const usage = addTurnUsage(run, response)
-        return deps.emit({ _tag: "TurnEnd", turn, responseId: response.id, usage, totalUsage: run.usage })
-      })
-    )
+        return emitThen(
+          deps.emit({ _tag: "TurnEnd", turn, responseId: response.id, usage, totalUsage: run.usage }),
+          response
+        )
+      }
+    })
+    const started = deps.emit({ _tag: "TurnStart", runId: run.runId, turn })
+    return isDone(started) ? called : Effect.andThen(started, called)
   })
+
+/** Whether an effect already completed successfully (an `Exit`, e.g. `Effect.void`): nothing to run. */
+const isDone = (effect: Effect.Effect<void>): boolean => Exit.isExit(effect) && Exit.isSuccess(effect)
+
+/** `value` once the emit is done; no step when the emit is a no-op. */
+const emitThen = <A>(emitted: Effect.Effect<void>, value: A): Effect.Effect<A> =>
+  isDone(emitted) ? Exit.succeed(value) : Effect.as(emitted, value)
 
 const modelError = (run: Run, error: ResponseFailed | StreamProtocolError) =>
   new AgentError.ModelError({ ...transcript(run, error.message), error })

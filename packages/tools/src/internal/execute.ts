@@ -437,7 +437,8 @@ export const executeCall = (
   options: CallOptions
 ): Effect.Effect<ToolCallResult, ToolRunError> => Effect.suspend(() => traced(entries, call, options))
 
-const traced = (
+/** `executeCall` built for one execution only (its result is recorded in a closure): call it inside a lazy effect. */
+export const traced = (
   entries: ReadonlyMap<string, Entry>,
   call: ResponsesSchema.FunctionCall,
   options: CallOptions
