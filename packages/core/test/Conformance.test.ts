@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
+import { decodeResponseFast } from "../src/internal/fastDecode.ts"
 import { decodeEventFast } from "../src/internal/sse.ts"
 import * as ResponseAccumulator from "../src/ResponseAccumulator.ts"
 import {
@@ -219,6 +220,91 @@ describe("Conformance", () => {
       }
     }
     assert.isAtLeast(fast, 10_000)
+  })
+
+  it("json/ + sse/: the fast checks accept a response or structural event only when the schema gives the same value, on every recorded one and on mutated copies", () => {
+    // Every leaf (and every object) of `value` replaced in turn by a wrong value: the fast path must
+    // either step aside or accept exactly what the schema accepts, with the same result.
+    const wrongs: ReadonlyArray<unknown> = [null, 1, "x", { wrong: true }, [], true]
+    const mutations = function* (value: unknown, depth = 0): Generator<(root: unknown) => unknown> {
+      if (depth > 6 || typeof value !== "object" || value === null) return
+      for (const key of Object.keys(value)) {
+        for (const wrong of wrongs) yield (root) => set(root, [key], wrong)
+        yield (root) => del(root, [key])
+        for (const inner of mutations((value as Record<string, unknown>)[key], depth + 1))
+          yield (root) => {
+            const copy = structuredClone(root) as Record<string, unknown>
+            ;(copy as Record<string, unknown>)[key] = inner((root as Record<string, unknown>)[key])
+            return copy
+          }
+      }
+    }
+    const set = (root: unknown, path: ReadonlyArray<string>, value: unknown) => {
+      const copy = structuredClone(root) as Record<string, unknown>
+      copy[path[0]!] = value
+      return copy
+    }
+    const del = (root: unknown, path: ReadonlyArray<string>) => {
+      const copy = structuredClone(root) as Record<string, unknown>
+      delete copy[path[0]!]
+      return copy
+    }
+    let accepted = 0
+    let checked = 0
+    const agree = (
+      label: string,
+      json: unknown,
+      fast: (json: unknown) => unknown,
+      schema: (json: unknown) => unknown
+    ) => {
+      const viaFast = fast(json)
+      checked++
+      if (viaFast === undefined) return
+      accepted++
+      let viaSchema: unknown
+      try {
+        viaSchema = schema(json)
+      } catch (error) {
+        assert.fail(`${label}: the fast path accepted what the schema rejects: ${String(error).slice(0, 300)}`)
+      }
+      assert.deepStrictEqual(viaFast, viaSchema, label)
+    }
+    const responseSchema = (json: unknown) => Schema.decodeUnknownSync(Response)(json)
+    let file = 0
+    for (const name of corpusFiles("json")) {
+      const json = JSON.parse(corpusText("json", name)) as unknown
+      agree(name, json, decodeResponseFast, responseSchema)
+      // mutate a sample of the files deeply (all of them would take too long for the fast tier)
+      if (file++ % 6 === 0)
+        for (const mutate of mutations(json))
+          agree(`${name} (mutated)`, mutate(json), decodeResponseFast, responseSchema)
+    }
+    let events = 0
+    for (const name of corpusFiles("sse")) {
+      for (const frame of framesOf(corpusText("sse", name))) {
+        if (frame.data === "[DONE]") continue
+        const json = JSON.parse(frame.data) as Record<string, unknown>
+        const type = String(json.type)
+        if (type.endsWith(".delta")) continue
+        agree(
+          `${name}: ${type}`,
+          json,
+          (value) => decodeEventFast(value as Record<string, unknown>),
+          decodeStreamEventUnsafe
+        )
+        if (events++ % 12 === 0)
+          for (const mutate of mutations(json))
+            agree(
+              `${name}: ${type} (mutated)`,
+              mutate(json),
+              (value) => decodeEventFast(value as Record<string, unknown>),
+              decodeStreamEventUnsafe
+            )
+      }
+    }
+    // the fast path must actually carry the common case, and the mutations must have been exercised
+    assert.isAtLeast(accepted, 2_000)
+    assert.isAtLeast(checked, 20_000)
   })
 
   it.effect("sse/: a recorded stream that ends in response.failed gives ResponseFailed with the server's code", () =>

@@ -39,6 +39,7 @@ import {
   timeout,
   withAttempts
 } from "./errors.ts"
+import { decodeResponseFast } from "./fastDecode.ts"
 import { redactWith, truncateUtf8 } from "./redact.ts"
 import { parseRetryAfter } from "./retryAfter.ts"
 import { decodeEvents } from "./sse.ts"
@@ -563,6 +564,8 @@ const retryableCodes: ReadonlySet<string> = new Set([
 
 /** `decodeResponseUnsafe` as a value: the decoded response, or the path of the first issue. */
 const decodeResponse = (json: unknown): Response | string => {
+  const fast = decodeResponseFast(json)
+  if (fast !== undefined) return fast
   try {
     return decodeResponseUnsafe(json)
   } catch (error) {

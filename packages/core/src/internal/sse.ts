@@ -30,6 +30,7 @@ import {
   StreamTruncated
 } from "../ResponsesError.ts"
 import { decodeStreamEventUnsafe, hostedEventTypes, type Response, type StreamEvent } from "../ResponsesSchema.ts"
+import { decodeStructuralEventFast } from "./fastDecode.ts"
 import { excerpt } from "./redact.ts"
 import { makeFrameParser } from "./sseFrames.ts"
 
@@ -338,7 +339,8 @@ const isOptionalString = (value: unknown): boolean => value === undefined || typ
 
 /**
  * The hot path: high-volume delta events checked by hand and returned as parsed (their schemas are
- * open structs, so the schema's output deep-equals the input). Returns `undefined` for anything it
+ * open structs, so the schema's output deep-equals the input), and the common structural events
+ * through `decodeStructuralEventFast` (fastDecode.ts). Returns `undefined` for anything it
  * does not fully vouch for; the caller then runs the schema, which also names the path of an error.
  * A test checks that this agrees with `decodeStreamEventUnsafe` on every event of the corpus.
  */
@@ -375,9 +377,12 @@ export const decodeEventFast = (json: Record<string, unknown>): StreamEvent | un
     case "keepalive":
       return json as unknown as StreamEvent
     default:
-      return hostedTypes.has(type) && isOptionalNumber(json.output_index) && isOptionalString(json.item_id)
-        ? (json as unknown as StreamEvent)
-        : undefined
+      if (hostedTypes.has(type)) {
+        return isOptionalNumber(json.output_index) && isOptionalString(json.item_id)
+          ? (json as unknown as StreamEvent)
+          : undefined
+      }
+      return decodeStructuralEventFast(json)
   }
 }
 
