@@ -48,13 +48,6 @@ afterAll(() => {
   process.off("unhandledRejection", onUnhandled)
 })
 
-/**
- * `it.live`, except for the direct transport where a case pins down a known bug of it (reported to
- * the lead with a fix): there it is `it.live.fails`, which turns red once the bug is fixed.
- */
-const liveUnlessBug = (transport: Transport, bug: boolean) =>
-  bug && transport.name === "direct undici" ? it.live.fails : it.live
-
 const clientFor = (transport: Transport, options: ResponsesClient.Options) =>
   clientOn(transport, { apiKey: Redacted.make(canaryKey), ...options })
 
@@ -441,9 +434,8 @@ describe.each(transports)("timers ($name)", (transport) => {
     })
   )
 
-  // BUG (direct): the stream-idle timer also runs while the consumer holds the stream
-  liveUnlessBug(transport, true)(
-    "a consumer slower than stream-idle, while the server's bytes wait unread, does not trip stream-idle",
+  it.live(
+    "B11 a consumer slower than stream-idle, while the server's bytes wait unread, does not trip stream-idle",
     () =>
       Effect.gen(function* () {
         // the opening events, then (30 ms later, long before the consumer asks) the rest and the end
@@ -745,8 +737,7 @@ describe.each(transports)("other answers to a stream call ($name)", (transport) 
     })
   )
 
-  // BUG (direct): the excerpt of a non-SSE body is read with no timer at all
-  liveUnlessBug(transport, true)(
+  it.live(
     "B12 text/html whose body stalls: StreamProtocolError{UnexpectedContentType} once the headers limit passes, no hang",
     () =>
       Effect.gen(function* () {
