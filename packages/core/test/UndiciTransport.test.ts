@@ -630,25 +630,31 @@ describe.each(transports)("the socket after the stream ($name)", (transport) => 
 
 describe("the socket after the stream (direct undici only)", () => {
   const transport = transports[0]!
-  // BUG: any byte after the terminal event that is not already buffered costs the connection. Not
-  // run over the HttpClient path, which also churns here (1–3 connections for 3 calls, observed).
-  it.live.fails("B05 (a) data: [DONE] and the last chunk 2 ms after response.completed: the connection is reused", () =>
-    Effect.gen(function* () {
-      const server = yield* rawServer((socket) => {
-        socket.setNoDelay(true)
-        socket.write(Buffer.concat([Buffer.from(sseHead()), chunk(sse(whole))]))
-        setTimeout(() => !socket.destroyed && socket.write(Buffer.concat([chunk("data: [DONE]\n\n"), chunk("")])), 2)
+  // BUG: any byte after the terminal event that is not already buffered costs the connection (it.live.fails
+  // until fixed). Not run over the HttpClient path, which churns here too (1–4 connections, observed).
+  const trailers = [
+    ["data: [DONE] and the last chunk", Buffer.concat([chunk("data: [DONE]\n\n"), chunk("")])],
+    ["the last chunk alone", chunk("")]
+  ] as const
+  for (const [name, trailer] of trailers) {
+    it.live.fails(`B05 (a) ${name} 10 ms after response.completed: the connection is reused`, () =>
+      Effect.gen(function* () {
+        const server = yield* rawServer((socket) => {
+          socket.setNoDelay(true)
+          socket.write(Buffer.concat([Buffer.from(sseHead()), chunk(sse(whole))]))
+          setTimeout(() => !socket.destroyed && socket.write(trailer), 10)
+        })
+        const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
+        for (let call = 0; call < 4; call++) {
+          const received = yield* Stream.runCollect(client.stream(request))
+          assert.strictEqual(received.at(-1)?.type, "response.completed")
+          yield* Effect.sleep(100)
+        }
+        assert.strictEqual(server.requests.length, 4)
+        assert.strictEqual(server.opened(), 1, "one keep-alive connection for every call")
       })
-      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
-      for (let call = 0; call < 3; call++) {
-        const received = yield* Stream.runCollect(client.stream(request))
-        assert.strictEqual(received.at(-1)?.type, "response.completed")
-        yield* Effect.sleep(100)
-      }
-      assert.strictEqual(server.requests.length, 3)
-      assert.strictEqual(server.opened(), 1, "one keep-alive connection for every call")
-    })
-  )
+    )
+  }
 })
 
 describe.each(transports)("interruption ($name)", (transport) => {
