@@ -235,6 +235,32 @@ describe.each(transports)("request shape at the server ($name)", (transport) => 
       })
     )
   }
+  // BUG (direct): header names are not normalised, so the same header in two cases is sent twice
+  // (it.live.fails there until fixed)
+  const headerCase = transport.name === "direct undici" ? it.live.fails : it.live
+  headerCase(
+    "per-call headers replace static ones whatever their case; the configured key replaces a per-call Authorization; nothing is sent twice",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* rawServer((socket) => jsonReply(socket, 200, completed()))
+        const client = yield* clientFor(transport, {
+          baseUrl: `${server.origin}/v1`,
+          headers: { "X-Volley-Static": "static", "x-volley-both": "static" }
+        })
+        yield* client.create(request, {
+          headers: { "X-Volley-Both": "per-call", Authorization: "Bearer per-call", Accept: "text/plain" }
+        })
+        const [seen] = server.requests
+        const values = (name: string) =>
+          seen!.rawHeaders.filter(([sent]) => sent.toLowerCase() === name).map(([, value]) => value)
+        assert.deepStrictEqual(values("x-volley-static"), ["static"])
+        assert.deepStrictEqual(values("x-volley-both"), ["per-call"])
+        assert.deepStrictEqual(values("authorization"), [`Bearer ${canaryKey}`])
+        assert.strictEqual(values("accept").length, 1)
+        const names = seen!.rawHeaders.map(([name]) => name.toLowerCase())
+        assert.deepStrictEqual(names, [...new Set(names)], "no header sent twice")
+      })
+  )
 
   it.live("A04 a 429 with retry-after: 1.2, then 200: one retry, sent no sooner than 1.2 s later", () =>
     Effect.gen(function* () {
@@ -676,6 +702,52 @@ describe.each(transports)("interruption ($name)", (transport) => {
       assert.isTrue(yield* allClosed(server, 1))
       yield* Effect.sleep(50)
       assert.deepStrictEqual(unhandled, [])
+    })
+  )
+
+  it.live("an aborted CallOptions.signal mid-stream interrupts the call and closes the socket", () =>
+    Effect.gen(function* () {
+      const server = yield* rawServer((socket) => {
+        socket.setNoDelay(true)
+        socket.write(Buffer.concat([Buffer.from(sseHead()), chunk(sse(opening))]))
+        every(socket, 50, () => socket.write(chunk(": keep-alive\n\n")))
+      })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1`, timeouts: { streamIdleMs: 20_000 } })
+      const controller = new AbortController()
+      const seen: Array<string> = []
+      const exit = yield* Effect.exit(
+        Stream.runForEach(client.stream(request, { signal: controller.signal }), (event) =>
+          Effect.sync(() => {
+            seen.push(event.type)
+            controller.abort()
+          })
+        )
+      )
+      assert.isTrue(Exit.hasInterrupts(exit))
+      assert.isAbove(seen.length, 0)
+      assert.strictEqual(server.requests.length, 1)
+      assert.isTrue(yield* allClosed(server, 1))
+    })
+  )
+
+  it.live("the total deadline mid-stream: RequestTimeout{total}, not retried, the socket closed", () =>
+    Effect.gen(function* () {
+      const server = yield* rawServer((socket) => {
+        socket.setNoDelay(true)
+        socket.write(Buffer.concat([Buffer.from(sseHead()), chunk(sse(opening))]))
+        every(socket, 50, () => socket.write(chunk(sseFrame(delta("x")))))
+      })
+      const client = yield* clientFor(transport, {
+        baseUrl: `${server.origin}/v1`,
+        timeouts: { streamIdleMs: 20_000, totalMs: 400 }
+      })
+      const { exit, seen } = yield* drain(client.stream(request))
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "RequestTimeout")
+      assert.strictEqual((error as ResponsesError.RequestTimeout).phase, "total")
+      assert.isAbove(seen.length, 3)
+      assert.strictEqual(server.requests.length, 1)
+      assert.isTrue(yield* allClosed(server, 1))
     })
   )
 

@@ -22,8 +22,10 @@ import type { InvalidConfiguration } from "../../src/ResponsesError.ts"
 export interface RawRequest {
   readonly method: string
   readonly path: string
-  /** Lower-cased header names. */
+  /** Lower-cased header names (a repeated header: its last value). */
   readonly headers: Readonly<Record<string, string>>
+  /** Every header line as sent, in order, names as sent (to spot repeated headers). */
+  readonly rawHeaders: ReadonlyArray<readonly [name: string, value: string]>
   readonly body: string
   /** 0-based number of the connection it came on (connections counted in accept order). */
   readonly connection: number
@@ -148,15 +150,20 @@ const listen = (handler: Handler) =>
           const lines = buffer.subarray(0, end).toString("latin1").split("\r\n")
           const [method = "", path = ""] = (lines[0] ?? "").split(" ")
           const headers: Record<string, string> = {}
+          const rawHeaders: Array<readonly [string, string]> = []
           for (const line of lines.slice(1)) {
             const colon = line.indexOf(":")
-            if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+            if (colon <= 0) continue
+            const name = line.slice(0, colon).trim()
+            const value = line.slice(colon + 1).trim()
+            headers[name.toLowerCase()] = value
+            rawHeaders.push([name, value])
           }
           const length = Number(headers["content-length"] ?? 0)
           if (buffer.length < end + 4 + length) return
           const body = buffer.subarray(end + 4, end + 4 + length).toString("utf8")
           buffer = buffer.subarray(end + 4 + length)
-          const request = { method, path, headers, body, connection, at: Date.now() }
+          const request = { method, path, headers, rawHeaders, body, connection, at: Date.now() }
           requests.push(request)
           handler(socket, request, requests.length - 1)
         }
