@@ -423,11 +423,12 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     ...outputSpec(options)
   }
 
-  const toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R> = Effect.gen(function* () {
-    const base: HandledToolkitLike<R> = options.toolkit === undefined ? emptyToolkit : yield* options.toolkit
-    const subAgents: ReadonlyArray<HandledToolkitLike<R>> = options.subAgents ?? []
-    return subAgents.length === 0 ? base : combine<R>([base, ...subAgents])
-  })
+  const subAgents: ReadonlyArray<HandledToolkitLike<R>> = options.subAgents ?? []
+  const baseToolkit: Effect.Effect<HandledToolkitLike<R>, never, R> = options.toolkit ?? Exit.succeed(emptyToolkit)
+  // read once per run: the toolkit itself when there are no sub-agents (one step, no generator)
+  const toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R> = subAgents.length === 0
+    ? baseToolkit
+    : Effect.map(baseToolkit, (base) => combine<R>([base, ...subAgents]))
 
   const fresh =
     (input: AgentInput, runOptions: RunOptions | undefined) =>

@@ -219,23 +219,23 @@ const runHandler = (
   args: unknown,
   call: ResponsesSchema.FunctionCall,
   grace: Duration.Duration
-): Effect.Effect<Attempt> =>
-  Effect.suspend(() => {
-    const controller = new AbortController()
-    const context: HandlerContext = { callId: call.call_id, name: entry.tool.name, signal: controller.signal }
-    const body = Effect.suspend(() => entry.handler(args, context)).pipe(
-      Effect.onInterrupt(() => Effect.sync(() => controller.abort())),
-      // services captured when the handler layer was built fill in what the caller's context lacks;
-      // the caller's context (current span, clock, references) wins, as in Effect's own Toolkit
-      Effect.updateContext(
-        (current: Context.Context<never>) => Context.merge(entry.context, current) as Context.Context<unknown>
-      )
-    ) as Effect.Effect<unknown, unknown>
-    return Effect.flatMap(Effect.forkDetach(body, { startImmediately: true }), (fiber) => {
-      const done = fiber.pollUnsafe()
-      return done === undefined ? awaitHandler(entry, call, fiber, grace) : Exit.succeed(fromExit(done))
-    })
+): Effect.Effect<Attempt> => {
+  // called while the call runs (never ahead of time): one controller per attempt
+  const controller = new AbortController()
+  const context: HandlerContext = { callId: call.call_id, name: entry.tool.name, signal: controller.signal }
+  const body = Effect.suspend(() => entry.handler(args, context)).pipe(
+    Effect.onInterrupt(() => Effect.sync(() => controller.abort())),
+    // services captured when the handler layer was built fill in what the caller's context lacks;
+    // the caller's context (current span, clock, references) wins, as in Effect's own Toolkit
+    Effect.updateContext(
+      (current: Context.Context<never>) => Context.merge(entry.context, current) as Context.Context<unknown>
+    )
+  ) as Effect.Effect<unknown, unknown>
+  return Effect.flatMap(Effect.forkDetach(body, { startImmediately: true }), (fiber) => {
+    const done = fiber.pollUnsafe()
+    return done === undefined ? awaitHandler(entry, call, fiber, grace) : Exit.succeed(fromExit(done))
   })
+}
 
 /** Waits for a handler fiber that suspended, under the tool's timeout. */
 const awaitHandler = (
