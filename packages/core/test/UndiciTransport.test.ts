@@ -235,10 +235,7 @@ describe.each(transports)("request shape at the server ($name)", (transport) => 
       })
     )
   }
-  // BUG (direct): header names are not normalised, so the same header in two cases is sent twice
-  // (it.live.fails there until fixed)
-  const headerCase = transport.name === "direct undici" ? it.live.fails : it.live
-  headerCase(
+  it.live(
     "per-call headers replace static ones whatever their case; the configured key replaces a per-call Authorization; nothing is sent twice",
     () =>
       Effect.gen(function* () {
@@ -656,14 +653,14 @@ describe.each(transports)("the socket after the stream ($name)", (transport) => 
 
 describe("the socket after the stream (direct undici only)", () => {
   const transport = transports[0]!
-  // BUG: any byte after the terminal event that is not already buffered costs the connection (it.live.fails
-  // until fixed). Not run over the HttpClient path, which churns here too (1–4 connections, observed).
+  // Any byte after the terminal event that was not already buffered used to cost the connection. Not run
+  // over the HttpClient path, which churns here too (1–4 connections, observed).
   const trailers = [
     ["data: [DONE] and the last chunk", Buffer.concat([chunk("data: [DONE]\n\n"), chunk("")])],
     ["the last chunk alone", chunk("")]
   ] as const
   for (const [name, trailer] of trailers) {
-    it.live.fails(`B05 (a) ${name} 10 ms after response.completed: the connection is reused`, () =>
+    it.live(`B05 (a) ${name} 10 ms after response.completed: the connection is reused`, () =>
       Effect.gen(function* () {
         const server = yield* rawServer((socket) => {
           socket.setNoDelay(true)

@@ -53,7 +53,7 @@ export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint): Trans
     endpoint,
     url: target.toString(),
     base: {
-      ...endpoint.headers,
+      ...lowerCased(endpoint.headers),
       "content-type": "application/json",
       ...(endpoint.auth === undefined ? {} : { [endpoint.auth[0]]: Redacted.value(endpoint.auth[1]) })
     },
@@ -108,7 +108,8 @@ const headersFor = (
 ): Record<string, string> => {
   const { endpoint } = prepared
   const headers: Record<string, string> = { ...prepared.base, accept: input.accept }
-  if (input.headers !== undefined) Object.assign(headers, input.headers)
+  // names are case-insensitive: one spelling each, or undici sends both (as HttpClient's Headers would not)
+  if (input.headers !== undefined) Object.assign(headers, lowerCased(input.headers))
   if (endpoint.auth !== undefined) headers[endpoint.auth[0]] = Redacted.value(endpoint.auth[1])
   if (endpoint.attemptHeader !== undefined) headers[endpoint.attemptHeader] = String(resend)
   if (endpoint.idempotencyHeader !== undefined && input.idempotencyKey !== undefined) {
@@ -117,6 +118,13 @@ const headersFor = (
   for (const key in prepared.spanAttributes) span.attribute(key, prepared.spanAttributes[key])
   headers.traceparent = `00-${span.traceId.padStart(32, "0")}-${span.spanId}-${span.sampled ? "01" : "00"}`
   return headers
+}
+
+/** `headers` with lower-cased names (a later spelling of a name wins). */
+const lowerCased = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const name in headers) out[name.toLowerCase()] = headers[name]!
+  return out
 }
 
 type Body = Dispatcher.ResponseData["body"]
@@ -384,6 +392,16 @@ const streamAttempt = (
     ).pipe(Effect.andThen(Effect.flatMap(head, onResponse)))
   })
 
+/** What a completed body may still send, and for how long, before it is destroyed (see `release`). */
+const drainBytes = 1024
+const drainMs = 50
+
+/** What may follow a terminal event: `data: [DONE]`, `:` comments and blank lines (as whole lines). */
+const trailerPattern = /^(?:data: ?\[DONE\]\r?\n|:[^\r\n]*\r?\n|\r?\n)*$/
+
+/** True when a chunk after the terminal event is only an allowed trailer (ASCII, so latin1 is exact). */
+const isTrailer = (chunk: Uint8Array): boolean => trailerPattern.test(Buffer.from(chunk).toString("latin1"))
+
 /** Marks the end of a body (no more events). */
 const done: unique symbol = Symbol("done")
 
@@ -505,24 +523,33 @@ class SseReader {
   }
 
   /**
-   * After the terminal event: a body already received to its end is read to that end (no abort, no
-   * error with a stack trace per call); one that is not (garbage after the event, a socket held
-   * open: B05 d) is destroyed one scheduler turn later. Either way nothing after it is decoded.
+   * After the terminal event nothing more is decoded. What is left of the body (a trailing `data:
+   * [DONE]`, the last chunk in a later packet) is drained in the background, up to `drainBytes` and
+   * `drainMs`, so the keep-alive connection survives; anything but a trailer (garbage: B05 d) is
+   * destroyed at once, and a body that stays open longer (a socket held open) after `drainMs`. A body already received to its end ends
+   * within the one scheduler turn awaited here, so the next call finds its connection free.
    */
   private async release(): Promise<void> {
-    let settled = false
-    this.iterator.next().then(
-      (step) => {
-        settled = true
-        if (!step.done) this.close()
-      },
-      () => {
-        settled = true
-      }
-    )
-    await new Promise((resolve) => setImmediate(resolve))
-    if (!settled) this.close()
     this.stopTimers()
+    // from here the drain owns the body: `close()` (the scope finalizer) leaves it alone
+    this.closed = true
+    let left = drainBytes
+    const timer = setTimeout(() => this.body.destroy(), drainMs)
+    const step = (): void => {
+      this.iterator.next().then(
+        (result) => {
+          if (result.done) return clearTimeout(timer)
+          left -= result.value.byteLength
+          // only a sentinel, comments and blank lines may follow: anything else is garbage, cut at once (B05 d)
+          if (left >= 0 && isTrailer(result.value)) return step()
+          clearTimeout(timer)
+          this.body.destroy()
+        },
+        () => clearTimeout(timer)
+      )
+    }
+    step()
+    await new Promise((resolve) => setImmediate(resolve))
   }
 
   private stopTimers(): void {
