@@ -397,9 +397,17 @@ const streamOf = <A, R>(
         start,
         runOptions,
         "stream",
-        (event) => Queue.offer(queue, event).pipe(Effect.asVoid),
+        // one step per event while the buffer has room; waits (in order) only when it is full
+        (event) =>
+          Effect.suspend(() =>
+            Queue.offerUnsafe(queue, event) ? Effect.void : Effect.asVoid(Queue.offer(queue, event))
+          ),
         // one queue operation per chunk of model events (suspends until all fit, in order)
-        (events) => Queue.offerAll(queue, events).pipe(Effect.asVoid)
+        (events) =>
+          Effect.suspend(() => {
+            const rest = Queue.offerAllUnsafe(queue, events)
+            return rest.length === 0 ? Effect.void : Effect.asVoid(Queue.offerAll(queue, rest))
+          })
       ).pipe(
         Effect.matchEffect({
           onFailure: (error) => Queue.fail(queue, error),
