@@ -320,8 +320,8 @@ const modelTurn = <A, R>(
     return isDone(started) ? called : Effect.andThen(started, called)
   })
 
-/** Whether an effect already completed successfully (an `Exit`, e.g. `Effect.void`): nothing to run. */
-const isDone = (effect: Effect.Effect<void>): boolean => Exit.isExit(effect) && Exit.isSuccess(effect)
+/** Whether an effect already succeeded (an `Exit`, e.g. `Effect.void`): nothing to run, its value can be read. */
+const isDone = <A, E, R>(effect: Effect.Effect<A, E, R>): boolean => Exit.isExit(effect) && Exit.isSuccess(effect)
 
 /** `value` once the emit is done; no step when the emit is a no-op. */
 const emitThen = <A>(emitted: Effect.Effect<void>, value: A): Effect.Effect<A> =>
@@ -340,63 +340,86 @@ const toolRunError = (run: Run, error: ToolRunErrorLike): AgentError.AgentError 
         reason: error._tag
       })
 
-/** Plans and runs a batch; pauses when calls await approval. `undefined` means: call the model again. */
+/**
+ * Plans and runs a batch; pauses when calls await approval. `undefined` means: call the model again.
+ * Plain code that updates the run when called: call it only while the run runs (as the loop does).
+ */
 const toolTurn = <A, R>(
   run: Run,
   deps: LoopDeps<R>,
   batch: Batch,
   toRun: ReadonlyArray<FunctionCall>
-): Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R> =>
-  Effect.gen(function* () {
-    const { knobs } = deps
-    const keyOf = (call: FunctionCall) => `${call.name}\u0000${argsHash(call.arguments)}`
-    const plan = planCalls(toRun, keyOf, run.repeatCounts, knobs.repeatedCalls)
-    if (plan._tag === "LoopDetected") {
-      run.repeatCounts.set(plan.key, plan.occurrence)
-      closeBatch(run, "not run: the run stopped (LoopDetected)")
-      return yield* new AgentError.LoopDetected({
+): Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R> => {
+  const { knobs } = deps
+  const keyOf = (call: FunctionCall) => `${call.name}\u0000${argsHash(call.arguments)}`
+  const plan = planCalls(toRun, keyOf, run.repeatCounts, knobs.repeatedCalls)
+  if (plan._tag === "LoopDetected") {
+    run.repeatCounts.set(plan.key, plan.occurrence)
+    closeBatch(run, "not run: the run stopped (LoopDetected)")
+    return Effect.fail(
+      new AgentError.LoopDetected({
         ...transcript(run, `'${plan.call.name}' was called ${plan.occurrence} times with identical arguments`),
         name: plan.call.name,
         argsHash: argsHash(plan.call.arguments),
         repeats: plan.occurrence
       })
-    }
-    for (const [key, count] of plan.counts) run.repeatCounts.set(key, count)
-    const malformed = yield* runBatch(plan.calls as ReadonlyArray<CallPlan>, {
-      runId: run.runId,
-      turn: batch.turn,
-      toolkit: deps.toolkit,
-      concurrency: knobs.toolConcurrency,
-      options: { unknownTool: knobs.unknownTool, captureContent: knobs.captureContent },
-      wrap: knobs.wrap,
-      emit: deps.emit,
-      outputs: batch.outputs,
-      lastOutput: run.lastOutput
-    }).pipe(
-      Effect.provideService(CurrentRun, sinkOf(run)),
-      Effect.catch((error: ToolRunErrorLike) => {
+    )
+  }
+  for (const [key, count] of plan.counts) run.repeatCounts.set(key, count)
+  return runBatch(plan.calls as ReadonlyArray<CallPlan>, {
+    runId: run.runId,
+    turn: batch.turn,
+    toolkit: deps.toolkit,
+    concurrency: knobs.toolConcurrency,
+    options: { unknownTool: knobs.unknownTool, captureContent: knobs.captureContent },
+    wrap: knobs.wrap,
+    emit: deps.emit,
+    outputs: batch.outputs,
+    lastOutput: run.lastOutput
+  }).pipe(
+    Effect.provideService(CurrentRun, sinkOf(run)),
+    Effect.matchEffect({
+      onFailure: (error: ToolRunErrorLike) => {
         closeBatch(run, "not run: the run stopped")
         return Effect.fail(toolRunError(run, error))
-      })
+      },
+      onSuccess: (malformed) => afterBatch<A, R>(run, deps, batch, malformed)
+    })
+  )
+}
+
+/** After a settled batch: pause on pending approvals, else close it and rule on malformed arguments. */
+const afterBatch = <A, R>(
+  run: Run,
+  deps: LoopDeps<R>,
+  batch: Batch,
+  malformed: boolean
+): Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError> => {
+  if (malformed) run.malformedTurns++
+  if (batch.awaiting.length > 0) {
+    const awaiting = batch.awaiting
+    return Effect.as(
+      Effect.forEach(awaiting, (pending) => deps.emit({ _tag: "NeedsApproval", turn: batch.turn, ...pending }), {
+        discard: true
+      }),
+      { _tag: "Paused", awaiting } as const
     )
-    if (malformed) run.malformedTurns++
-    if (batch.awaiting.length > 0) {
-      for (const pending of batch.awaiting) yield* deps.emit({ _tag: "NeedsApproval", turn: batch.turn, ...pending })
-      return { _tag: "Paused", awaiting: batch.awaiting } as const
-    }
-    closeBatch(run, "cancelled")
-    run.toolsRan = true
-    if (afterTools(run.malformedTurns, knobs.malformedArgumentTurns) === "ToolArgumentsInvalid") {
-      const bad = batch.calls[0]!
-      return yield* new AgentError.ToolArgumentsInvalid({
+  }
+  closeBatch(run, "cancelled")
+  run.toolsRan = true
+  if (afterTools(run.malformedTurns, deps.knobs.malformedArgumentTurns) === "ToolArgumentsInvalid") {
+    const bad = batch.calls[0]!
+    return Effect.fail(
+      new AgentError.ToolArgumentsInvalid({
         ...transcript(run, `the model sent malformed tool arguments in ${run.malformedTurns} turns`),
         callId: bad.call_id,
         name: bad.name,
         malformedTurns: run.malformedTurns
       })
-    }
-    return undefined
-  })
+    )
+  }
+  return Exit.succeed(undefined)
+}
 
 /** Stops on a response-level outcome; the calls of the response (if any) get "not run" outputs. */
 const stopAfterResponse = (run: Run, response: Response, message: string): void => {
@@ -432,17 +455,16 @@ const finish = <A>(
   )
 }
 
-/** Acts on one response. `undefined` means: call the model again. */
+/** Acts on one response. `undefined` means: call the model again. Plain code: a generator only where a step is needed. */
 const afterResponse = <A, R>(
   spec: AgentSpec<A>,
   run: Run,
   deps: LoopDeps<R>,
   response: Response
-): Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R> =>
-  Effect.gen(function* () {
-    const output = response.output ?? []
-    if (response.status === "failed")
-      return yield* modelError(
+): Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R> => {
+  if (response.status === "failed")
+    return Effect.fail(
+      modelError(
         run,
         new ResponseFailed({
           message: response.error?.message ?? "the response failed",
@@ -453,18 +475,46 @@ const afterResponse = <A, R>(
           ...(response.error?.code == null ? {} : { code: response.error.code })
         })
       )
+    )
+  const calls =
+    response.status === "incomplete"
+      ? []
+      : (response.output ?? []).filter((item): item is FunctionCall => item.type === "function_call")
+  if (calls.length === 0) return act(spec, run, deps, response, noApprovals)
+  // which calls wait for a human (in call order); tools without `needsApproval` answer at once (an `Exit`)
+  const answers = calls.map((call) => deps.toolkit.needsApproval(call))
+  const approvalsOf = (values: ReadonlyArray<boolean>) => {
     const approvals = new Set<string>()
-    if (response.status !== "incomplete")
-      for (const item of output)
-        if (item.type === "function_call" && (yield* deps.toolkit.needsApproval(item))) approvals.add(item.call_id)
-    const step = decide({
-      response,
-      usage: rootUsage(run),
-      budgets: deps.knobs.budgets,
-      needsApproval: (call) => approvals.has(call.call_id)
+    values.forEach((value, index) => {
+      if (value) approvals.add(calls[index]!.call_id)
     })
-    if (step._tag === "ProtocolError")
-      return yield* modelError(
+    return approvals
+  }
+  if (answers.every(isDone))
+    return act(spec, run, deps, response, approvalsOf(answers.map((answer) => (answer as Exit.Success<boolean>).value)))
+  return Effect.flatMap(Effect.all(answers), (values) => act(spec, run, deps, response, approvalsOf(values)))
+}
+
+const noApprovals: ReadonlySet<string> = new Set()
+
+/** Acts on a response once it is known which of its calls need approval. */
+const act = <A, R>(
+  spec: AgentSpec<A>,
+  run: Run,
+  deps: LoopDeps<R>,
+  response: Response,
+  approvals: ReadonlySet<string>
+): Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R> => {
+  const output = response.output ?? []
+  const step = decide({
+    response,
+    usage: rootUsage(run),
+    budgets: deps.knobs.budgets,
+    needsApproval: (call) => approvals.has(call.call_id)
+  })
+  if (step._tag === "ProtocolError")
+    return Effect.fail(
+      modelError(
         run,
         new StreamProtocolError({
           message:
@@ -476,43 +526,50 @@ const afterResponse = <A, R>(
           eventIndex: -1
         })
       )
-    for (const item of output) append(run, asInput(item))
-    switch (step._tag) {
-      case "Final":
-        return yield* finish(spec, run, step.text)
-      case "RunTools":
-      case "NeedsApproval": {
-        const toRun = step._tag === "RunTools" ? step.calls : step.run
-        const awaiting = step._tag === "RunTools" ? [] : step.awaiting.map(pendingOf)
-        const calls = output.filter((item): item is FunctionCall => item.type === "function_call")
-        const batch: Batch = { turn: run.turns, calls, outputs: new Map(), awaiting }
-        run.batch = batch
-        return yield* toolTurn<A, R>(run, deps, batch, toRun)
-      }
-      case "LimitReached":
-        stopAfterResponse(run, response, `not run: the ${step.budget} budget is spent`)
-        return yield* new AgentError.BudgetExceeded({
+    )
+  for (const item of output) append(run, asInput(item))
+  switch (step._tag) {
+    case "Final":
+      return finish(spec, run, step.text)
+    case "RunTools":
+    case "NeedsApproval": {
+      const toRun = step._tag === "RunTools" ? step.calls : step.run
+      const awaiting = step._tag === "RunTools" ? [] : step.awaiting.map(pendingOf)
+      const calls = output.filter((item): item is FunctionCall => item.type === "function_call")
+      const batch: Batch = { turn: run.turns, calls, outputs: new Map(), awaiting }
+      run.batch = batch
+      return toolTurn<A, R>(run, deps, batch, toRun)
+    }
+    case "LimitReached":
+      stopAfterResponse(run, response, `not run: the ${step.budget} budget is spent`)
+      return Effect.fail(
+        new AgentError.BudgetExceeded({
           ...transcript(run, `the ${step.budget} budget is spent (${step.used} of ${step.limit})`),
           budget: step.budget,
           used: step.used,
           limit: step.limit
         })
-      case "Truncated":
-        stopAfterResponse(run, response, "not run: the response was truncated")
-        return yield* new AgentError.Truncated({
+      )
+    case "Truncated":
+      stopAfterResponse(run, response, "not run: the response was truncated")
+      return Effect.fail(
+        new AgentError.Truncated({
           ...transcript(run, `the response is incomplete (${step.reason})`),
           reason: step.reason
         })
-      case "Refused":
-        stopAfterResponse(run, response, "not run: the model refused")
-        return yield* new AgentError.Refused({ ...transcript(run, "the model refused"), text: step.text })
-      case "EmptyOutput":
-        return yield* new AgentError.ModelBehavior({
+      )
+    case "Refused":
+      stopAfterResponse(run, response, "not run: the model refused")
+      return Effect.fail(new AgentError.Refused({ ...transcript(run, "the model refused"), text: step.text }))
+    case "EmptyOutput":
+      return Effect.fail(
+        new AgentError.ModelBehavior({
           ...transcript(run, "the response completed with no usable output"),
           kind: "EmptyOutput"
         })
-    }
-  })
+      )
+  }
+}
 
 const pendingOf = (call: FunctionCall): PendingApproval => ({
   callId: call.call_id,

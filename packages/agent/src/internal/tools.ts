@@ -156,7 +156,10 @@ export const runBatch = <R>(
         })
       )
     }
-    return Effect.forEach(plans, runOne, { concurrency: Math.max(1, context.concurrency), discard: true }).pipe(
-      Effect.map(() => malformed)
-    )
+    // a single call runs in the run's own fiber (nothing to run beside it, no fork)
+    const all =
+      plans.length === 1
+        ? runOne(plans[0]!)
+        : Effect.forEach(plans, runOne, { concurrency: Math.max(1, context.concurrency), discard: true })
+    return Effect.map(all, () => malformed)
   })
