@@ -99,7 +99,10 @@ const modes = (): ReadonlyArray<ModeSpec> => {
     })
   }
   const only = option("--modes")?.split(",")
-  return only === undefined ? list : list.filter((mode) => only.includes(mode.id) || only.includes(mode.kind))
+  // `--runs N`: N measured runs per repeat in every mode (e.g. a longer batch for a steadier profile)
+  const runs = option("--runs")
+  const sized = runs === undefined ? list : list.map((mode) => ({ ...mode, runs: Number(runs) }))
+  return only === undefined ? sized : sized.filter((mode) => only.includes(mode.id) || only.includes(mode.kind))
 }
 
 const hasTaskset = !flag("--no-pin") && cpus().length >= 2 && existsSync("/usr/bin/taskset")

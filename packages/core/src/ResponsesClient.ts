@@ -159,6 +159,7 @@ const makeWith = Effect.fnUntraced(function* (options: Options, transportFor: (e
     transport: transportFor(endpoint),
     endpoint,
     overrides: options.retryPolicy ?? {},
+    hasOverrides: options.retryPolicy !== undefined && Object.keys(options.retryPolicy).length > 0,
     captureContent: options.captureContent === true,
     system: options.providerName ?? "haoai",
     serverAddress: new URL(endpoint.url).hostname
@@ -221,6 +222,7 @@ interface Settings {
   readonly transport: Transport
   readonly endpoint: Endpoint
   readonly overrides: Partial<RetryPolicy.RetryPolicy>
+  readonly hasOverrides: boolean
   readonly captureContent: boolean
   readonly system: string
   readonly serverAddress: string
@@ -286,22 +288,35 @@ const create = (
   request: CreateRequest,
   callOptions: CallOptions | undefined
 ): Effect.Effect<Response, ResponsesError> =>
-  Effect.gen(function* () {
-    const state = newState(settings, callOptions)
-    const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
-    const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
-    const input = callInputOf(settings, request, false, "application/json", callOptions)
-    if (span !== undefined) annotateRequest(settings, span, request)
-    const run = retrying(state, policy, span, (resend) => settings.transport.create(policy, input, resend))
-    const response = yield* withTotalDeadline(settings, state, run).pipe(
-      Effect.tapError((error) => Effect.sync(() => span?.attribute("error.type", error._tag)))
+  abortable(callOptions?.signal)(
+    // no stack trace per call (`useSpan` captures none): an `Error` per model call, only shown in pretty causes
+    Effect.useSpan(`chat ${request.model}`, spanOptions(settings, request), (span) =>
+      Effect.flatMap(currentPolicy(settings), (policy) => {
+        const state = newState(settings, callOptions)
+        const input = callInputOf(settings, request, false, "application/json", callOptions)
+        annotateRequest(settings, span, request)
+        const run = retrying(state, policy, span, (resend) => settings.transport.create(policy, input, resend))
+        return withTotalDeadline(settings, state, run).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => {
+              span.attribute("error.type", error._tag)
+              return Effect.fail(error)
+            },
+            onSuccess: (response) => {
+              annotateResponse(settings, span, response)
+              return Effect.succeed(response)
+            }
+          }),
+          Effect.withParentSpan(span, noStackTrace)
+        )
+      })
     )
-    if (span !== undefined) annotateResponse(settings, span, response)
-    return response
-  }).pipe(
-    abortable(callOptions?.signal),
-    // no stack trace per call: a captured `Error` per model call, only ever shown in pretty-printed causes
-    Effect.withSpan(`chat ${request.model}`, spanOptions(settings, request), noStackTrace)
+  )
+
+/** The current `RetryPolicy` with the client's overrides. */
+const currentPolicy = (settings: Settings): Effect.Effect<RetryPolicy.RetryPolicy> =>
+  Effect.map(Effect.service(RetryPolicy.RetryPolicy), (base) =>
+    settings.hasOverrides ? RetryPolicy.make({ ...base, ...settings.overrides }) : base
   )
 
 const stream = (
@@ -348,7 +363,7 @@ const startStream = (
     const clock = yield* Clock.Clock
     const span = yield* Effect.makeSpan(`chat ${request.model}`, spanOptions(settings, request))
     yield* Scope.addFinalizerExit(scope, (exit) => Effect.sync(() => span.end(clock.currentTimeNanosUnsafe(), exit)))
-    const policy = RetryPolicy.make({ ...(yield* RetryPolicy.RetryPolicy), ...settings.overrides })
+    const policy = yield* currentPolicy(settings)
     const input = callInputOf(settings, request, true, "text/event-stream", callOptions)
     annotateRequest(settings, span, request)
     const hooks = {

@@ -10,7 +10,6 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Pull from "effect/Pull"
 import * as Random from "effect/Random"
@@ -167,43 +166,65 @@ export const retrying = <A, R>(
   policy: RetryPolicy.RetryPolicy,
   span: Tracer.Span | undefined,
   attempt: (resend: number) => Effect.Effect<A, AttemptFailure, R>
+): Effect.Effect<A, ResponsesError, R> => {
+  // A recursive match rather than a generator loop: the first attempt's success is one step.
+  const next: Effect.Effect<A, ResponsesError, R> = Effect.suspend(() =>
+    Effect.matchCauseEffect(
+      Effect.annotateSpans(attempt(state.attempts), "http.request.resend_count", state.attempts),
+      {
+        onSuccess: (value) => {
+          state.attempts += 1
+          return Effect.succeed(value)
+        },
+        onFailure: (cause) => {
+          state.attempts += 1
+          const failure = Cause.findErrorOption(cause)
+          if (failure._tag === "None") return Effect.failCause(cause as Cause.Cause<never>)
+          return afterFailure(state, policy, span, failure.value, next)
+        }
+      }
+    )
+  )
+  return next
+}
+
+/** Records a failed attempt and either stops with the final error or waits and runs `next`. */
+const afterFailure = <A, R>(
+  state: CallState,
+  policy: RetryPolicy.RetryPolicy,
+  span: Tracer.Span | undefined,
+  failure: AttemptFailure,
+  next: Effect.Effect<A, ResponsesError, R>
 ): Effect.Effect<A, ResponsesError, R> =>
   Effect.gen(function* () {
-    while (true) {
-      const resend = state.attempts
-      const exit = yield* Effect.exit(attempt(resend).pipe(Effect.annotateSpans("http.request.resend_count", resend)))
-      state.attempts += 1
-      if (Exit.isSuccess(exit)) return exit.value
-      const failure = Cause.findErrorOption(exit.cause)
-      if (failure._tag === "None") return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-      const { error, retryable, retryAfter } = failure.value
-      if (error.requestId !== undefined) state.requestId = error.requestId
-      state.causes.push(causeOf(error, state.attempts))
-      const u = yield* Random.next
-      const decision = RetryPolicy.decide(policy, { retryable, attempts: state.attempts, retryAfter }, u)
-      if (decision._tag === "Stop") return yield* Effect.fail(finalError(state, error))
-      if (span !== undefined) {
-        const now = yield* Clock.currentTimeNanos
-        span.event("volley.retry", now, {
-          "volley.retry.attempt": state.attempts,
-          "volley.retry.delay_ms": Math.round(decision.delayMs),
-          "volley.retry.source": decision.source,
-          "volley.retry.error": error._tag,
-          ...(retryAfter === undefined ? {} : { "volley.retry_after.ms": retryAfter.delayMs })
-        })
-      }
-      yield* Effect.logDebug("volley: retrying the Responses request").pipe(
-        Effect.annotateLogs({
-          attempt: state.attempts,
-          delayMs: Math.round(decision.delayMs),
-          source: decision.source,
-          error: error._tag,
-          // messages are built redacted (errors.ts), so they are safe to log
-          message: error.message
-        })
-      )
-      yield* Effect.sleep(decision.delayMs)
+    const { error, retryable, retryAfter } = failure
+    if (error.requestId !== undefined) state.requestId = error.requestId
+    state.causes.push(causeOf(error, state.attempts))
+    const u = yield* Random.next
+    const decision = RetryPolicy.decide(policy, { retryable, attempts: state.attempts, retryAfter }, u)
+    if (decision._tag === "Stop") return yield* Effect.fail(finalError(state, error))
+    if (span !== undefined) {
+      const now = yield* Clock.currentTimeNanos
+      span.event("volley.retry", now, {
+        "volley.retry.attempt": state.attempts,
+        "volley.retry.delay_ms": Math.round(decision.delayMs),
+        "volley.retry.source": decision.source,
+        "volley.retry.error": error._tag,
+        ...(retryAfter === undefined ? {} : { "volley.retry_after.ms": retryAfter.delayMs })
+      })
     }
+    yield* Effect.logDebug("volley: retrying the Responses request").pipe(
+      Effect.annotateLogs({
+        attempt: state.attempts,
+        delayMs: Math.round(decision.delayMs),
+        source: decision.source,
+        error: error._tag,
+        // messages are built redacted (errors.ts), so they are safe to log
+        message: error.message
+      })
+    )
+    yield* Effect.sleep(decision.delayMs)
+    return yield* next
   })
 
 /** The error of the last attempt with the call's attempts, causes and request id. */
