@@ -455,8 +455,9 @@ export const traced = (
         )
       : Exit.succeed(result)
   }
-  return Effect.gen(function* () {
-    const clock = yield* Clock.Clock
+  // Plain code between the steps that need one (the handler, annotations): no generator per call.
+  return Effect.withFiber((fiber) => {
+    const clock = fiber.getRef(Clock.Clock)
     const start = clock.currentTimeMillisUnsafe()
     const finish = (
       outcome: ToolOutcome,
@@ -475,38 +476,52 @@ export const traced = (
     })
     const failed = (error: ToolCallError, attempts: number, args?: { value: unknown }) =>
       done(finish({ _tag: "Failure", error }, failureOutput(error), attempts, args))
-    if (capture)
-      yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.arguments": cutBytes(call.arguments, MAX_CAPTURED) })
-
-    if (entry === undefined) {
-      const available = availableNames(entries, options.enabled).slice(0, MAX_LISTED_TOOLS)
-      const error = new ToolNotFound({
-        name: call.name,
-        callId: call.call_id,
-        available,
-        message: `${entries.has(call.name) ? `Tool '${clip(call.name, 64)}' is not enabled for this run` : `No tool named '${clip(call.name, 64)}'`}. Available: ${available.length > 0 ? available.join(", ") : "none"}`
+    const withArgs = (tool: Entry, args: unknown) =>
+      Effect.flatMap(runWithPolicy(tool, args, call, options), ({ finished, attempts }) => {
+        if (finished._tag === "Error") return failed(finished.error, attempts, { value: args })
+        const cut = truncate(finished.encoded, tool.tool.maxOutputBytes)
+        const annotations: Record<string, unknown> = {}
+        if (cut.truncated) annotations["volley.tool.output_truncated"] = true
+        if (capture) annotations["gen_ai.tool.call.result"] = cutBytes(cut.text, MAX_CAPTURED)
+        const result = (): Effect.Effect<ToolCallResult, ToolCallError> =>
+          done(
+            finish(
+              { _tag: "Success", value: finished.value, encoded: finished.encoded, truncated: cut.truncated },
+              cut.text,
+              attempts,
+              { value: args }
+            )
+          )
+        return cut.truncated || capture
+          ? Effect.andThen(Effect.annotateCurrentSpan(annotations), Effect.suspend(result))
+          : result()
       })
-      if (options.unknownTool === "fail") return yield* Effect.fail(error)
-      return yield* failed(error, 0)
-    }
-    // an `Exit` (synchronous decoding) is read without a fiber step
-    const decoded = decodeArguments(entry.tool, call)
-    const ok = succeeded(decoded)
-    const args = ok !== undefined ? Result.succeed(ok.value) : yield* Effect.result(decoded)
-    if (Result.isFailure(args)) return yield* failed(args.failure, 0)
-    const { finished, attempts } = yield* runWithPolicy(entry, args.success, call, options)
-    if (finished._tag === "Error") return yield* failed(finished.error, attempts, { value: args.success })
-    const cut = truncate(finished.encoded, entry.tool.maxOutputBytes)
-    if (cut.truncated) yield* Effect.annotateCurrentSpan({ "volley.tool.output_truncated": true })
-    if (capture) yield* Effect.annotateCurrentSpan({ "gen_ai.tool.call.result": cutBytes(cut.text, MAX_CAPTURED) })
-    return yield* done(
-      finish(
-        { _tag: "Success", value: finished.value, encoded: finished.encoded, truncated: cut.truncated },
-        cut.text,
-        attempts,
-        { value: args.success }
+    const body = (): Effect.Effect<ToolCallResult, ToolRunError | ToolCallError> => {
+      if (entry === undefined) {
+        const available = availableNames(entries, options.enabled).slice(0, MAX_LISTED_TOOLS)
+        const error = new ToolNotFound({
+          name: call.name,
+          callId: call.call_id,
+          available,
+          message: `${entries.has(call.name) ? `Tool '${clip(call.name, 64)}' is not enabled for this run` : `No tool named '${clip(call.name, 64)}'`}. Available: ${available.length > 0 ? available.join(", ") : "none"}`
+        })
+        if (options.unknownTool === "fail") return Effect.fail(error)
+        return failed(error, 0)
+      }
+      // an `Exit` (synchronous decoding) is read without a fiber step
+      const decoded = decodeArguments(entry.tool, call)
+      const ok = succeeded(decoded)
+      if (ok !== undefined) return withArgs(entry, ok.value)
+      return Effect.flatMap(Effect.result(decoded), (args) =>
+        Result.isFailure(args) ? failed(args.failure, 0) : withArgs(entry, args.success)
       )
-    )
+    }
+    return capture
+      ? Effect.andThen(
+          Effect.annotateCurrentSpan({ "gen_ai.tool.call.arguments": cutBytes(call.arguments, MAX_CAPTURED) }),
+          Effect.suspend(body)
+        )
+      : body()
   }).pipe(
     Effect.withSpan(
       `execute_tool ${clip(call.name, 64)}`,
