@@ -9,7 +9,7 @@ import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
 import * as RunState from "../src/RunState.ts"
-import { argsHash, canonicalJson, validatePairing } from "../src/internal/history.ts"
+import { argsHash, canonicalJson, checkPairing, pairingState, validatePairing } from "../src/internal/history.ts"
 import { type FakeStep, inputJson, makeFake } from "./support/FakeClient.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
 
@@ -76,6 +76,28 @@ describe("D07 pairing validator", () => {
         }
       ),
       { numRuns: 300 }
+    )
+  })
+
+  it("D07 incremental: checking only the appended items gives the full validator's answer at every step", () => {
+    const item = fc.oneof(
+      fc.constantFrom("a", "b", "c", "d").map(call),
+      fc.constantFrom("a", "b", "c", "d", "ghost").map(output),
+      fc.constant(message("hi"))
+    )
+    fc.assert(
+      fc.property(fc.array(fc.array(item, { maxLength: 4 }), { maxLength: 8 }), (chunks) => {
+        const state = pairingState()
+        const history: Array<InputItem> = []
+        for (const chunk of chunks) {
+          history.push(...chunk)
+          const incremental = checkPairing(state, history)
+          assert.deepStrictEqual(incremental, validatePairing(history))
+          // a check that found an issue is the last one (the run stops with InvalidHistory)
+          if (incremental !== undefined) return
+        }
+      }),
+      { numRuns: 500 }
     )
   })
 

@@ -139,12 +139,18 @@ export type CallPlan =
 
 /** The plan for a batch, or the call that trips loop detection. */
 export type BatchPlan =
-  | { readonly _tag: "Plan"; readonly calls: ReadonlyArray<CallPlan>; readonly counts: ReadonlyMap<string, number> }
+  | {
+      readonly _tag: "Plan"
+      readonly calls: ReadonlyArray<CallPlan>
+      /** The updated counts of this batch's keys. */
+      readonly counts: ReadonlyMap<string, number>
+    }
   | { readonly _tag: "LoopDetected"; readonly call: FunctionCall; readonly key: string; readonly occurrence: number }
 
 /**
  * Counts identical calls (same `key`: name + argument hash) across the run. `counts` are the
- * occurrences before this batch; the result carries the updated counts.
+ * occurrences before this batch; the result carries the updated counts of this batch's keys only
+ * (set them over the previous ones), so a batch costs O(its calls), not O(the run's distinct calls).
  */
 export const planCalls = (
   calls: ReadonlyArray<FunctionCall>,
@@ -152,11 +158,11 @@ export const planCalls = (
   counts: ReadonlyMap<string, number>,
   policy: RepeatPolicy
 ): BatchPlan => {
-  const next = new Map(counts)
+  const next = new Map<string, number>()
   const plans: Array<CallPlan> = []
   for (const call of calls) {
     const key = keyOf(call)
-    const occurrence = (next.get(key) ?? 0) + 1
+    const occurrence = (next.get(key) ?? counts.get(key) ?? 0) + 1
     next.set(key, occurrence)
     if (occurrence >= policy.stopAt) return { _tag: "LoopDetected", call, key, occurrence }
     plans.push(occurrence >= policy.skipFrom ? { _tag: "Repeated", call, key, occurrence } : { _tag: "Run", call, key })

@@ -21,27 +21,49 @@ export interface PairingIssue {
   readonly callId: string
 }
 
+/** D07 checked incrementally over a history that only grows: the calls seen so far and how far it was checked. */
+export interface PairingState {
+  /** `call_id` -> whether its output was seen, in call order. */
+  readonly calls: Map<string, boolean>
+  /** Items already checked. */
+  checked: number
+  /** Calls without an output so far. */
+  open: number
+}
+
+/** A state for a history nothing of which was checked yet. */
+export const pairingState = (): PairingState => ({ calls: new Map(), checked: 0, open: 0 })
+
+/**
+ * D07 over the items appended since the last check (O(new items)); the same answer as
+ * `validatePairing` of the whole history, as long as items are only ever appended and a check that
+ * found an issue is the last one.
+ */
+export const checkPairing = (state: PairingState, items: ReadonlyArray<InputItem>): PairingIssue | undefined => {
+  for (; state.checked < items.length; state.checked++) {
+    const item = items[state.checked]!
+    if (item.type === "function_call") {
+      if (state.calls.has(item.call_id)) return { issue: "DuplicateCall", callId: item.call_id }
+      state.calls.set(item.call_id, false)
+      state.open++
+    } else if (item.type === "function_call_output") {
+      const seen = state.calls.get(item.call_id)
+      if (seen === undefined) return { issue: "OrphanOutput", callId: item.call_id }
+      if (seen) return { issue: "DuplicateOutput", callId: item.call_id }
+      state.calls.set(item.call_id, true)
+      state.open--
+    }
+  }
+  if (state.open > 0) for (const [callId, seen] of state.calls) if (!seen) return { issue: "MissingOutput", callId }
+  return undefined
+}
+
 /**
  * D07: every `function_call` has exactly one later `function_call_output` with its `call_id`, and
  * no output lacks an earlier call. Returns the first violation, or `undefined`. O(n).
  */
-export const validatePairing = (items: ReadonlyArray<InputItem>): PairingIssue | undefined => {
-  // call_id -> true once its output was seen
-  const state = new Map<string, boolean>()
-  for (const item of items) {
-    if (item.type === "function_call") {
-      if (state.has(item.call_id)) return { issue: "DuplicateCall", callId: item.call_id }
-      state.set(item.call_id, false)
-    } else if (item.type === "function_call_output") {
-      const seen = state.get(item.call_id)
-      if (seen === undefined) return { issue: "OrphanOutput", callId: item.call_id }
-      if (seen) return { issue: "DuplicateOutput", callId: item.call_id }
-      state.set(item.call_id, true)
-    }
-  }
-  for (const [callId, seen] of state) if (!seen) return { issue: "MissingOutput", callId }
-  return undefined
-}
+export const validatePairing = (items: ReadonlyArray<InputItem>): PairingIssue | undefined =>
+  checkPairing(pairingState(), items)
 
 /** The JSON text `{"error":{"type":…,"message":…}}` fed back to the model (RELIABILITY §3). */
 export const errorText = (type: string, message: string): string =>

@@ -29,7 +29,17 @@ import type { Approval, PendingApproval, RunState } from "../RunState.ts"
 import { addUsage, emptyUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
 import { checkApprovals } from "./approval.ts"
 import { afterTools, beforeRequest, decide, planCalls, type CallPlan } from "./decide.ts"
-import { argsHash, asInput, cancelledOutput, errorText, itemBytes, outputItem, validatePairing } from "./history.ts"
+import {
+  argsHash,
+  asInput,
+  cancelledOutput,
+  checkPairing,
+  errorText,
+  itemBytes,
+  outputItem,
+  type PairingState,
+  pairingState
+} from "./history.ts"
 import { createCall, streamCall } from "./modelCall.ts"
 import { type HandledToolkitLike, outputText, runBatch, type ToolRunErrorLike } from "./tools.ts"
 
@@ -104,6 +114,8 @@ export interface Run {
   toolsRan: boolean
   batch: Batch | undefined
   readonly parent: UsageSink | undefined
+  /** D07 checked so far (the history only grows, so each turn checks only the new items). */
+  readonly pairing: PairingState
 }
 
 /** What the loop needs besides the spec and the run. */
@@ -136,7 +148,8 @@ export const makeRun = (runId: string, history: Array<InputItem>, parent: UsageS
   outputRetried: false,
   toolsRan: false,
   batch: undefined,
-  parent
+  parent,
+  pairing: pairingState()
 })
 
 /** A run restored from a saved state. */
@@ -270,7 +283,7 @@ const modelTurn = <A, R>(
           limit: guard.limit
         })
       )
-    const issue = validatePairing(run.history)
+    const issue = checkPairing(run.pairing, run.history)
     if (issue !== undefined)
       return Effect.fail(
         new AgentError.InvalidHistory({
