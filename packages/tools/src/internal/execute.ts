@@ -18,6 +18,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
+import * as Scheduler from "effect/Scheduler"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Tool from "../Tool.ts"
@@ -209,6 +210,35 @@ type Attempt =
   | { readonly _tag: "Defect"; readonly cause: Cause.Cause<unknown> }
   | { readonly _tag: "Cancelled" }
 
+const keys = new Map<string, Context.Key<unknown, unknown>>()
+/** A lookup key for a service key string (the handler layer's few services, made once each). */
+const keyOf = (key: string): Context.Key<unknown, unknown> => {
+  let found = keys.get(key)
+  if (found === undefined) {
+    found = Context.Service<unknown, unknown>(key)
+    keys.set(key, found)
+  }
+  return found
+}
+
+/**
+ * `Context.merge(services, current)` (the caller's services win) built by overlays: only the services the
+ * caller lacks are added, and the scheduler already in use is not re-added, so in the usual case (a scope
+ * and the layer's memo map) the handler's fiber keeps the caller's context cache and no map is copied.
+ */
+const withLayerServices = (
+  services: Context.Context<never>,
+  current: Context.Context<never>
+): Context.Context<never> => {
+  let out = current
+  for (const [key, value] of services.mapUnsafe) {
+    if (Context.getOrUndefined(current, keyOf(key)) !== undefined) continue
+    if (key === Scheduler.Scheduler.key && value === Context.get(current, Scheduler.Scheduler)) continue
+    out = Context.addUnsafe(out, key, value)
+  }
+  return out
+}
+
 /**
  * Run the handler in its own fiber; on timeout or interruption stop it, waiting at most `grace`.
  * A handler that completes while it is being forked (a synchronous one) needs no timer: its exit is
@@ -228,7 +258,7 @@ const runHandler = (
     // services captured when the handler layer was built fill in what the caller's context lacks;
     // the caller's context (current span, clock, references) wins, as in Effect's own Toolkit
     Effect.updateContext(
-      (current: Context.Context<never>) => Context.merge(entry.context, current) as Context.Context<unknown>
+      (current: Context.Context<never>) => withLayerServices(entry.context, current) as Context.Context<unknown>
     )
   ) as Effect.Effect<unknown, unknown>
   return Effect.flatMap(Effect.forkDetach(body, { startImmediately: true }), (fiber) => {
