@@ -304,8 +304,11 @@ class ToolkitImpl<Tools extends Record<string, Tool.Any>, Requires>
     this.parts = parts
   }
 
-  /** The last handled toolkit built, and the handler sets it was built from. */
-  private built: { readonly sets: ReadonlyArray<HandlerSet>; readonly handled: Handled<Tools> } | undefined
+  /** Handled toolkits built, by the first handler set they were built from (released with their layer). */
+  private readonly built = new WeakMap<
+    HandlerSet,
+    { readonly sets: ReadonlyArray<HandlerSet>; readonly handled: Handled<Tools> }
+  >()
 
   asEffect(): Effect.Effect<Handled<Tools>, never, Requires> {
     const parts = this.parts
@@ -314,7 +317,7 @@ class ToolkitImpl<Tools extends Record<string, Tool.Any>, Requires>
     // (a run per agent call makes this the hot path).
     return Effect.withFiber((fiber) => {
       const sets = parts.map((part) => Context.getUnsafe(fiber.context, part.key))
-      const built = this.built
+      const built = sets.length === 0 ? undefined : this.built.get(sets[0]!)
       if (built?.sets.every((set, index) => set === sets[index])) return Exit.succeed(built.handled)
       const entries = new Map<string, Execute.Entry>()
       parts.forEach((part, index) => {
@@ -326,7 +329,7 @@ class ToolkitImpl<Tools extends Record<string, Tool.Any>, Requires>
         }
       })
       const handled = makeHandled(tools, entries)
-      this.built = { sets, handled }
+      if (sets.length > 0) this.built.set(sets[0]!, { sets, handled })
       return Exit.succeed(handled)
     }) as Effect.Effect<Handled<Tools>, never, Requires>
   }
