@@ -14,7 +14,9 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as HttpClient from "effect/http/HttpClient"
 import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import type * as ResponsesClient from "../src/ResponsesClient.ts"
 import type * as ResponsesError from "../src/ResponsesError.ts"
@@ -311,6 +313,25 @@ describe.each(transports)("request shape at the server ($name)", (transport) => 
         assert.isTrue(yield* allClosed(server, 1))
         assert.isBelow(written, total)
       })
+  )
+})
+
+describe("trace propagation (direct undici)", () => {
+  const transport = transports[0]!
+  it.live("no traceparent when the tracer is off or HttpClient.TracerPropagationEnabled is false", () =>
+    Effect.gen(function* () {
+      const server = yield* rawServer((socket) => jsonReply(socket, 200, completed()))
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
+      yield* client.create(request).pipe(Effect.provide(Tracing))
+      yield* client.create(request).pipe(Effect.provideService(References.TracerEnabled, false))
+      yield* client
+        .create(request)
+        .pipe(Effect.provide(Tracing), Effect.provideService(HttpClient.TracerPropagationEnabled, false))
+      assert.deepStrictEqual(
+        server.requests.map((seen) => typeof seen.headers.traceparent),
+        ["string", "undefined", "undefined"]
+      )
+    })
   )
 })
 

@@ -16,7 +16,9 @@ import * as Effect from "effect/Effect"
 import * as Pull from "effect/Pull"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
+import * as Context from "effect/Context"
+import * as Tracer from "effect/Tracer"
+import * as HttpClient from "effect/http/HttpClient"
 import { Agent, type Dispatcher, request } from "undici"
 import * as ResponseAccumulator from "../ResponseAccumulator.ts"
 import type { ResponsesError } from "../ResponsesError.ts"
@@ -70,9 +72,13 @@ export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint): Trans
   }
   return {
     create: (policy, input, resend) =>
-      attemptSpan(resend, (span) => createAttempt(prepared, policy, input, resend, span)),
+      attemptSpan(prepared, resend, (span, propagate) =>
+        createAttempt(prepared, policy, input, resend, span, propagate)
+      ),
     stream: (policy, input, resend, state, hooks) =>
-      attemptSpan(resend, (span) => streamAttempt(prepared, policy, input, resend, state, hooks, span))
+      attemptSpan(prepared, resend, (span, propagate) =>
+        streamAttempt(prepared, policy, input, resend, state, hooks, span, propagate)
+      )
   }
 }
 
@@ -87,24 +93,33 @@ interface Prepared {
   readonly url: string
   /** Headers of every request: static ones, content type, auth. */
   readonly base: Readonly<Record<string, string>>
-  readonly spanAttributes: Readonly<Record<string, unknown>>
+  /** Attributes of every attempt span. */
+  readonly spanAttributes: Record<string, unknown>
 }
 
-/** The `POST` client span of one attempt (what Effect's `HttpClient` records, minus headers). */
+/**
+ * The `POST` client span of one attempt (what Effect's `HttpClient` records, minus headers), and
+ * whether to propagate it (`HttpClient.TracerPropagationEnabled`, and never a disabled tracer's span).
+ */
 const attemptSpan = <A, R>(
+  prepared: Prepared,
   resend: number,
-  body: (span: Tracer.Span) => Effect.Effect<A, AttemptFailure, R>
+  body: (span: Tracer.Span, propagate: boolean) => Effect.Effect<A, AttemptFailure, R>
 ): Effect.Effect<A, AttemptFailure, R> =>
-  Effect.useSpan("POST", { kind: "client" }, (span) => {
-    span.attribute("http.request.resend_count", resend)
-    return body(span)
-  })
+  Effect.withFiber((fiber) =>
+    Effect.useSpan("POST", { kind: "client", attributes: prepared.spanAttributes }, (span) => {
+      span.attribute("http.request.resend_count", resend)
+      const propagate =
+        fiber.getRef(HttpClient.TracerPropagationEnabled) && !Context.get(span.annotations, Tracer.DisablePropagation)
+      return body(span, propagate)
+    })
+  )
 
 const headersFor = (
   prepared: Prepared,
   input: CallInput,
   resend: number,
-  span: Tracer.Span
+  span: Tracer.Span | undefined
 ): Record<string, string> => {
   const { endpoint } = prepared
   const headers: Record<string, string> = { ...prepared.base, accept: input.accept }
@@ -115,8 +130,9 @@ const headersFor = (
   if (endpoint.idempotencyHeader !== undefined && input.idempotencyKey !== undefined) {
     headers[endpoint.idempotencyHeader] = input.idempotencyKey
   }
-  for (const key in prepared.spanAttributes) span.attribute(key, prepared.spanAttributes[key])
-  headers.traceparent = `00-${span.traceId.padStart(32, "0")}-${span.spanId}-${span.sampled ? "01" : "00"}`
+  if (span !== undefined) {
+    headers.traceparent = `00-${span.traceId.padStart(32, "0")}-${span.spanId}-${span.sampled ? "01" : "00"}`
+  }
   return headers
 }
 
@@ -208,7 +224,8 @@ const createAttempt = (
   policy: RetryPolicy.RetryPolicy,
   input: CallInput,
   resend: number,
-  span: Tracer.Span
+  span: Tracer.Span,
+  propagate: boolean
 ): Effect.Effect<Response, AttemptFailure> => {
   const { endpoint } = prepared
   let phase: "headers" | "body" = "headers"
@@ -219,7 +236,7 @@ const createAttempt = (
       request(prepared.url, {
         method: "POST",
         dispatcher: prepared.dispatcher,
-        headers: headersFor(prepared, input, resend, span),
+        headers: headersFor(prepared, input, resend, propagate ? span : undefined),
         body: input.body,
         signal
       }).then(
@@ -249,7 +266,8 @@ const streamAttempt = (
   resend: number,
   state: CallState,
   hooks: StreamHooks,
-  span: Tracer.Span
+  span: Tracer.Span,
+  propagate: boolean
 ): Effect.Effect<StreamStart, AttemptFailure, Scope.Scope> =>
   Effect.flatMap(Scope.Scope, (scope) => {
     const { endpoint } = prepared
@@ -263,7 +281,7 @@ const streamAttempt = (
         request(prepared.url, {
           method: "POST",
           dispatcher: prepared.dispatcher,
-          headers: headersFor(prepared, input, resend, span),
+          headers: headersFor(prepared, input, resend, propagate ? span : undefined),
           body: input.body,
           signal
         }).then(
