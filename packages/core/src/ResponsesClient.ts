@@ -295,7 +295,8 @@ const create = (
         const state = newState(settings, callOptions)
         const input = callInputOf(settings, request, false, "application/json", callOptions)
         annotateRequest(settings, span, request)
-        const run = retrying(state, policy, span, (resend) => settings.transport.create(policy, input, resend))
+        const run = retrying(state, policy, span, (resend) => settings.transport.create(policy, input, resend, span))
+        // the span is handed to the transport as the attempts' parent, not put in the context
         return withTotalDeadline(settings, state, run).pipe(
           Effect.matchEffect({
             onFailure: (error) => {
@@ -306,8 +307,7 @@ const create = (
               annotateResponse(settings, span, response)
               return Effect.succeed(response)
             }
-          }),
-          Effect.withParentSpan(span, noStackTrace)
+          })
         )
       })
     )
@@ -381,12 +381,12 @@ const startStream = (
     }
     const start = yield* retrying(state, policy, span, (resend) =>
       Effect.flatMap(Scope.fork(scope), (attemptScope) =>
-        settings.transport.stream(policy, input, resend, state, hooks).pipe(
+        settings.transport.stream(policy, input, resend, state, hooks, span).pipe(
           Scope.provide(attemptScope),
           Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(attemptScope, exit) : Effect.void))
         )
       )
-    ).pipe(Effect.mapError(failed), Effect.withParentSpan(span, noStackTrace))
+    ).pipe(Effect.mapError(failed))
     let first: ReadonlyArray<StreamEvent> | undefined = start.first
     const emit = (chunk: ReadonlyArray<StreamEvent>) => {
       for (let i = 0; i < chunk.length; i++) annotateEvent(settings, span, chunk[i]!)
@@ -471,9 +471,6 @@ const withTotalDeadline = <A>(
     })
   )
 }
-
-/** Span trace options of the per-call span: no stack trace captured (a measured per-call cost). */
-const noStackTrace: Tracer.TraceOptions = { captureStackTrace: false }
 
 const spanOptions = (settings: Settings, request: CreateRequest): Tracer.SpanOptionsNoTrace => ({
   kind: "client",

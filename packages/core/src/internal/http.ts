@@ -113,7 +113,8 @@ export interface Transport {
   readonly create: (
     policy: RetryPolicy.RetryPolicy,
     input: CallInput,
-    resend: number
+    resend: number,
+    parent: Tracer.Span
   ) => Effect.Effect<Response, AttemptFailure>
   /** One attempt of `stream`; resources live in the `Scope`, which the caller closes when it fails. */
   readonly stream: (
@@ -121,15 +122,27 @@ export interface Transport {
     input: CallInput,
     resend: number,
     state: CallState,
-    hooks: StreamHooks
+    hooks: StreamHooks,
+    parent: Tracer.Span
   ) => Effect.Effect<StreamStart, AttemptFailure, Scope.Scope>
 }
 
 /** The transport over an Effect `HttpClient` (request builder, client spans, Effect timers: TestClock-driven). */
 export const httpClientTransport = (client: HttpClient.HttpClient, endpoint: Endpoint): Transport => ({
-  create: (policy, input, resend) => Effect.scoped(createAttempt(client, endpoint, policy, input, resend)),
-  stream: (policy, input, resend, state, hooks) => streamAttempt(client, endpoint, policy, input, resend, state, hooks)
+  // HttpClient opens its client span from the context: the call's span becomes the parent there
+  create: (policy, input, resend, parent) =>
+    Effect.scoped(createAttempt(client, endpoint, policy, input, resend)).pipe(
+      Effect.annotateSpans("http.request.resend_count", resend),
+      Effect.withParentSpan(parent, noStackTrace)
+    ),
+  stream: (policy, input, resend, state, hooks, parent) =>
+    streamAttempt(client, endpoint, policy, input, resend, state, hooks).pipe(
+      Effect.annotateSpans("http.request.resend_count", resend),
+      Effect.withParentSpan(parent, noStackTrace)
+    )
 })
+
+const noStackTrace: Tracer.TraceOptions = { captureStackTrace: false }
 
 /** Builds the request of one attempt (`resend` = 0 for the first HTTP attempt of the logical call). */
 export const buildRequest = (
@@ -169,21 +182,18 @@ export const retrying = <A, R>(
 ): Effect.Effect<A, ResponsesError, R> => {
   // A recursive match rather than a generator loop: the first attempt's success is one step.
   const next: Effect.Effect<A, ResponsesError, R> = Effect.suspend(() =>
-    Effect.matchCauseEffect(
-      Effect.annotateSpans(attempt(state.attempts), "http.request.resend_count", state.attempts),
-      {
-        onSuccess: (value) => {
-          state.attempts += 1
-          return Effect.succeed(value)
-        },
-        onFailure: (cause) => {
-          state.attempts += 1
-          const failure = Cause.findErrorOption(cause)
-          if (failure._tag === "None") return Effect.failCause(cause as Cause.Cause<never>)
-          return afterFailure(state, policy, span, failure.value, next)
-        }
+    Effect.matchCauseEffect(attempt(state.attempts), {
+      onSuccess: (value) => {
+        state.attempts += 1
+        return Effect.succeed(value)
+      },
+      onFailure: (cause) => {
+        state.attempts += 1
+        const failure = Cause.findErrorOption(cause)
+        if (failure._tag === "None") return Effect.failCause(cause as Cause.Cause<never>)
+        return afterFailure(state, policy, span, failure.value, next)
       }
-    )
+    })
   )
   return next
 }

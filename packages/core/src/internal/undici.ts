@@ -71,12 +71,12 @@ export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint): Trans
     }
   }
   return {
-    create: (policy, input, resend) =>
-      attemptSpan(prepared, resend, (span, propagate) =>
+    create: (policy, input, resend, parent) =>
+      attemptSpan(prepared, resend, parent, (span, propagate) =>
         createAttempt(prepared, policy, input, resend, span, propagate)
       ),
-    stream: (policy, input, resend, state, hooks) =>
-      attemptSpan(prepared, resend, (span, propagate) =>
+    stream: (policy, input, resend, state, hooks, parent) =>
+      attemptSpan(prepared, resend, parent, (span, propagate) =>
         streamAttempt(prepared, policy, input, resend, state, hooks, span, propagate)
       )
   }
@@ -104,10 +104,12 @@ interface Prepared {
 const attemptSpan = <A, R>(
   prepared: Prepared,
   resend: number,
+  parent: Tracer.Span,
   body: (span: Tracer.Span, propagate: boolean) => Effect.Effect<A, AttemptFailure, R>
 ): Effect.Effect<A, AttemptFailure, R> =>
   Effect.withFiber((fiber) =>
-    Effect.useSpan("POST", { kind: "client", attributes: prepared.spanAttributes }, (span) => {
+    // the parent is passed, not put in the context: no context change (and fiber cache rebuild) per attempt
+    Effect.useSpan("POST", { kind: "client", attributes: prepared.spanAttributes, parent }, (span) => {
       span.attribute("http.request.resend_count", resend)
       const propagate =
         fiber.getRef(HttpClient.TracerPropagationEnabled) && !Context.get(span.annotations, Tracer.DisablePropagation)
