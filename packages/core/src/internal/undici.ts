@@ -8,6 +8,8 @@
  * optimisation 5), the `HttpClient` path (request builder, header redaction, scoped body stream, a
  * `timeoutOrElse` race per attempt, an aborted `AbortController` per streamed body) cost ~0.25 ms of
  * CPU per model call on top of undici's ~0.05 ms, i.e. most of Volley's overhead.
+ * This module is a boundary with undici's promises and async iterators: it uses `.then` callbacks that
+ * never reject, with no `async`, `await` or `try`.
  * Gotcha: the timers here are real Node timers (TestClock does not drive them); tests that need
  * virtual time use `layer` over an in-memory `HttpClient`.
  */
@@ -153,41 +155,50 @@ const headerOf = (headers: Dispatcher.ResponseData["headers"], name: string): st
 }
 
 /** Reads at most `limit` bytes of `body` as UTF-8 text, then destroys the rest. Never rejects. */
-const readBounded = async (body: Body, limit: number): Promise<string> => {
-  const all = new Uint8Array(limit)
-  let size = 0
-  try {
-    for await (const chunk of body as AsyncIterable<Uint8Array>) {
-      const kept = chunk.subarray(0, limit - size)
-      all.set(kept, size)
-      size += kept.byteLength
-      if (size >= limit) break
+const readBounded = (body: Body, limit: number): Promise<string> =>
+  new Promise((resolve) => {
+    const all = new Uint8Array(limit)
+    const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    let size = 0
+    const finish = () => {
+      if (!body.destroyed) body.destroy()
+      // `stream: true` drops a character cut at the limit instead of emitting U+FFFD
+      resolve(new TextDecoder("utf-8").decode(all.subarray(0, size), { stream: true }))
     }
-  } catch {
-    // a broken error body: keep what arrived
-  }
-  if (!body.destroyed) body.destroy()
-  // `stream: true` drops a character cut at the limit instead of emitting U+FFFD
-  return new TextDecoder("utf-8").decode(all.subarray(0, size), { stream: true })
-}
+    const step = (): void => {
+      iterator.next().then(
+        (result) => {
+          if (result.done) return finish()
+          const kept = result.value.subarray(0, limit - size)
+          all.set(kept, size)
+          size += kept.byteLength
+          if (size >= limit) return finish()
+          step()
+        },
+        // a broken error body: keep what arrived
+        finish
+      )
+    }
+    step()
+  })
 
-/** The typed failure of a non-2xx response (body read up to 64 KiB). */
-const statusFailure = async (
+/** The typed failure of a non-2xx response (body read up to 64 KiB). Never rejects. */
+const statusFailure = (
   prepared: Prepared,
   policy: RetryPolicy.RetryPolicy,
   response: Dispatcher.ResponseData
-): Promise<AttemptFailure> => {
-  const body = await readBounded(response.body, maxErrorBodyBytes)
-  const header = (name: string) => headerOf(response.headers, name)
-  return fromStatus({
-    status: response.statusCode,
-    header,
-    body,
-    retryStatuses: policy.retryStatuses,
-    needles: prepared.endpoint.needles,
-    retryAfter: parseRetryAfter(header, Date.now())
+): Promise<AttemptFailure> =>
+  readBounded(response.body, maxErrorBodyBytes).then((body) => {
+    const header = (name: string) => headerOf(response.headers, name)
+    return fromStatus({
+      status: response.statusCode,
+      header,
+      body,
+      retryStatuses: policy.retryStatuses,
+      needles: prepared.endpoint.needles,
+      retryAfter: parseRetryAfter(header, Date.now())
+    })
   })
-}
 
 /**
  * Runs `run` with an `AbortController` and a timer: when the timer fires first, the request is
@@ -381,17 +392,15 @@ const streamAttempt = (
       const current = new SseReader(response.body, decoder, endpoint, accumulator)
       reader = current
       const pull = Effect.callback<ReadonlyArray<StreamEvent>, AttemptFailure | Cause.Done>((resume) => {
-        current
-          .next()
-          .then((result) =>
-            resume(
-              result === done
-                ? Cause.done()
-                : Array.isArray(result)
-                  ? Effect.succeed(result)
-                  : Effect.fail(result as AttemptFailure)
-            )
+        current.next((result) =>
+          resume(
+            result === done
+              ? Cause.done()
+              : Array.isArray(result)
+                ? Effect.succeed(result)
+                : Effect.fail(result as AttemptFailure)
           )
+        )
       })
       return pull.pipe(
         Pull.catchDone(() => Effect.succeed([] as ReadonlyArray<StreamEvent>)),
@@ -487,47 +496,51 @@ class SseReader {
     return fromTransport(cause, "stream", connectMs, partial)
   }
 
-  async next(): Promise<ReadonlyArray<StreamEvent> | typeof done | AttemptFailure> {
+  /** The next batch; `deliver` is called exactly once (with a batch, `done`, or the attempt failure). */
+  next(deliver: (result: ReadonlyArray<StreamEvent> | typeof done | AttemptFailure) => void): void {
     const decoder = this.decoder
     if (decoder.finished()) {
       const failure = decoder.failure()
-      return failure === undefined ? done : { error: failure, retryable: false }
+      return deliver(failure === undefined ? done : { error: failure, retryable: false })
     }
     const out: Array<StreamEvent> = []
-    while (true) {
-      let step: IteratorResult<Uint8Array>
+    const read = (): void => {
       this.arm()
-      try {
-        step = await this.iterator.next()
-      } catch (cause) {
-        this.close()
-        return this.failure(cause)
-      } finally {
-        this.waiting = false
-      }
-      if (this.fired !== undefined) {
-        this.close()
-        return this.failure(undefined)
-      }
-      if (step.done) {
-        const error = decoder.end(out)
-        this.close()
-        return this.settle(out, error)
-      }
-      const error = decoder.feed(step.value, out)
-      if (decoder.finished()) {
-        if (error === undefined) await this.release()
-        else this.close()
-        return this.settle(out, error)
-      }
-      if (out.length > 0) {
-        if (this.contentIdle !== undefined && out.some((event) => event.type !== "keepalive")) {
-          this.lastContent = Date.now()
+      this.iterator.next().then(
+        (step) => {
+          this.waiting = false
+          if (this.fired !== undefined) {
+            this.close()
+            return deliver(this.failure(undefined))
+          }
+          if (step.done) {
+            const error = decoder.end(out)
+            this.close()
+            return deliver(this.settle(out, error))
+          }
+          const error = decoder.feed(step.value, out)
+          if (decoder.finished()) {
+            if (error !== undefined) {
+              this.close()
+              return deliver(this.settle(out, error))
+            }
+            return this.release(() => deliver(this.settle(out, undefined)))
+          }
+          if (out.length === 0) return read()
+          if (this.contentIdle !== undefined && out.some((event) => event.type !== "keepalive")) {
+            this.lastContent = Date.now()
+          }
+          this.delivered += out.length
+          deliver(out)
+        },
+        (cause: unknown) => {
+          this.waiting = false
+          this.close()
+          deliver(this.failure(cause))
         }
-        this.delivered += out.length
-        return out
-      }
+      )
     }
+    read()
   }
 
   /** Events decoded before an error in the same chunk are delivered first; the error follows. */
@@ -546,10 +559,11 @@ class SseReader {
    * After the terminal event nothing more is decoded. What is left of the body (a trailing `data:
    * [DONE]`, the last chunk in a later packet) is drained in the background, up to `drainBytes` and
    * `drainMs`, so the keep-alive connection survives; anything but a trailer (garbage: B05 d) is
-   * destroyed at once, and a body that stays open longer (a socket held open) after `drainMs`. A body already received to its end ends
-   * within the one scheduler turn awaited here, so the next call finds its connection free.
+   * destroyed at once, and a body that stays open longer (a socket held open) after `drainMs`. A body
+   * already received to its end ends within the one scheduler turn before `then` runs, so the next call
+   * finds its connection free.
    */
-  private async release(): Promise<void> {
+  private release(then: () => void): void {
     this.stopTimers()
     // from here the drain owns the body: `close()` (the scope finalizer) leaves it alone
     this.closed = true
@@ -569,7 +583,7 @@ class SseReader {
       )
     }
     step()
-    await new Promise((resolve) => setImmediate(resolve))
+    setImmediate(then)
   }
 
   private stopTimers(): void {
