@@ -501,7 +501,8 @@ class SseReader {
     const decoder = this.decoder
     if (decoder.finished()) {
       const failure = decoder.failure()
-      return deliver(failure === undefined ? done : { error: failure, retryable: false })
+      deliver(failure === undefined ? done : { error: failure, retryable: false })
+      return
     }
     const out: Array<StreamEvent> = []
     const read = (): void => {
