@@ -355,7 +355,7 @@ export const streamAttempt = (
     policy,
     buildRequest(endpoint, input, resend),
     (response, requestId) => {
-      const contentType = (headerOf(response, "content-type") ?? "").split(";")[0]!.trim().toLowerCase()
+      const contentType = mediaType(headerOf(response, "content-type"))
       if (contentType === "text/event-stream") return startSse(response, requestId, endpoint, state, hooks)
       if (contentType === "application/json") {
         return response.text.pipe(
@@ -364,34 +364,52 @@ export const streamAttempt = (
             duration: endpoint.timeouts.headersMs,
             orElse: () => Effect.fail(timeout("body", endpoint.timeouts.headersMs))
           }),
-          Effect.flatMap((text) => decodeJsonResponse(text, requestId, endpoint, true)),
-          Effect.map((final): StreamStart => ({ first: synthesizeEvents(final), rest: noMoreEvents }))
+          Effect.flatMap((text) => jsonStreamStart(text, requestId, endpoint))
         )
       }
       return readBounded(response, 1024).pipe(
         Effect.catch(() => Effect.succeed("")),
         Effect.timeoutOrElse({ duration: endpoint.timeouts.headersMs, orElse: () => Effect.succeed("") }),
-        Effect.flatMap((body) =>
-          Effect.fail(
-            notRetryable(
-              new StreamProtocolError({
-                message: truncateUtf8(
-                  `expected text/event-stream, got ${truncateUtf8(contentType || "no content type", 100)}: ${truncateUtf8(redactWith(body, endpoint.needles), 200)}`,
-                  1024
-                ),
-                retryable: false,
-                attempts: 1,
-                causes: [],
-                reason: "UnexpectedContentType",
-                eventIndex: -1,
-                ...(requestId === undefined ? {} : { requestId })
-              })
-            )
-          )
-        )
+        Effect.flatMap((body) => Effect.fail(unexpectedContentType(contentType, body, requestId, endpoint)))
       )
     },
     false
+  )
+
+/** The media type of a `content-type` header, lower-cased, without parameters ("" when absent). */
+export const mediaType = (header: string | undefined): string => (header ?? "").split(";")[0]!.trim().toLowerCase()
+
+/** A stream call answered with a whole JSON response (B12 leniency): its events, replayed. */
+export const jsonStreamStart = (
+  text: string,
+  requestId: string | undefined,
+  endpoint: Endpoint
+): Effect.Effect<StreamStart, AttemptFailure> =>
+  Effect.map(
+    decodeJsonResponse(text, requestId, endpoint, true),
+    (final): StreamStart => ({ first: synthesizeEvents(final), rest: noMoreEvents })
+  )
+
+/** A stream call answered with neither SSE nor JSON: `StreamProtocolError{UnexpectedContentType}` with an excerpt. */
+export const unexpectedContentType = (
+  contentType: string,
+  body: string,
+  requestId: string | undefined,
+  endpoint: Endpoint
+): AttemptFailure =>
+  notRetryable(
+    new StreamProtocolError({
+      message: truncateUtf8(
+        `expected text/event-stream, got ${truncateUtf8(contentType || "no content type", 100)}: ${truncateUtf8(redactWith(body, endpoint.needles), 200)}`,
+        1024
+      ),
+      retryable: false,
+      attempts: 1,
+      causes: [],
+      reason: "UnexpectedContentType",
+      eventIndex: -1,
+      ...(requestId === undefined ? {} : { requestId })
+    })
   )
 
 // Markers for failures of the byte stream, mapped to typed errors once the partial is known.

@@ -24,7 +24,6 @@ import * as HttpClient from "effect/http/HttpClient"
 import { Agent, type Dispatcher, request } from "undici"
 import * as ResponseAccumulator from "../ResponseAccumulator.ts"
 import type { ResponsesError } from "../ResponsesError.ts"
-import { StreamProtocolError } from "../ResponsesError.ts"
 import type { Response, StreamEvent } from "../ResponsesSchema.ts"
 import type * as RetryPolicy from "../RetryPolicy.ts"
 import { type AttemptFailure, fromStatus, fromTransport, timeout } from "./errors.ts"
@@ -33,14 +32,14 @@ import {
   type CallState,
   decodeJsonResponse,
   type Endpoint,
+  jsonStreamStart,
   maxErrorBodyBytes,
-  noMoreEvents,
+  mediaType,
   type StreamHooks,
   type StreamStart,
-  synthesizeEvents,
-  type Transport
+  type Transport,
+  unexpectedContentType
 } from "./http.ts"
-import { redactWith, truncateUtf8 } from "./redact.ts"
 import { parseRetryAfter } from "./retryAfter.ts"
 import { type EventDecoder, makeEventDecoder } from "./sse.ts"
 
@@ -56,11 +55,7 @@ export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint): Trans
     dispatcher,
     endpoint,
     url: target.toString(),
-    base: {
-      ...lowerCased(endpoint.headers),
-      "content-type": "application/json",
-      ...(endpoint.auth === undefined ? {} : { [endpoint.auth[0]]: Redacted.value(endpoint.auth[1]) })
-    },
+    base: { ...lowerCased(endpoint.headers), "content-type": "application/json" },
     spanAttributes: {
       "http.request.method": "POST",
       "server.address": target.hostname,
@@ -74,12 +69,12 @@ export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint): Trans
   }
   return {
     create: (policy, input, resend, parent) =>
-      attemptSpan(prepared, resend, parent, (span, propagate) =>
-        createAttempt(prepared, policy, input, resend, span, propagate)
+      attemptSpan(prepared, resend, parent, (span, traced) =>
+        createAttempt(prepared, policy, input, resend, span, traced)
       ),
     stream: (policy, input, resend, state, hooks, parent) =>
-      attemptSpan(prepared, resend, parent, (span, propagate) =>
-        streamAttempt(prepared, policy, input, resend, state, hooks, span, propagate)
+      attemptSpan(prepared, resend, parent, (span, traced) =>
+        streamAttempt(prepared, policy, input, resend, state, hooks, span, traced)
       )
   }
 }
@@ -93,7 +88,7 @@ interface Prepared {
   readonly endpoint: Endpoint
   /** The full URL, query parameters included. */
   readonly url: string
-  /** Headers of every request: static ones, content type, auth. */
+  /** Headers of every request: the static ones and the content type (auth is set per attempt, last). */
   readonly base: Readonly<Record<string, string>>
   /** Attributes of every attempt span. */
   readonly spanAttributes: Record<string, unknown>
@@ -107,7 +102,7 @@ const attemptSpan = <A, R>(
   prepared: Prepared,
   resend: number,
   parent: Tracer.Span,
-  body: (span: Tracer.Span, propagate: boolean) => Effect.Effect<A, AttemptFailure, R>
+  body: (span: Tracer.Span, traced: Tracer.Span | undefined) => Effect.Effect<A, AttemptFailure, R>
 ): Effect.Effect<A, AttemptFailure, R> =>
   Effect.withFiber((fiber) =>
     // the parent is passed, not put in the context: no context change (and fiber cache rebuild) per attempt
@@ -115,7 +110,7 @@ const attemptSpan = <A, R>(
       span.attribute("http.request.resend_count", resend)
       const propagate =
         fiber.getRef(HttpClient.TracerPropagationEnabled) && !Context.get(span.annotations, Tracer.DisablePropagation)
-      return body(span, propagate)
+      return body(span, propagate ? span : undefined)
     })
   )
 
@@ -182,22 +177,46 @@ const readBounded = (body: Body, limit: number): Promise<string> =>
     step()
   })
 
+/** The typed failure of a non-2xx response with `body` (what could be read of it). */
+const statusFailureOf = (
+  prepared: Prepared,
+  policy: RetryPolicy.RetryPolicy,
+  response: Dispatcher.ResponseData,
+  body: string
+): AttemptFailure => {
+  const header = (name: string) => headerOf(response.headers, name)
+  return fromStatus({
+    status: response.statusCode,
+    header,
+    body,
+    retryStatuses: policy.retryStatuses,
+    needles: prepared.endpoint.needles,
+    retryAfter: parseRetryAfter(header, Date.now())
+  })
+}
+
 /** The typed failure of a non-2xx response (body read up to 64 KiB). Never rejects. */
 const statusFailure = (
   prepared: Prepared,
   policy: RetryPolicy.RetryPolicy,
   response: Dispatcher.ResponseData
 ): Promise<AttemptFailure> =>
-  readBounded(response.body, maxErrorBodyBytes).then((body) => {
-    const header = (name: string) => headerOf(response.headers, name)
-    return fromStatus({
-      status: response.statusCode,
-      header,
-      body,
-      retryStatuses: policy.retryStatuses,
-      needles: prepared.endpoint.needles,
-      retryAfter: parseRetryAfter(header, Date.now())
-    })
+  readBounded(response.body, maxErrorBodyBytes).then((body) => statusFailureOf(prepared, policy, response, body))
+
+/** Sends one attempt's request; `traced` is the attempt span to propagate, if any. */
+const send = (
+  prepared: Prepared,
+  input: CallInput,
+  resend: number,
+  traced: Tracer.Span | undefined,
+  signal: AbortSignal
+): Promise<Dispatcher.ResponseData> =>
+  request(prepared.url, {
+    method: "POST",
+    dispatcher: prepared.dispatcher,
+    headers: headersFor(prepared, input, resend, traced),
+    body: input.body,
+    signal
   })
 
 /**
@@ -238,7 +257,7 @@ const createAttempt = (
   input: CallInput,
   resend: number,
   span: Tracer.Span,
-  propagate: boolean
+  traced: Tracer.Span | undefined
 ): Effect.Effect<Response, AttemptFailure> => {
   const { endpoint } = prepared
   let phase: "headers" | "body" = "headers"
@@ -246,13 +265,7 @@ const createAttempt = (
     endpoint.timeouts.headersMs,
     () => phase,
     (signal, done) => {
-      request(prepared.url, {
-        method: "POST",
-        dispatcher: prepared.dispatcher,
-        headers: headersFor(prepared, input, resend, propagate ? span : undefined),
-        body: input.body,
-        signal
-      }).then(
+      send(prepared, input, resend, traced, signal).then(
         (response) => {
           phase = "body"
           span.attribute("http.response.status_code", response.statusCode)
@@ -280,7 +293,7 @@ const streamAttempt = (
   state: CallState,
   hooks: StreamHooks,
   span: Tracer.Span,
-  propagate: boolean
+  traced: Tracer.Span | undefined
 ): Effect.Effect<StreamStart, AttemptFailure, Scope.Scope> =>
   Effect.flatMap(Scope.Scope, (scope) => {
     const { endpoint } = prepared
@@ -291,13 +304,7 @@ const streamAttempt = (
       endpoint.timeouts.headersMs,
       () => "headers",
       (signal, done) => {
-        request(prepared.url, {
-          method: "POST",
-          dispatcher: prepared.dispatcher,
-          headers: headersFor(prepared, input, resend, propagate ? span : undefined),
-          body: input.body,
-          signal
-        }).then(
+        send(prepared, input, resend, traced, signal).then(
           (response) => {
             pending = response.body
             done(Effect.succeed(response))
@@ -326,31 +333,15 @@ const streamAttempt = (
         }).pipe(
           Effect.catchIf(
             (failure) => failure.error._tag === "RequestTimeout" && failure.error.phase === "body",
-            () =>
-              Effect.fail(
-                fromStatus({
-                  status: response.statusCode,
-                  header: (name) => headerOf(response.headers, name),
-                  body: "",
-                  retryStatuses: policy.retryStatuses,
-                  needles: endpoint.needles,
-                  retryAfter: parseRetryAfter((name) => headerOf(response.headers, name), Date.now())
-                })
-              )
+            () => Effect.fail(statusFailureOf(prepared, policy, response, ""))
           )
         )
       }
-      const contentType = (headerOf(response.headers, "content-type") ?? "").split(";")[0]!.trim().toLowerCase()
+      const contentType = mediaType(headerOf(response.headers, "content-type"))
       if (contentType === "application/json") {
         return bodyTimer<StreamStart>((done) => {
           response.body.text().then(
-            (text) =>
-              done(
-                Effect.map(
-                  decodeJsonResponse(text, requestId, endpoint, true),
-                  (final): StreamStart => ({ first: synthesizeEvents(final), rest: noMoreEvents })
-                )
-              ),
+            (text) => done(jsonStreamStart(text, requestId, endpoint)),
             (error) => done(Effect.fail(fromTransport(error, "stream", connectMs)))
           )
         })
@@ -361,23 +352,7 @@ const streamAttempt = (
           void readBounded(response.body, 1024).then((body) => done(Effect.succeed(body)))
         }).pipe(
           Effect.catch(() => Effect.succeed("")),
-          Effect.flatMap((body) =>
-            Effect.fail<AttemptFailure>({
-              retryable: false,
-              error: new StreamProtocolError({
-                message: truncateUtf8(
-                  `expected text/event-stream, got ${truncateUtf8(contentType || "no content type", 100)}: ${truncateUtf8(redactWith(body, endpoint.needles), 200)}`,
-                  1024
-                ),
-                retryable: false,
-                attempts: 1,
-                causes: [],
-                reason: "UnexpectedContentType",
-                eventIndex: -1,
-                ...(requestId === undefined ? {} : { requestId })
-              })
-            })
-          )
+          Effect.flatMap((body) => Effect.fail(unexpectedContentType(contentType, body, requestId, endpoint)))
         )
       }
       const accumulator = ResponseAccumulator.make({ onMismatch: hooks.onMismatch })
