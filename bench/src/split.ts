@@ -7,20 +7,20 @@
  * drivers (see harness.ts): a diagnosis tool; the numbers to quote come from `pnpm bench`.
  */
 import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import { cpus } from "node:os"
 import { createInterface } from "node:readline"
-import { Agent } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
 import type { CreateRequest, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
-import { Tool, Toolkit } from "@volley/tools"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Agent as UndiciAgent, request } from "undici"
-import { model, prompt, timeResult, toolSpecs, weatherResult } from "./scenario.ts"
+import { type Item, readSse, toolDefinitions } from "./floor.ts"
+import { model, prompt, timeResult, weatherResult } from "./scenario.ts"
+import { agent, Tools } from "./volleyAgent.ts"
 
 const option = (name: string): string | undefined => {
   const at = process.argv.indexOf(name)
@@ -30,15 +30,11 @@ const stream = process.argv.includes("--sse")
 const concurrency = Number(option("--concurrency") ?? 64)
 const runs = Number(option("--runs") ?? 4000)
 const rounds = Number(option("--rounds") ?? 3)
-const pin = cpus().length >= 2 ? ["/usr/bin/taskset", "-c", "0"] : []
-
-const server = spawn(
-  pin[0] ?? process.execPath,
-  [...pin.slice(1), ...(pin.length > 0 ? [process.execPath] : []), "src/server.ts"],
-  {
-    stdio: ["ignore", "pipe", "inherit"]
-  }
-)
+// the server on core 0 where `taskset` exists (the caller pins this process to core 1)
+const serverArgv = [process.execPath, "src/server.ts"]
+const [command, ...argv] =
+  cpus().length >= 2 && existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", "-c", "0", ...serverArgv] : serverArgv
+const server = spawn(command!, argv, { stdio: ["ignore", "pipe", "inherit"] })
 const port = await new Promise<number>((resolve) =>
   createInterface({ input: server.stdout! }).once("line", (line) =>
     resolve((JSON.parse(line) as { port: number }).port)
@@ -47,14 +43,6 @@ const port = await new Promise<number>((resolve) =>
 const origin = `http://127.0.0.1:${port}`
 await fetch(`${origin}/__config`, { method: "POST", body: JSON.stringify({ latencyMs: 0, paceMs: 0 }) })
 
-type Item = Record<string, unknown>
-const tools = Object.entries(toolSpecs).map(([name, spec]) => ({
-  type: "function" as const,
-  name,
-  description: spec.description,
-  parameters: spec.parameters,
-  strict: true
-}))
 const runTool = (call: Item): string => {
   const args = JSON.parse(String(call.arguments)) as { city: string; timezone: string }
   return call.name === "get_weather" ? weatherResult(args) : timeResult(args)
@@ -79,40 +67,12 @@ const rawCall = async (input: Array<Item>): Promise<ReadonlyArray<Item>> => {
     method: "POST",
     dispatcher,
     headers,
-    body: JSON.stringify({ model, input, tools, store: false, stream })
+    body: JSON.stringify({ model, input, tools: toolDefinitions, store: false, stream })
   })
   if (!stream) return ((await response.body.json()) as { output: Array<Item> }).output
-  const items: Array<Item> = []
-  const decoder = new TextDecoder()
-  let buffer = ""
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk, { stream: true })
-    let end = buffer.indexOf("\n\n")
-    while (end >= 0) {
-      const frame = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      end = buffer.indexOf("\n\n")
-      const at = frame.indexOf("data: ")
-      if (at < 0) continue
-      const event = JSON.parse(frame.slice(at + 6)) as { type: string; item?: Item }
-      if (event.type === "response.output_item.done" && event.item !== undefined) items.push(event.item)
-    }
-  }
-  return items
+  return (await readSse(response.body)).items
 }
 
-const GetWeather = Tool.make("get_weather", {
-  description: toolSpecs.get_weather.description,
-  parameters: Schema.Struct({ city: Schema.String }),
-  success: Schema.String
-})
-const GetTime = Tool.make("get_time", {
-  description: toolSpecs.get_time.description,
-  parameters: Schema.Struct({ timezone: Schema.String }),
-  success: Schema.String
-})
-const Tools = Toolkit.make(GetWeather, GetTime)
-const agent = Agent.make({ name: "planner", model, toolkit: Tools, modelSettings: { store: false } })
 const runtime = ManagedRuntime.make(
   Layer.mergeAll(
     ResponsesClient.layerUndici({ baseUrl: `${origin}/v1`, apiKey: Redacted.make("bench") }),
@@ -124,7 +84,12 @@ const runtime = ManagedRuntime.make(
 )
 const client = await runtime.runPromise(Effect.service(ResponsesClient.ResponsesClient))
 const clientCall = (input: Array<Item>): Promise<ReadonlyArray<Item>> => {
-  const body = { model, input: input as unknown as ReadonlyArray<InputItem>, tools, store: false } as CreateRequest
+  const body = {
+    model,
+    input: input as unknown as ReadonlyArray<InputItem>,
+    tools: toolDefinitions,
+    store: false
+  } as CreateRequest
   return runtime.runPromise(
     stream
       ? Stream.runFold(

@@ -5,47 +5,15 @@
  * Gotcha: it is deliberately plain, not tuned: the reference is "what you would write by hand".
  */
 import { Agent, request } from "undici"
+import { type Item, readSse, toolDefinitions } from "../floor.ts"
 import { runDriver } from "../harness.ts"
-import { model, prompt, type ToolName, toolSpecs } from "../scenario.ts"
+import { model, prompt, type ToolName } from "../scenario.ts"
 
 interface FunctionCall {
   readonly type: "function_call"
   readonly call_id: string
   readonly name: string
   readonly arguments: string
-}
-type Item = Record<string, unknown>
-
-const toolDefinitions = Object.entries(toolSpecs).map(([name, spec]) => ({
-  type: "function",
-  name,
-  description: spec.description,
-  parameters: spec.parameters,
-  strict: true
-}))
-
-/** Reads an SSE body and returns the output items of `response.completed`. */
-const readSse = async (body: AsyncIterable<Buffer>): Promise<{ items: Array<Item>; text: string }> => {
-  const decoder = new TextDecoder()
-  let buffer = ""
-  let text = ""
-  const items: Array<Item> = []
-  for await (const chunk of body) {
-    buffer += decoder.decode(chunk, { stream: true })
-    let end = buffer.indexOf("\n\n")
-    while (end >= 0) {
-      const frame = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      end = buffer.indexOf("\n\n")
-      const dataAt = frame.indexOf("data: ")
-      if (dataAt < 0) continue
-      const event = JSON.parse(frame.slice(dataAt + 6)) as { type: string; delta?: string; item?: Item }
-      if (event.type === "response.output_text.delta") text += event.delta
-      else if (event.type === "response.output_item.done" && event.item !== undefined) items.push(event.item)
-      else if (event.type === "response.failed" || event.type === "error") throw new Error(JSON.stringify(event))
-    }
-  }
-  return { items, text }
 }
 
 await runDriver("undici", ({ origin, apiKey, stream, tools }) => {

@@ -9,32 +9,17 @@
  * `VOLLEY_BENCH_STACK_TRACES=off` sets `Error.stackTraceLimit = 0` and `VOLLEY_BENCH_TOOL_CONCURRENCY=<n>` sets
  * `AgentKnobs.ToolConcurrency` (experiments: what stack capture and concurrent tool fibers cost).
  */
-import { Agent, AgentKnobs } from "@volley/agent"
+import { AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
-import { Tool, Toolkit } from "@volley/tools"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as References from "effect/References"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { runDriver } from "../harness.ts"
-import { model, prompt, toolSpecs } from "../scenario.ts"
-
-const GetWeather = Tool.make("get_weather", {
-  description: toolSpecs.get_weather.description,
-  parameters: Schema.Struct({ city: Schema.String }),
-  success: Schema.String
-})
-const GetTime = Tool.make("get_time", {
-  description: toolSpecs.get_time.description,
-  parameters: Schema.Struct({ timezone: Schema.String }),
-  success: Schema.String
-})
-const Tools = Toolkit.make(GetWeather, GetTime)
-
-const agent = Agent.make({ name: "planner", model, toolkit: Tools, modelSettings: { store: false } })
+import { prompt } from "../scenario.ts"
+import { agent, Tools } from "../volleyAgent.ts"
 
 await runDriver("volley", ({ baseUrl, apiKey, stream, tools }) => {
   const layer = Layer.mergeAll(
