@@ -226,28 +226,21 @@ describe("Conformance", () => {
     // Every leaf (and every object) of `value` replaced in turn by a wrong value: the fast path must
     // either step aside or accept exactly what the schema accepts, with the same result.
     const wrongs: ReadonlyArray<unknown> = [null, 1, "x", { wrong: true }, [], true]
+    const absent: unique symbol = Symbol("absent")
+    /** A copy of `root` whose `key` is `value` (or deleted, for `absent`). */
+    const withKey = (root: unknown, key: string, value: unknown) => {
+      const copy = structuredClone(root) as Record<string, unknown>
+      if (value === absent) delete copy[key]
+      else copy[key] = value
+      return copy
+    }
     const mutations = function* (value: unknown, depth = 0): Generator<(root: unknown) => unknown> {
       if (depth > 6 || typeof value !== "object" || value === null) return
       for (const key of Object.keys(value)) {
-        for (const wrong of wrongs) yield (root) => set(root, [key], wrong)
-        yield (root) => del(root, [key])
+        for (const wrong of [...wrongs, absent]) yield (root) => withKey(root, key, wrong)
         for (const inner of mutations((value as Record<string, unknown>)[key], depth + 1))
-          yield (root) => {
-            const copy = structuredClone(root) as Record<string, unknown>
-            ;(copy as Record<string, unknown>)[key] = inner((root as Record<string, unknown>)[key])
-            return copy
-          }
+          yield (root) => withKey(root, key, inner((root as Record<string, unknown>)[key]))
       }
-    }
-    const set = (root: unknown, path: ReadonlyArray<string>, value: unknown) => {
-      const copy = structuredClone(root) as Record<string, unknown>
-      copy[path[0]!] = value
-      return copy
-    }
-    const del = (root: unknown, path: ReadonlyArray<string>) => {
-      const copy = structuredClone(root) as Record<string, unknown>
-      delete copy[path[0]!]
-      return copy
     }
     let accepted = 0
     let checked = 0
