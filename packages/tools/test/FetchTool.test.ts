@@ -105,6 +105,11 @@ describe("G07 fetch tool", () => {
         `http://LOCALHOST.:${p}/`,
         `http://[::1]:${p}/`,
         `http://[::ffff:127.0.0.1]:${p}/`,
+        `http://[::ffff:0:7f00:1]:${p}/`,
+        `http://[::ffff:0:127.0.0.1]:${p}/`,
+        `http://[::ffff:7f00:1]:${p}/`,
+        "http://[::ffff:169.254.169.254]/",
+        "http://[::ffff:0:a9fe:a9fe]/",
         `http://2130706433:${p}/`,
         `http://0x7f.1:${p}/`,
         `http://127.1:${p}/`,
@@ -194,11 +199,16 @@ describe("G07 fetch tool", () => {
       "::ffff:127.0.0.1",
       "::ffff:7f00:1",
       "::ffff:a9fe:a9fe",
+      "::ffff:0:7f00:1",
+      "::ffff:0:127.0.0.1",
+      "::ffff:0:a9fe:a9fe",
+      "::ffff:8.8.8.8",
+      "::ffff:0:808:808",
       "::127.0.0.1"
     ]) {
       assert.isTrue(FetchTool.isBlockedAddress(a), a)
     }
-    for (const a of ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"]) {
+    for (const a of ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "2001:4860:4860::8888"]) {
       assert.isFalse(FetchTool.isBlockedAddress(a), a)
     }
   })
