@@ -1,5 +1,5 @@
 /**
- * Conformance: every file of the recorded corpus (`../shared/conformance/`, beside the repo)
+ * Conformance: every file of the recorded corpus (`test/fixtures/conformance/`, see its README)
  * decodes with our schemas and our SSE decoder, and every recorded stream accumulates to the
  * output of its own terminal response. Documented exceptions to "deep-equal" are listed in
  * `serverSideDifferences` below: each is a value the server changes between the streamed

@@ -1,5 +1,5 @@
 /**
- * Every recorded response body and SSE stream of `../shared/conformance/` served through the client
+ * Every recorded response body and SSE stream of `test/fixtures/conformance/` served through the client
  * (in-memory HttpClient): JSON bodies decode through `create` (or give the typed error their status
  * calls for), and SSE streams run through `stream` to their terminal event; never a defect.
  */
@@ -10,10 +10,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { clientOver, makeFake, request } from "./support/fakeHttp.ts"
+import { corpusRoot } from "./support/sse.ts"
 
-const corpus = new URL("../../../../shared/conformance/", import.meta.url)
-const files = (folder: string) => readdirSync(new URL(`${folder}/`, corpus)).sort()
-const read = (folder: string, name: string) => readFileSync(new URL(`${folder}/${name}`, corpus))
+const files = (folder: string) => readdirSync(new URL(`${folder}/`, corpusRoot)).sort()
+const read = (folder: string, name: string) => readFileSync(new URL(`${folder}/${name}`, corpusRoot))
 
 describe("ResponsesClient over the recorded corpus", () => {
   it.effect("A13 every recorded JSON response decodes through create(), or fails typed by its status", () =>
@@ -67,7 +67,7 @@ describe("ResponsesClient over the recorded corpus", () => {
   )
   it.effect("A12 every recorded error body maps to a typed error with a bounded message and its code", () =>
     Effect.gen(function* () {
-      const sources = JSON.parse(readFileSync(new URL("sources.json", corpus), "utf8")) as ReadonlyArray<{
+      const sources = JSON.parse(readFileSync(new URL("sources.json", corpusRoot), "utf8")) as ReadonlyArray<{
         readonly file: string
         readonly origin?: { readonly httpStatus?: number | null }
       }>

@@ -1,5 +1,5 @@
 /**
- * B01 chunk-split fuzz: every transcript (each recorded stream of `../shared/conformance/sse`, one
+ * B01 chunk-split fuzz: every transcript (each recorded stream of `test/fixtures/conformance/sse`, one
  * per response, plus the scripted streams in `test/fixtures/sse`), as recorded and re-framed in
  * {LF, CRLF, CR} x {data-only, `event:` + `data:`}, is decoded unsplit once; then split in many ways,
  * every decode must give exactly the same events (and the same error, if any) with no U+FFFD.

@@ -1,6 +1,6 @@
 /**
- * Test helpers for the SSE decoder: the conformance corpus (`../shared/conformance/`, beside the
- * repo), re-framing of transcripts (LF / CRLF / CR, with or without `event:` lines), scripted
+ * Test helpers for the SSE decoder: the conformance corpus (`test/fixtures/conformance/`, recorded
+ * traffic copied from vercel/ai and pydantic/pydantic-ai), re-framing of transcripts (LF / CRLF / CR, with or without `event:` lines), scripted
  * streams, chunk partitions, and a synchronous decode that reports events plus the error as plain
  * data so runs can be compared. Gotcha: do not import the corpus's `inventory.mjs`: importing it
  * rewrites `inventory.json` as a side effect.
@@ -12,8 +12,8 @@ import * as Stream from "effect/Stream"
 import { type DecodeOptions, decodeEvents, makeEventDecoder, type SseStreamError } from "../../src/internal/sse.ts"
 import type { StreamEvent } from "../../src/ResponsesSchema.ts"
 
-/** The corpus root, located relative to this repository (../shared in CI too). */
-export const corpusRoot = new URL("../../../../../shared/conformance/", import.meta.url)
+/** The corpus root: `test/fixtures/conformance/` of this package. */
+export const corpusRoot = new URL("../fixtures/conformance/", import.meta.url)
 
 /** File names (sorted) in one corpus folder. */
 export const corpusFiles = (folder: "json" | "sse" | "requests" | "errors"): Array<string> =>
