@@ -38,6 +38,13 @@ export const defaultTimeout: Duration.Duration = Duration.seconds(120)
 /** Default output cap in UTF-8 bytes (RELIABILITY.md §1). */
 export const defaultMaxOutputBytes = 65_536
 
+/**
+ * Deepest nesting of tool arguments (objects and arrays) accepted where the model's JSON is first
+ * parsed; deeper arguments are fed back as invalid (`kind: "json"`), and the agent's argument hash
+ * hashes them as raw text instead of walking them.
+ */
+export const maxArgumentsDepth = 256
+
 /** Valid tool names, as the Responses API requires. */
 export const namePattern = /^[a-zA-Z0-9_-]{1,64}$/
 

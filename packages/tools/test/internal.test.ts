@@ -7,8 +7,19 @@ import { Result } from "effect"
 import * as fc from "fast-check"
 import { cutBytes, errorOutput, redact, truncate } from "../src/internal/output.ts"
 import * as SafeJson from "../src/internal/safeJson.ts"
+import * as Tool from "../src/Tool.ts"
 
 describe("safe JSON", () => {
+  it("nesting is bounded by Tool.maxArgumentsDepth: one level deeper fails, 100,000 levels do not overflow", () => {
+    const nested = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`
+    assert.isTrue(Result.isSuccess(SafeJson.parse(nested(Tool.maxArgumentsDepth))))
+    for (const levels of [Tool.maxArgumentsDepth + 1, 4000, 100_000]) {
+      const parsed = SafeJson.parse(nested(levels))
+      assert.isTrue(Result.isFailure(parsed), String(levels))
+      if (Result.isFailure(parsed)) assert.include(parsed.failure.message, "deeper than 256 levels")
+    }
+  })
+
   it("agrees with JSON.parse on valid JSON (property)", () => {
     fc.assert(
       fc.property(fc.json(), (text) => {

@@ -7,6 +7,7 @@
  */
 import { hash } from "node:crypto"
 import type { FunctionCallOutput, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
+import { Tool } from "@volley/tools"
 
 /** The user's input as history items: a string becomes one user message. */
 export const inputItems = (input: string | ReadonlyArray<InputItem>): Array<InputItem> =>
@@ -80,26 +81,49 @@ export const outputItem = (callId: string, output: string): FunctionCallOutput =
 export const cancelledOutput = (callId: string, message: string): FunctionCallOutput =>
   outputItem(callId, errorText("cancelled", message))
 
-/** JSON with object keys sorted, for hashing arguments independent of key order. */
-export const canonicalJson = (value: unknown): string => {
+/**
+ * JSON with object keys sorted, for hashing arguments independent of key order; `undefined` when the
+ * value nests deeper than `Tool.maxArgumentsDepth` (the walk is bounded, never a stack overflow).
+ */
+export const canonicalJson = (value: unknown, depth = 0): string | undefined => {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null"
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  if (depth >= Tool.maxArgumentsDepth) return undefined
+  const parts: Array<string> = []
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const part = canonicalJson(item, depth + 1)
+      if (part === undefined) return undefined
+      parts.push(part)
+    }
+    return `[${parts.join(",")}]`
+  }
   const record = value as Record<string, unknown>
-  const keys = Object.keys(record).sort()
-  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(",")}}`
+  for (const key of Object.keys(record).sort()) {
+    const part = canonicalJson(record[key], depth + 1)
+    if (part === undefined) return undefined
+    parts.push(`${JSON.stringify(key)}:${part}`)
+  }
+  return `{${parts.join(",")}}`
 }
 
-const parseOrRaw = (text: string): unknown => {
-  // Boundary: JSON.parse throws on malformed model output; such arguments hash as their raw text.
+const parseOrUndefined = (text: string): unknown => {
+  // Boundary: JSON.parse throws on malformed model output (it is iterative: deep nesting cannot overflow).
   try {
     return JSON.parse(text)
   } catch {
-    return { $raw: text }
+    return undefined
   }
 }
 
-/** A stable hash of a call's arguments: SHA-256 of their canonical JSON, hex, prefixed. */
-export const argsHash = (args: string): string => `sha256:${hash("sha256", canonicalJson(parseOrRaw(args)), "hex")}`
+/**
+ * A stable hash of a call's arguments: SHA-256 of their canonical JSON, hex, prefixed. Malformed or
+ * too deeply nested arguments (which the toolkit refuses) hash as their raw text.
+ */
+export const argsHash = (args: string): string => {
+  const parsed = parseOrUndefined(args)
+  const canonical = (parsed === undefined ? undefined : canonicalJson(parsed)) ?? `{"$raw":${JSON.stringify(args)}}`
+  return `sha256:${hash("sha256", canonical, "hex")}`
+}
 
 /** The UTF-8 size of an item as it will appear in a request body. */
 export const itemBytes = (item: InputItem): number => Buffer.byteLength(JSON.stringify(item), "utf8")

@@ -7,6 +7,7 @@
  * Gotcha: it returns a `Result`, never throws.
  */
 import * as Result from "effect/Result"
+import { maxArgumentsDepth } from "../Tool.ts"
 
 /** Where and why parsing stopped. */
 export interface ParseError {
@@ -19,8 +20,6 @@ export interface ParseError {
 /** Whether a key is dropped from parsed objects (prototype pollution vectors). */
 export const isDangerousKey = (key: string, value: unknown): boolean =>
   key === "__proto__" || ((key === "constructor" || key === "prototype") && typeof value === "object" && value !== null)
-
-const MAX_DEPTH = 256
 
 class Parser {
   pos = 0
@@ -44,7 +43,7 @@ class Parser {
   }
 
   value(depth: number): unknown {
-    if (depth > MAX_DEPTH) this.fail("nesting is too deep")
+    if (depth >= maxArgumentsDepth) this.fail(`nesting is deeper than ${maxArgumentsDepth} levels`)
     this.ws()
     const c = this.text[this.pos]
     switch (c) {
