@@ -1,22 +1,26 @@
 /**
  * `npm run demo`: runs the quickstart weather agent on one prompt. With `HAOAI_API_KEY` set it talks
  * to `HAOAI_BASE_URL` (default `https://api.hao.ai/v1`); without it, to the embedded `volley-local`
- * model served on 127.0.0.1 by `@volley/testing`. The answer goes to stdout byte for byte; progress
- * (backend, tool calls, retries) goes to stderr; a failed run exits non-zero with one short line.
- * Gotcha: when stdout is not a terminal each turn's text is written once the turn ends, so a turn
- * restarted after a dropped stream never leaves duplicated bytes in a pipe or file.
+ * model served on 127.0.0.1 by `@volley/testing`. The answer goes to stdout, control characters
+ * removed (as from every server string shown); progress (backend, tool calls, retries) goes to
+ * stderr; a failed run exits non-zero with one short line; Ctrl-C prints what was streamed and exits
+ * 130. Gotcha: when stdout is not a terminal each turn's text is written once the turn ends, so a
+ * turn restarted after a dropped stream never leaves duplicated bytes in a pipe or file.
  */
 import { type AgentEvent, AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
 import { LocalModel, ResponsesServer } from "@volley/testing"
-import { Cause, Config, Effect, Exit, Layer, Logger, Option, References, Stream } from "effect"
+import { Cause, Config, Effect, Exit, Fiber, Layer, Logger, Option, References, Stream } from "effect"
+import { displayUrl, safeText } from "../shared/terminal.ts"
 import { clip, describeError, makeStyle, parseArgs, usage } from "./cli.ts"
 import { makeAgent, WeatherHandlers } from "./weather.ts"
 
 const stdoutTty = process.stdout.isTTY === true
 const style = makeStyle(process.env, stdoutTty, process.stderr.isTTY === true)
-const progress = (line: string) => process.stderr.write(`${style.dim(line)}\n`)
-const out = (text: string) => process.stdout.write(text)
+// Every string shown may come from the server: control characters are removed before styling.
+const progress = (line: string) => process.stderr.write(`${style.dim(safeText(line))}\n`)
+const out = (text: string) => process.stdout.write(safeText(text))
+const fail = (line: string) => process.stderr.write(`${style.error(`error: ${safeText(line)}`)}\n`)
 
 // Client retries are logged (debug) by @volley/core; show them as progress lines, and nothing else:
 // this logger replaces the default one, which would write to stdout.
@@ -37,7 +41,7 @@ const Backend = Layer.unwrap(
     const key = yield* Config.option(Config.Redacted("HAOAI_API_KEY"))
     if (Option.isSome(key)) {
       const baseUrl = yield* Config.String("HAOAI_BASE_URL").pipe(Config.withDefault(ResponsesClient.defaultBaseUrl))
-      progress(`volley: using ${baseUrl}`)
+      progress(`volley: using ${displayUrl(baseUrl)}`)
       return ResponsesClient.layerConfig()
     }
     progress(LocalModel.notice)
@@ -54,8 +58,14 @@ const defaultModel = Effect.map(Config.option(Config.Redacted("HAOAI_API_KEY")),
   Option.isSome(key) ? "openai/gpt-5.4-mini" : LocalModel.modelName
 )
 
+/** What a streaming run has shown so far; `pending` is the current turn's text not yet written. */
+interface Shown {
+  pending: string
+  wrote: boolean
+}
+
 // Streaming: text is written live on a terminal, per finished turn otherwise.
-const onEvent = (state: { pending: string; wrote: boolean }) => (event: AgentEvent.AgentEvent) =>
+const onEvent = (state: Shown) => (event: AgentEvent.AgentEvent) =>
   Effect.sync(() => {
     switch (event._tag) {
       case "TextDelta":
@@ -83,6 +93,25 @@ const onEvent = (state: { pending: string; wrote: boolean }) => (event: AgentEve
     }
   })
 
+// Ctrl-C interrupts the run (its finalizers close the connection) and hands `main` the interrupted
+// exit, so it can show what was streamed. The listener is once-only: a second Ctrl-C, while the run
+// is being torn down, ends the process at once (Node's default).
+const interruptOnSigint = <A, E, R>(run: Effect.Effect<A, E, R>): Effect.Effect<Exit.Exit<A, E>, never, R> =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.forkChild(run)
+    return yield* Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const onSigint = () => {
+          Effect.runFork(Fiber.interrupt(fiber))
+        }
+        process.once("SIGINT", onSigint)
+        return onSigint
+      }),
+      () => Fiber.await(fiber),
+      (onSigint) => Effect.sync(() => process.off("SIGINT", onSigint))
+    )
+  })
+
 const main = Effect.gen(function* () {
   const args = parseArgs(process.argv.slice(2))
   if (typeof args === "string") {
@@ -95,15 +124,16 @@ const main = Effect.gen(function* () {
     args.maxTurns === undefined
       ? Effect.provide(Layer.empty)
       : Effect.provideService(AgentKnobs.MaxTurns, args.maxTurns)
+  const shown: Shown = { pending: "", wrote: false }
   const run = args.stream
-    ? Stream.runForEach(agent.stream(args.prompt), onEvent({ pending: "", wrote: false }))
+    ? Stream.runForEach(agent.stream(args.prompt), onEvent(shown))
     : Effect.map(agent.run(args.prompt), (result) => {
         for (const item of result.history) {
           if (item.type === "function_call") progress(`→ ${item.name}(${clip(item.arguments)})`)
         }
         if (result._tag === "Completed") out(result.output)
       })
-  const exit = yield* run.pipe(knobs, Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)), Effect.exit)
+  const exit = yield* run.pipe(knobs, Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)), interruptOnSigint)
   if (Exit.isSuccess(exit)) {
     if (stdoutTty) out("\n")
     return 0
@@ -113,10 +143,13 @@ const main = Effect.gen(function* () {
     const error = failure.value
     const line =
       error._tag === "InvalidConfiguration" || error._tag === "ConfigError" ? error.message : describeError(error)
-    process.stderr.write(`${style.error(`error: ${line}`)}\n`)
+    fail(line)
     return 1
   }
   if (Cause.hasInterrupts(exit.cause)) {
+    // What was streamed stays on stdout: the unfinished turn's text too, then one newline on a terminal.
+    if (shown.pending !== "") out(shown.pending)
+    if (stdoutTty && (shown.wrote || shown.pending !== "")) out("\n")
     process.stderr.write("interrupted\n")
     return 130
   }

@@ -1,43 +1,16 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
+import { examplePath, type Ran, runScript, startScript } from "../shared/process.ts"
 import { defaultPrompt, describeError, makeStyle, parseArgs } from "./cli.ts"
 import { weatherFor } from "./weather.ts"
 
 // The demo contract of `npm run demo`, end to end: the CLI is spawned as a separate process against
 // the embedded volley-local model, or against a scripted local server standing in for the API.
-const main = fileURLToPath(new URL("./main.ts", import.meta.url))
+const main = examplePath("quickstart/main.ts")
 const key = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
 
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const demo = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = {}) =>
-  Effect.promise(
-    () =>
-      new Promise<Ran>((resolve) => {
-        const child = spawn(process.execPath, [main, ...args], {
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        const stdout: Array<Buffer> = []
-        const stderr: Array<Buffer> = []
-        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
-        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk))
-        child.on("close", (code) =>
-          resolve({
-            code,
-            stdout: Buffer.concat(stdout).toString("utf8"),
-            stderr: Buffer.concat(stderr).toString("utf8")
-          })
-        )
-      })
-  )
+const demo = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) => runScript(main, args, env)
 
 const against = (baseUrl: string) => ({ HAOAI_BASE_URL: baseUrl, HAOAI_API_KEY: key })
 
@@ -251,5 +224,116 @@ describe("demo CLI: failures", () => {
       assert.match(ran.stderr, /error: the model failed: .*The model crashed/)
       assertNoLeak(ran)
     })
+  )
+})
+
+// A hostile server: whatever it sends, the demo's output holds no control character but newline and
+// tab (no escape sequence can retitle the window, clear the screen or forge a link), and the base URL
+// is shown without its user info or query.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const controlCharacter = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+
+describe("demo CLI: a hostile server", () => {
+  const scripted = (script: ReadonlyArray<M.Step>, args: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      return yield* demo(args, against(server.baseUrl))
+    }).pipe(Effect.provide(ResponsesServer.layer(script)))
+
+  it.live("escape sequences in text deltas, tool names and arguments never reach the terminal", () =>
+    Effect.gen(function* () {
+      const hostile =
+        "Sunny\u001b]8;;http://evil.example\u0007 in\tParis\u001b[2J\n\u001b[31mred\u001b[0m \u009b2Jdone\r"
+      const ran = yield* scripted(
+        [
+          M.turn(
+            M.functionCall("get\u001b[2J_weather\u001b]0;pwned\u0007", { city: "Oslo" }),
+            M.functionCall("get_weather", '{"city":"Par\u001b]0;pwned\u0007is"}')
+          ),
+          M.message(hostile)
+        ],
+        ["--model", "test/model", "Weather?"]
+      )
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.strictEqual(ran.stdout, "Sunny]8;;http://evil.example in\tParis[2J\n[31mred[0m 2Jdone")
+      assert.include(ran.stderr, "→ get[2J_weather]0;pwned(")
+      assert.include(ran.stderr, 'get_weather({"city":"Par]0;pwnedis"})')
+      assert.notMatch(ran.stdout, controlCharacter)
+      assert.notMatch(ran.stderr, controlCharacter)
+      assertNoLeak(ran)
+    })
+  )
+
+  it.live("escape sequences in an error message are removed from the error line", () =>
+    Effect.gen(function* () {
+      const ran = yield* scripted(
+        [M.failed({ code: "server_error", message: "The model \u001b]0;pwned\u0007crashed\u001b[2J" })],
+        ["--no-stream", "Hi"]
+      )
+      assert.strictEqual(ran.code, 1)
+      assert.match(ran.stderr, /error: the model failed: .*The model \]0;pwnedcrashed\[2J\n$/)
+      assert.notMatch(ran.stderr, controlCharacter)
+      assertNoLeak(ran)
+    })
+  )
+
+  it.live("the base URL is shown as scheme, host and path: never its user info or query", () =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const url = new URL(server.baseUrl)
+      const shown = `volley: using http://${url.host}${url.pathname}\n`
+      const query = `QUERY-${Math.random().toString(36).slice(2, 10)}`
+      const withQuery = yield* demo(["Hi"], {
+        ...against(server.baseUrl),
+        HAOAI_BASE_URL: `${server.baseUrl}?key=${query}`
+      })
+      assert.strictEqual(withQuery.code, 0, withQuery.stderr)
+      assert.strictEqual(withQuery.stdout, "Fine weather.")
+      assert.include(withQuery.stderr, shown)
+      const password = `PASS-${Math.random().toString(36).slice(2, 10)}`
+      const withUser = yield* demo(["Hi"], {
+        ...against(server.baseUrl),
+        HAOAI_BASE_URL: `http://alice:${password}@${url.host}${url.pathname}?key=${query}#frag`
+      })
+      assert.strictEqual(withUser.code, 1, "credentials in the user info are refused")
+      assert.include(withUser.stderr, shown)
+      for (const ran of [withQuery, withUser]) {
+        for (const text of [ran.stdout, ran.stderr]) {
+          assert.notInclude(text, query)
+          assert.notInclude(text, password)
+          assert.notInclude(text, "alice")
+          assert.notInclude(text, "frag")
+        }
+        assertNoLeak(ran)
+      }
+    }).pipe(Effect.provide(ResponsesServer.layer([M.message("Fine weather.")])))
+  )
+
+  it.live("Ctrl-C mid-stream prints what was streamed, says interrupted and exits 130", () =>
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      const words = "one two three four five six seven eight nine ten eleven twelve"
+      const started = yield* startScript(main, ["Count"], against(server.baseUrl))
+      // The server hangs after a few deltas: wait for the request, then for the deltas to arrive.
+      yield* Effect.gen(function* () {
+        while ((yield* server.requests).length === 0) yield* Effect.sleep("20 millis")
+      }).pipe(Effect.timeout("20 seconds"))
+      yield* Effect.sleep("1 second")
+      yield* started.signal("SIGINT")
+      const ran = yield* started.ran
+      assert.strictEqual(ran.code, 130, ran.stderr)
+      assert.match(ran.stdout, /^one two three/, "the deltas streamed before Ctrl-C are shown")
+      assert.isTrue(words.startsWith(ran.stdout) && ran.stdout !== words, ran.stdout)
+      assert.match(ran.stderr, /interrupted\n$/)
+      assertNoLeak(ran)
+    }).pipe(
+      Effect.provide(
+        ResponsesServer.layer([
+          M.withFault(M.message("one two three four five six seven eight nine ten eleven twelve"), {
+            stall: { afterEvents: 8 }
+          })
+        ])
+      )
+    )
   )
 })

@@ -2,6 +2,7 @@
  * Runs an example's `main.ts` as a separate Node process, the way a user would, and collects its exit
  * code, stdout and stderr. Used by the examples' tests; the environment is minimal (`PATH`, `HOME`
  * plus what the test passes), so a developer's `HAOAI_API_KEY` never leaks into a test run.
+ * `runScript` runs one to its end; `startScript` also lets a test send it a signal mid-run.
  * Gotcha: resolves on `close`, after both pipes drained, so no output is lost at exit.
  */
 import { spawn } from "node:child_process"
@@ -18,27 +19,50 @@ export interface Ran {
 /** The absolute path of `examples/<relative>`. */
 export const examplePath = (relative: string): string => fileURLToPath(new URL(`../${relative}`, import.meta.url))
 
-/** Runs `node <script> ...args` with `PATH`, `HOME` and `env`. */
+/** A started example process: `ran` resolves once it exits and both pipes drained. */
+export interface Started {
+  /** Sends a signal (e.g. `"SIGINT"`, what Ctrl-C sends) to the process. */
+  readonly signal: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** The output so far. */
+  readonly output: Effect.Effect<{ readonly stdout: string; readonly stderr: string }>
+  /** The exit code and the whole output. */
+  readonly ran: Effect.Effect<Ran>
+}
+
+/** Starts `node <script> ...args` with `PATH`, `HOME` and `env`; stdin is closed. */
+export const startScript = (
+  script: string,
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>> = {}
+): Effect.Effect<Started> =>
+  Effect.sync(() => {
+    const child = spawn(process.execPath, [script, ...args], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const stdout: Array<Buffer> = []
+    const stderr: Array<Buffer> = []
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk))
+    // Decoded whole, so a multi-byte character split across two chunks survives.
+    const text = () => ({
+      stdout: Buffer.concat(stdout).toString("utf8"),
+      stderr: Buffer.concat(stderr).toString("utf8")
+    })
+    const closed = new Promise<Ran>((resolve) => child.on("close", (code) => resolve({ code, ...text() })))
+    return {
+      signal: (signal) =>
+        Effect.sync(() => {
+          child.kill(signal)
+        }),
+      output: Effect.sync(text),
+      ran: Effect.promise(() => closed)
+    }
+  })
+
+/** Runs `node <script> ...args` with `PATH`, `HOME` and `env` to its end. */
 export const runScript = (
   script: string,
   args: ReadonlyArray<string>,
   env: Readonly<Record<string, string>> = {}
-): Effect.Effect<Ran> =>
-  Effect.promise(
-    () =>
-      new Promise<Ran>((resolve) => {
-        const child = spawn(process.execPath, [script, ...args], {
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk.toString("utf8")
-        })
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk.toString("utf8")
-        })
-        child.on("close", (code) => resolve({ code, stdout, stderr }))
-      })
-  )
+): Effect.Effect<Ran> => Effect.flatMap(startScript(script, args, env), (started) => started.ran)
