@@ -260,6 +260,7 @@ const knobsOf = (fiber: Fiber.Fiber<unknown, unknown>): Knobs => {
     retryPolicy,
     malformedArgumentTurns: fiber.getRef(AgentKnobs.MalformedArgumentTurns),
     repeatedCalls: fiber.getRef(AgentKnobs.RepeatedCalls),
+    maxCallsPerTurn: fiber.getRef(AgentKnobs.MaxCallsPerTurn),
     unknownTool: fiber.getRef(AgentKnobs.UnknownTool),
     captureContent: fiber.getRef(AgentKnobs.CaptureContent),
     wrap: fiber.getRef(AgentKnobs.StepWrapper).wrap

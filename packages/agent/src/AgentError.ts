@@ -62,10 +62,18 @@ export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("Reques
   timeoutMs: Schema.Number
 }) {}
 
-/** The model answered in a way the loop cannot use (`EmptyOutput`: completed with nothing). */
+/**
+ * The model answered in a way the loop cannot use, and the model (not the caller's history) is the
+ * cause: `EmptyOutput` (completed with nothing), `CallIdReused` (a `call_id` of an earlier turn;
+ * `callId`), `TooManyCalls` (more function calls than `MaxCallsPerTurn`; `count`, `limit`). For the
+ * last two nothing of that response ran and it is not in `history`.
+ */
 export class ModelBehavior extends Schema.TaggedError<ModelBehavior>()("ModelBehavior", {
   ...transcript,
-  kind: Schema.Literals(["EmptyOutput"])
+  kind: Schema.Literals(["EmptyOutput", "CallIdReused", "TooManyCalls"]),
+  callId: Schema.optionalKey(Schema.String),
+  count: Schema.optionalKey(Schema.Number),
+  limit: Schema.optionalKey(Schema.Number)
 }) {}
 
 /** The pairing validator rejected the history before sending it; no request was made. */

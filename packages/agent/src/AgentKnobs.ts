@@ -2,7 +2,7 @@
  * Per-run knobs as `Context.Reference`s with defaults (RELIABILITY.md §1): `MaxTurns` (10),
  * `ToolConcurrency` (8), `Budgets` (none), `MaxInputBytes` (none), `RetryTurnOnStreamDrop` (true),
  * `ModelRetries` (the client's `RetryPolicy.maxRetries`: one budget for client and turn retries),
- * `MalformedArgumentTurns` (3), `RepeatedCalls` (3 / 5), `UnknownTool` ("feedback"),
+ * `MalformedArgumentTurns` (3), `RepeatedCalls` (3 / 5), `MaxCallsPerTurn` (128), `UnknownTool` ("feedback"),
  * `CaptureContent` (false) and `StepWrapper` (identity). Override one for a run with
  * `Effect.provideService(AgentKnobs.MaxTurns, 5)`. Gotcha: a knob is read once when the run starts
  * (or resumes), so changing it mid-run has no effect on that run.
@@ -60,6 +60,14 @@ export const RepeatedCalls = Context.Reference<{ readonly skipFrom: number; read
   "@volley/agent/RepeatedCalls",
   { defaultValue: () => ({ skipFrom: 3, stopAt: 5 }) }
 )
+
+/**
+ * Function calls one response may carry (default 128): past it the run fails with
+ * `ModelBehavior { kind: "TooManyCalls" }` before any of them runs (or is asked about approval).
+ */
+export const MaxCallsPerTurn = Context.Reference<number>("@volley/agent/MaxCallsPerTurn", {
+  defaultValue: () => 128
+})
 
 /** What an unknown tool name does: feed it back (default) or fail the run with `ToolNotFound`. */
 export const UnknownTool = Context.Reference<"feedback" | "fail">("@volley/agent/UnknownTool", {

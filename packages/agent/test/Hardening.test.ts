@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
+import * as AgentKnobs from "../src/AgentKnobs.ts"
 import { argsHash, validatePairing } from "../src/internal/history.ts"
 import { type FakeStep, inputJson, makeFake } from "./support/FakeClient.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
@@ -53,6 +54,67 @@ describe("issue 13: deep model JSON", () => {
       assert.include(output?.output, "invalid_json")
       assert.include(output?.output, "deeper than 256 levels")
       assert.isUndefined(validatePairing(result.history))
+    })
+  )
+})
+
+describe("issue 13: calls screened before anything runs", () => {
+  it.effect("a call_id reused from an earlier turn: the turn-2 tool never runs; ModelBehavior names the model", () =>
+    Effect.gen(function* () {
+      const { fake, runs, layer } = setup([
+        M.functionCall("echo", { text: "first" }, { callId: "call_1" }),
+        M.functionCall("charge_card", { amount: 100 }, { callId: "call_1" }),
+        M.message("unreachable")
+      ])
+      const error = yield* Effect.flip(assistant.run("go").pipe(Effect.provide(layer)))
+      assert.deepStrictEqual(
+        runs.calls.map((call) => call.name),
+        ["echo"],
+        "charge_card (turn 2) did not run"
+      )
+      assert.strictEqual(error._tag, "ModelBehavior")
+      if (error._tag !== "ModelBehavior") return
+      assert.strictEqual(error.kind, "CallIdReused")
+      assert.strictEqual(error.callId, "call_1")
+      assert.include(error.message, "the model reused call_id call_1")
+      assert.notInclude(error.message, "history you passed")
+      assert.strictEqual(fake.seen.length, 2, "no third request")
+      assert.isUndefined(validatePairing(error.history), "the transcript stays valid")
+      assert.strictEqual(error.history.filter((item) => item.type === "function_call").length, 1)
+    })
+  )
+
+  it.effect("10,000 function calls in one response: none runs, ModelBehavior TooManyCalls (default cap 128)", () =>
+    Effect.gen(function* () {
+      const calls = Array.from({ length: 10_000 }, (_, i) =>
+        M.functionCall("echo", { text: `t${i}` }, { callId: `call_${i}` })
+      )
+      const { runs, layer } = setup([M.turn(...calls), M.message("unreachable")])
+      const error = yield* Effect.flip(assistant.run("go").pipe(Effect.provide(layer)))
+      assert.strictEqual(runs.calls.length, 0)
+      assert.strictEqual(error._tag, "ModelBehavior")
+      if (error._tag !== "ModelBehavior") return
+      assert.strictEqual(error.kind, "TooManyCalls")
+      assert.strictEqual(error.count, 10_000)
+      assert.strictEqual(error.limit, 128)
+      assert.isUndefined(validatePairing(error.history))
+    })
+  )
+
+  it.effect("MaxCallsPerTurn is a knob: 128 calls run by default, a lower cap refuses them", () =>
+    Effect.gen(function* () {
+      const turn = () =>
+        M.turn(...Array.from({ length: 128 }, (_, i) => M.functionCall("echo", { text: `t${i}` }, { callId: `c${i}` })))
+      const ok = setup([turn(), M.message("done")])
+      const result = yield* assistant.run("go").pipe(Effect.provide(ok.layer))
+      assert.strictEqual(result._tag, "Completed")
+      assert.strictEqual(ok.runs.calls.length, 128)
+      const capped = setup([turn()])
+      const error = yield* Effect.flip(
+        assistant.run("go").pipe(Effect.provide(capped.layer), Effect.provideService(AgentKnobs.MaxCallsPerTurn, 127))
+      )
+      assert.strictEqual(error._tag === "ModelBehavior" ? error.kind : error._tag, "TooManyCalls")
+      assert.strictEqual(capped.runs.calls.length, 0)
     })
   )
 })

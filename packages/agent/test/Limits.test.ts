@@ -40,6 +40,7 @@ describe("defaults", () => {
       assert.strictEqual(yield* AgentKnobs.ModelRetries, undefined, "unset: the client's RetryPolicy.maxRetries (2)")
       assert.strictEqual(yield* AgentKnobs.MalformedArgumentTurns, 3)
       assert.deepStrictEqual(yield* AgentKnobs.RepeatedCalls, { skipFrom: 3, stopAt: 5 })
+      assert.strictEqual(yield* AgentKnobs.MaxCallsPerTurn, 128)
       assert.strictEqual(yield* AgentKnobs.UnknownTool, "feedback")
       assert.strictEqual(yield* AgentKnobs.CaptureContent, false)
     })

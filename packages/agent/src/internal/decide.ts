@@ -170,6 +170,25 @@ export const planCalls = (
   return { _tag: "Plan", calls: plans, counts: next }
 }
 
+/** Why a response's calls are refused before any of them runs or is asked about approval. */
+export type CallScreen =
+  | { readonly _tag: "TooManyCalls"; readonly count: number; readonly limit: number }
+  | { readonly _tag: "CallIdReused"; readonly callId: string }
+
+/**
+ * Screens a response's calls against the per-turn cap and the `call_id`s of earlier turns
+ * (`seen`), before anything runs: a reused id would run the tool and only then break the history.
+ */
+export const screenCalls = (
+  calls: ReadonlyArray<FunctionCall>,
+  limit: number,
+  seen: (callId: string) => boolean
+): CallScreen | undefined => {
+  if (calls.length > limit) return { _tag: "TooManyCalls", count: calls.length, limit }
+  for (const call of calls) if (seen(call.call_id)) return { _tag: "CallIdReused", callId: call.call_id }
+  return undefined
+}
+
 /** Whether the run must stop after a batch with malformed arguments (D01). */
 export const afterTools = (malformedTurns: number, limit: number): "Continue" | "ToolArgumentsInvalid" =>
   malformedTurns >= limit ? "ToolArgumentsInvalid" : "Continue"

@@ -28,7 +28,7 @@ import type { BudgetsShape, StepWrapperShape } from "../AgentKnobs.ts"
 import type { Approval, PendingApproval, RunState } from "../RunState.ts"
 import { addUsage, emptyUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
 import { checkApprovals } from "./approval.ts"
-import { afterTools, beforeRequest, decide, planCalls, type CallPlan } from "./decide.ts"
+import { afterTools, beforeRequest, type CallPlan, decide, planCalls, screenCalls } from "./decide.ts"
 import {
   argsHash,
   asInput,
@@ -54,6 +54,7 @@ export interface Knobs {
   readonly retryPolicy: RetryPolicy.RetryPolicy
   readonly malformedArgumentTurns: number
   readonly repeatedCalls: { readonly skipFrom: number; readonly stopAt: number }
+  readonly maxCallsPerTurn: number
   readonly unknownTool: "feedback" | "fail"
   readonly captureContent: boolean
   readonly wrap: StepWrapperShape["wrap"]
@@ -494,6 +495,28 @@ const afterResponse = <A, R>(
       ? []
       : (response.output ?? []).filter((item): item is FunctionCall => item.type === "function_call")
   if (calls.length === 0) return act(spec, run, deps, response, noApprovals)
+  const screen = screenCalls(calls, deps.knobs.maxCallsPerTurn, (callId) => run.pairing.calls.has(callId))
+  if (screen !== undefined)
+    return Effect.fail(
+      screen._tag === "TooManyCalls"
+        ? new AgentError.ModelBehavior({
+            ...transcript(
+              run,
+              `the model sent ${screen.count} function calls in one response, over maxCallsPerTurn ${screen.limit}; none ran`
+            ),
+            kind: "TooManyCalls",
+            count: screen.count,
+            limit: screen.limit
+          })
+        : new AgentError.ModelBehavior({
+            ...transcript(
+              run,
+              `the model reused call_id ${screen.callId.slice(0, 64)} of an earlier turn; no call of its response ran`
+            ),
+            kind: "CallIdReused",
+            callId: screen.callId
+          })
+    )
   // which calls wait for a human (in call order); tools without `needsApproval` answer at once (an `Exit`)
   const answers = calls.map((call) => deps.toolkit.needsApproval(call))
   const approvalsOf = (values: ReadonlyArray<boolean>) => {
