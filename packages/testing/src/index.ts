@@ -2,7 +2,8 @@
  * `@volley/testing`: a local Responses API for tests, examples and the demo. Import the modules as
  * namespaces: `ScriptedModel` (turns, builders, faults), `ResponsesServer` (the real and in-memory
  * servers), `RecordedRequest` (assertion helpers), `LocalModel` (volley-local), `Record` / `Replay` /
- * `Fixture` (record and replay), `Handler` (the low-level plan the server executes).
+ * `Fixture` (record and replay), `Handler` (the low-level plan the server executes), `TestClient` (a
+ * client pointed at a local server in one line).
  */
 /** Scripted turns, builders and fault injection. */
 export * as ScriptedModel from "./ScriptedModel.ts"
@@ -20,3 +21,5 @@ export * as Replay from "./Replay.ts"
 export * as Fixture from "./Fixture.ts"
 /** Handlers, plans and actions. */
 export * as Handler from "./Handler.ts"
+/** A `ResponsesClient` pointed at a local server (in memory or on 127.0.0.1) in one line. */
+export * as TestClient from "./TestClient.ts"

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `serve` command: runs the local Responses server until interrupted and prints its base URL
  * (ending in `/v1`) as the first line on stdout, so any client (curl, openai-node, the demo) can be
