@@ -30,10 +30,47 @@ export interface ArgumentsMismatch {
   readonly finalLength: number
 }
 
+/**
+ * How the terminal response's `output` differs from the items the stream announced, at one position:
+ * `unannounced` (only in the terminal output: e.g. a call that was never streamed), `dropped` (streamed,
+ * but not in the terminal output) or `changed` (both, but a different type, call, arguments or text).
+ * Ids, encrypted blobs and hosted-tool details are not compared (servers legitimately rewrite them).
+ */
+export interface OutputDifference {
+  readonly outputIndex: number
+  readonly kind: "unannounced" | "dropped" | "changed"
+  /** The item's type (the terminal's, or the streamed one's for `dropped`). */
+  readonly itemType: string
+  /** The call's `call_id` for function and custom tool calls (the terminal's, else the streamed one's). */
+  readonly callId: string | undefined
+  /** The tool name for function and custom tool calls. */
+  readonly name: string | undefined
+}
+
+/** Something the stream did that the accumulator tolerated, for the caller to surface (e.g. an agent `Warning`). */
+export type StreamWarning =
+  | {
+      /** The terminal `output` disagrees with the streamed items; the terminal output wins (see `OutputDifference`). */
+      readonly _tag: "OutputMismatch"
+      readonly differences: ReadonlyArray<OutputDifference>
+    }
+  | {
+      /**
+       * An event named an `item_id` no item was added with; it was folded by its `output_index` (servers
+       * such as GitHub Copilot send a fresh id on every event). Reported once per stream.
+       */
+      readonly _tag: "UnknownItemId"
+      readonly outputIndex: number
+      /** 0-based index of the first such event. */
+      readonly eventIndex: number
+    }
+
 /** Options of `make`. */
 export interface Options {
   /** Called once per call whose deltas disagree with its final arguments; the final item wins. */
   readonly onMismatch?: ((mismatch: ArgumentsMismatch) => void) | undefined
+  /** Called with each warning as it is found (at most one of each kind per stream). */
+  readonly onWarning?: ((warning: StreamWarning) => void) | undefined
 }
 
 /** A mutable fold of stream events into a `Response`. Not shared between streams. */
@@ -44,6 +81,8 @@ export interface ResponseAccumulator {
   readonly snapshot: () => Response
   /** True once a terminal event (`response.completed`, `.incomplete` or `.failed`) was added. */
   readonly isTerminal: () => boolean
+  /** The warnings found so far (at most one of each kind). */
+  readonly warnings: () => ReadonlyArray<StreamWarning>
 }
 
 /** Creates an empty accumulator. */
@@ -55,14 +94,49 @@ export const make = (options?: Options): ResponseAccumulator => {
     latest: undefined,
     terminal: undefined,
     idsRotate: false,
-    onMismatch: options?.onMismatch
+    onMismatch: options?.onMismatch,
+    warnings: [],
+    onWarning: options?.onWarning
   }
   return {
     add: (event, index) => addEvent(state, event, index),
     snapshot: () => snapshotOf(state),
-    isTerminal: () => state.terminal !== undefined
+    isTerminal: () => state.terminal !== undefined,
+    warnings: () => state.warnings
   }
 }
+
+/**
+ * Compares the items a stream announced (`output_item.done`, or what the deltas built) with the
+ * terminal response's `output`, position by position. The rule (docs/client.md): the terminal output
+ * wins, and every difference is reported. Compared: the item type, and for calls `call_id`, name and
+ * arguments (or input); for messages the role and text. At most `maxOutputDifferences` are listed.
+ */
+export const compareOutput = (
+  streamed: ReadonlyArray<OutputItem>,
+  terminal: ReadonlyArray<OutputItem>
+): ReadonlyArray<OutputDifference> => {
+  const differences: Array<OutputDifference> = []
+  const length = Math.max(streamed.length, terminal.length)
+  for (let i = 0; i < length && differences.length < maxOutputDifferences; i++) {
+    const before = streamed[i]
+    const after = terminal[i]
+    if (before !== undefined && after !== undefined && sameItem(before, after)) continue
+    const shown = after ?? before!
+    const call = isCall(shown) ? shown : undefined
+    differences.push({
+      outputIndex: i,
+      kind: before === undefined ? "unannounced" : after === undefined ? "dropped" : "changed",
+      itemType: shown.type,
+      callId: call?.call_id,
+      name: call === undefined ? undefined : stringOf((call as { readonly name?: unknown }).name)
+    })
+  }
+  return differences
+}
+
+/** Most differences `compareOutput` lists (a hostile terminal output cannot make the warning unbounded). */
+export const maxOutputDifferences = 64
 
 /**
  * Runs an accumulator over a stream of events and returns the final response. A structural
@@ -103,6 +177,21 @@ interface State {
   /** Set once an event's `item_id` differs from its item's id: ids are not compared after that. */
   idsRotate: boolean
   readonly onMismatch: ((mismatch: ArgumentsMismatch) => void) | undefined
+  readonly warnings: Array<StreamWarning>
+  readonly onWarning: ((warning: StreamWarning) => void) | undefined
+}
+
+const warn = (state: State, warning: StreamWarning): void => {
+  state.warnings.push(warning)
+  state.onWarning?.(warning)
+}
+
+/** At a terminal event with a non-empty `output`: reports how it differs from what was streamed. */
+const checkTerminalOutput = (state: State, terminal: Response): void => {
+  const output = terminal.output
+  if (output === undefined || output.length === 0 || state.slots.length === 0) return
+  const differences = compareOutput(buildOutput(state.slots), output)
+  if (differences.length > 0) warn(state, { _tag: "OutputMismatch", differences })
 }
 
 const snapshotOf = (state: State): Response => {
@@ -125,10 +214,32 @@ const contradiction = (state: State, reason: StreamProtocolReason, index: number
     partial: snapshotOf(state)
   })
 
-/** The slot an event refers to; notes id rotation when the event's `item_id` is not the item's id. */
-const slotAt = (state: State, outputIndex: number, itemId: string | undefined): Slot | undefined => {
+/**
+ * The slot an event refers to, by `output_index`. An `item_id` that is not the item's own: the id of
+ * another added item is an `ItemIdMismatch` (the event would land in the wrong item); an id never added
+ * is id rotation (GitHub Copilot), tolerated and reported once as an `UnknownItemId` warning.
+ */
+const slotAt = (
+  state: State,
+  outputIndex: number,
+  itemId: string | undefined,
+  type: string,
+  index: number
+): Slot | StreamProtocolError | undefined => {
   const slot = state.slots[outputIndex]
-  if (slot !== undefined && itemId !== undefined && itemId !== slot.id) state.idsRotate = true
+  if (slot === undefined || itemId === undefined || itemId === slot.id) return slot
+  if (state.itemIds.has(itemId)) {
+    return contradiction(
+      state,
+      "ItemIdMismatch",
+      index,
+      `${type} at output_index ${outputIndex} names item ${itemId}, which was added at another output_index`
+    )
+  }
+  if (!state.idsRotate) {
+    state.idsRotate = true
+    warn(state, { _tag: "UnknownItemId", outputIndex, eventIndex: index })
+  }
   return slot
 }
 
@@ -163,7 +274,7 @@ const locate = (
 ): Slot | StreamProtocolError => {
   const invalid = invalidIndex(state, event, index)
   if (invalid !== undefined) return invalid
-  const slot = slotAt(state, event.output_index, event.item_id)
+  const slot = slotAt(state, event.output_index, event.item_id, event.type, index)
   if (slot !== undefined) return slot
   return contradiction(
     state,
@@ -254,7 +365,11 @@ const addEvent = (state: State, event: StreamEvent, index: number): StreamProtoc
       return undefined
     }
     case "response.completed":
-    case "response.incomplete":
+    case "response.incomplete": {
+      state.terminal = event.response
+      checkTerminalOutput(state, event.response)
+      return undefined
+    }
     case "response.failed": {
       state.terminal = event.response
       return undefined
@@ -388,6 +503,37 @@ type CallItem = OutputItem & { readonly type: "function_call" | "custom_tool_cal
 const isCall = (item: OutputItem): item is CallItem =>
   (item.type === "function_call" || item.type === "custom_tool_call") &&
   typeof (item as { call_id?: unknown }).call_id === "string"
+
+const stringOf = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined)
+
+/** Whether two items say the same thing (see `compareOutput` for what is compared). */
+const sameItem = (a: OutputItem, b: OutputItem): boolean => {
+  if (a.type !== b.type) return false
+  const left = a as unknown as Record<string, unknown>
+  const right = b as unknown as Record<string, unknown>
+  switch (a.type) {
+    case "function_call":
+      return left.call_id === right.call_id && left.name === right.name && left.arguments === right.arguments
+    case "custom_tool_call":
+      return left.call_id === right.call_id && left.name === right.name && left.input === right.input
+    case "message":
+      return left.role === right.role && messageText(left.content) === messageText(right.content)
+    default:
+      return true
+  }
+}
+
+/** The text and refusals of a message's parts, in order. */
+const messageText = (content: unknown): string => {
+  if (!Array.isArray(content)) return ""
+  let text = ""
+  for (const part of content as ReadonlyArray<{ readonly text?: unknown; readonly refusal?: unknown }>) {
+    if (typeof part?.text === "string") text += part.text
+    else if (typeof part?.refusal === "string") text += part.refusal
+    text += "\u0000"
+  }
+  return text
+}
 
 const itemId = (item: OutputItem): string | undefined => {
   const id = (item as { id?: unknown }).id

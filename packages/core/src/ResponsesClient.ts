@@ -30,6 +30,7 @@ import {
   type CallState,
   type Endpoint,
   finalError,
+  type StreamHooks,
   finalStreamError,
   httpClientTransport,
   retrying,
@@ -37,7 +38,7 @@ import {
   type Transport
 } from "./internal/http.ts"
 import { isRedactedHeader, redactedHeaderNames, redactWith, secretNeedles, truncateUtf8 } from "./internal/redact.ts"
-import { defaultMaxEventSize as sseMaxEventSize } from "./internal/sse.ts"
+import { defaultMaxStreamBytes as sseMaxStreamBytes, defaultMaxEventSize as sseMaxEventSize } from "./internal/sse.ts"
 import * as Undici from "./internal/undici.ts"
 import { InvalidConfiguration, type ResponsesError } from "./ResponsesError.ts"
 import type { CreateRequest, Response, StreamEvent } from "./ResponsesSchema.ts"
@@ -95,6 +96,21 @@ export const defaultIdempotencyHeader = "idempotency-key"
 /** Default cap on one SSE event (16 MiB); larger events fail with `EventTooLarge`. */
 export const defaultMaxEventSize: number = sseMaxEventSize
 
+/** Default cap on all the bytes of one SSE stream (64 MiB); past it the stream fails with `ResponseTooLarge`. */
+export const defaultMaxStreamBytes: number = sseMaxStreamBytes
+
+/** Default cap on one JSON response body (32 MiB); a larger one fails with `ResponseTooLarge` unread. */
+export const defaultMaxJsonBytes = 32 * 1024 * 1024
+
+/** Default cap on open connections per origin of the undici transports (256); further requests queue. */
+export const defaultMaxConnections = 256
+
+/** At most this many SSE `retry:` fields become span events per call; the rest are only counted. */
+export const maxRetryFieldEvents = 4
+
+/** At most this many argument or output mismatches become span events per call; the rest are only counted. */
+export const maxMismatchEvents = 16
+
 /** Largest attribute value recorded when `captureContent` is on (8 KiB). */
 export const maxContentAttributeBytes = 8 * 1024
 
@@ -114,6 +130,12 @@ export interface Options {
   readonly timeouts?: Partial<Timeouts> | undefined
   /** Largest SSE event in bytes (16 MiB). */
   readonly maxEventSize?: number | undefined
+  /** Largest total of bytes one SSE stream may send, comments and `retry:` lines included (64 MiB). */
+  readonly maxStreamBytes?: number | undefined
+  /** Largest JSON response body, for `create` and a JSON answer to `stream` (32 MiB). */
+  readonly maxJsonBytes?: number | undefined
+  /** Most open connections per origin (`layerUndici` / `makeUndici` / `layerConfig`; 256): more requests queue. */
+  readonly maxConnections?: number | undefined
   /** Send one idempotency key per logical call, the same on every attempt (off; `true` = `idempotency-key`). */
   readonly idempotencyKey?: boolean | { readonly header: string } | undefined
   /** Attempt counter header name (`x-volley-retry-count`), or `false` for none. */
@@ -143,7 +165,12 @@ export const makeUndici = (
 ): Effect.Effect<ResponsesClientShape, InvalidConfiguration, Scope.Scope> =>
   Effect.flatMap(
     Effect.acquireRelease(
-      Effect.sync(() => Undici.makeAgent(options.timeouts?.connectMs ?? defaultTimeouts.connectMs)),
+      Effect.sync(() =>
+        Undici.makeAgent(
+          options.timeouts?.connectMs ?? defaultTimeouts.connectMs,
+          options.maxConnections ?? defaultMaxConnections
+        )
+      ),
       (agent) => Effect.promise(() => agent.destroy())
     ),
     (agent) => makeWith(options, (endpoint) => Undici.makeTransport(agent, endpoint))
@@ -279,7 +306,9 @@ const makeEndpoint = (options: Options): Effect.Effect<Omit<Endpoint, "idempoten
       needles: secretNeedles(secretValues),
       attemptHeader,
       timeouts,
-      maxEventSize: options.maxEventSize ?? defaultMaxEventSize
+      maxEventSize: options.maxEventSize ?? defaultMaxEventSize,
+      maxStreamBytes: options.maxStreamBytes ?? defaultMaxStreamBytes,
+      maxJsonBytes: options.maxJsonBytes ?? defaultMaxJsonBytes
     }
   })
 
@@ -366,15 +395,7 @@ const startStream = (
     const policy = yield* currentPolicy(settings)
     const input = callInputOf(settings, request, true, "text/event-stream", callOptions)
     annotateRequest(settings, span, request)
-    const hooks = {
-      onRetryField: (ms: number) =>
-        span.event("volley.sse.retry_field", clock.currentTimeNanosUnsafe(), { "volley.sse.retry_ms": ms }),
-      onMismatch: (info: { readonly outputIndex: number; readonly callId: string | undefined }) =>
-        span.event("volley.function_call.arguments_mismatch", clock.currentTimeNanosUnsafe(), {
-          "volley.output_index": info.outputIndex,
-          ...(info.callId === undefined ? {} : { "gen_ai.tool.call.id": info.callId })
-        })
-    }
+    const hooks = streamHooks(span, clock, settings.endpoint.needles)
     const failed = (error: ResponsesError): ResponsesError => {
       span.attribute("error.type", error._tag)
       return error
@@ -402,6 +423,44 @@ const startStream = (
       return chunk !== undefined && chunk.length > 0 ? Effect.succeed(emit(chunk)) : rest
     })
   })
+
+/**
+ * The span events of one streamed call, each kind bounded: a server can send `retry:` fields or
+ * mismatching items without end, so only the first few become events and the rest are counted in an
+ * attribute (`volley.sse.retry_fields`, `volley.stream.mismatches`).
+ */
+const streamHooks = (span: Tracer.Span, clock: Clock.Clock, needles: ReadonlyArray<string>): StreamHooks => {
+  let retryFields = 0
+  let mismatches = 0
+  const mismatchEvent = (name: string, attributes: Record<string, unknown>) => {
+    mismatches++
+    span.attribute("volley.stream.mismatches", mismatches)
+    if (mismatches <= maxMismatchEvents) span.event(name, clock.currentTimeNanosUnsafe(), attributes)
+  }
+  return {
+    onRetryField: (ms) => {
+      retryFields++
+      span.attribute("volley.sse.retry_fields", retryFields)
+      if (retryFields <= maxRetryFieldEvents) {
+        span.event("volley.sse.retry_field", clock.currentTimeNanosUnsafe(), { "volley.sse.retry_ms": ms })
+      }
+    },
+    onMismatch: (info) =>
+      mismatchEvent("volley.function_call.arguments_mismatch", {
+        "volley.output_index": info.outputIndex,
+        ...(info.callId === undefined
+          ? {}
+          : { "gen_ai.tool.call.id": truncateUtf8(redactWith(info.callId, needles), 256) })
+      }),
+    onWarning: (warning) =>
+      warning._tag === "UnknownItemId"
+        ? mismatchEvent("volley.stream.unknown_item_id", { "volley.output_index": warning.outputIndex })
+        : mismatchEvent("volley.stream.output_mismatch", {
+            "volley.output.differences": warning.differences.length,
+            "volley.output.indexes": warning.differences.map((difference) => difference.outputIndex).join(",")
+          })
+  }
+}
 
 /** The abort of a `CallOptions.signal`, turned into an interruption right after the race. */
 class Aborted {
@@ -501,11 +560,15 @@ const annotateRequest = (settings: Settings, span: Tracer.Span, request: CreateR
   }
 }
 
+/** A server-supplied string as a span attribute: redacted (a server may echo the key) and at most 256 bytes. */
+const serverText = (settings: Settings, value: string): string =>
+  truncateUtf8(redactWith(value, settings.endpoint.needles), 256)
+
 const annotateResponse = (settings: Settings, span: Tracer.Span, response: Response): void => {
-  span.attribute("gen_ai.response.id", response.id)
-  if (response.model !== undefined) span.attribute("gen_ai.response.model", response.model)
+  span.attribute("gen_ai.response.id", serverText(settings, response.id))
+  if (response.model !== undefined) span.attribute("gen_ai.response.model", serverText(settings, response.model))
   const finish = response.incomplete_details?.reason ?? response.status
-  if (finish != null) span.attribute("gen_ai.response.finish_reasons", [finish])
+  if (finish != null) span.attribute("gen_ai.response.finish_reasons", [serverText(settings, finish)])
   if (response.usage != null) {
     span.attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
     span.attribute("gen_ai.usage.output_tokens", response.usage.output_tokens)
@@ -518,7 +581,7 @@ const annotateResponse = (settings: Settings, span: Tracer.Span, response: Respo
 const annotateEvent = (settings: Settings, span: Tracer.Span, event: StreamEvent): void => {
   switch (event.type) {
     case "response.created":
-      span.attribute("gen_ai.response.id", event.response.id)
+      span.attribute("gen_ai.response.id", serverText(settings, event.response.id))
       return
     case "response.completed":
     case "response.incomplete":

@@ -114,6 +114,20 @@ export class EventTooLarge extends Schema.TaggedError<EventTooLarge>()("EventToo
   maxEventSize: Schema.Number
 }) {}
 
+/**
+ * The response outgrew a byte cap: all the bytes of one SSE stream (`body: "stream"`, `maxStreamBytes`,
+ * 64 MiB) or one JSON body (`body: "json"`, `maxJsonBytes`, 32 MiB). Also what a stream ends with when
+ * the process cannot hold what arrived (a V8 `RangeError` while folding it). Not retryable.
+ */
+export class ResponseTooLarge extends Schema.TaggedError<ResponseTooLarge>()("ResponseTooLarge", {
+  ...common,
+  body: Schema.Literals(["stream", "json"]),
+  /** The cap that was exceeded, in bytes. */
+  maxBytes: Schema.Number,
+  /** What was received before the cap (streams only). */
+  partial: Schema.optionalKey(Response)
+}) {}
+
 /** The stream ended (clean EOF or `[DONE]`) without a terminal response event. */
 export class StreamTruncated extends Schema.TaggedError<StreamTruncated>()("StreamTruncated", {
   ...common,
@@ -151,9 +165,27 @@ export type ResponsesError =
   | InternalProviderError
   | StreamProtocolError
   | EventTooLarge
+  | ResponseTooLarge
   | StreamTruncated
   | ResponseFailed
   | ResponseDecodeError
+
+/** The schema of `ResponsesError` (a union of every class above), e.g. for a field that holds one. */
+export const ResponsesErrorSchema = Schema.Union([
+  NetworkError,
+  RequestTimeout,
+  RateLimitError,
+  QuotaExhaustedError,
+  AuthenticationError,
+  InvalidRequestError,
+  InternalProviderError,
+  StreamProtocolError,
+  EventTooLarge,
+  ResponseTooLarge,
+  StreamTruncated,
+  ResponseFailed,
+  ResponseDecodeError
+])
 
 /** The tags of `ResponsesError`, for exhaustive checks. */
 export const responsesErrorTags = [
@@ -166,6 +198,7 @@ export const responsesErrorTags = [
   "InternalProviderError",
   "StreamProtocolError",
   "EventTooLarge",
+  "ResponseTooLarge",
   "StreamTruncated",
   "ResponseFailed",
   "ResponseDecodeError"

@@ -495,7 +495,8 @@ describe("decodeEvents sizes and volume", () => {
       Effect.gen(function* () {
         const upstream = scriptedUpstream(chunkCount, chunkAt, "die")
         const response = yield* upstream.stream.pipe(
-          decodeEvents({ maxEventSize: 128 * 1024 * 1024 }),
+          // the 64 MiB line is over the default stream cap too (64 MiB in all): both raised
+          decodeEvents({ maxEventSize: 128 * 1024 * 1024, maxStreamBytes: 128 * 1024 * 1024 }),
           ResponseAccumulator.collect
         )
         const text = textOf(response)

@@ -82,7 +82,7 @@ export const fromStatus = (input: StatusInput): AttemptFailure => {
     message,
     attempts: 1,
     causes: [] as ReadonlyArray<AttemptCause>,
-    ...optionalRequestId(input.header("x-request-id"))
+    ...optionalRequestId(requestIdOf(input.header("x-request-id"), needles))
   }
   const shouldRetry = input.header("x-should-retry")?.trim().toLowerCase()
   const override = shouldRetry === "true" ? true : shouldRetry === "false" ? false : undefined
@@ -222,8 +222,10 @@ export const causeOf = (error: ResponsesError, attempt: number): AttemptCause =>
 }
 
 /**
- * A copy of `error` carrying the final attempt count, causes and request id. Its `partial` response
- * (server text: an echoed key can hide in an error message or output) is redacted with `needles`.
+ * A copy of `error` carrying the final attempt count, causes and request id. Every server-supplied
+ * string on it (message, request id, code, param, path, response id, the causes' messages, and its
+ * `partial` response, where an echoed key can hide in an error message or output) is redacted with
+ * `needles`: this is the one door every error of the client leaves by (G01).
  */
 export const withAttempts = <E extends ResponsesError>(
   error: E,
@@ -236,15 +238,43 @@ export const withAttempts = <E extends ResponsesError>(
   const Constructor = error.constructor as new (fields: object) => E
   const id = error.requestId ?? requestId
   const partial = (fields as { readonly partial?: unknown }).partial
+  const strings: Record<string, string> = {}
+  for (const key of redactedFields) {
+    const value = (fields as Record<string, unknown>)[key]
+    if (typeof value === "string") strings[key] = redactWith(value, needles)
+  }
   return new Constructor({
     ...fields,
-    message: error.message,
+    ...strings,
+    message: redactWith(error.message, needles),
     attempts,
-    causes,
-    ...(id === undefined ? {} : { requestId: id }),
+    causes: causes.map((cause) => ({ ...cause, message: redactWith(cause.message, needles) })),
+    ...(id === undefined ? {} : { requestId: redactWith(id, needles) }),
     ...(partial === undefined ? {} : { partial: redactDeep(partial, needles) })
   })
 }
+
+/** String fields of a `ResponsesError` that can carry server text. */
+const redactedFields = ["code", "param", "path", "responseId"] as const
+
+/** Error codes of a failed response (`status: "failed"`, `response.failed`, an `error` event) worth retrying. */
+export const retryableResponseCodes: ReadonlyArray<string> = [
+  "server_error",
+  "server_is_overloaded",
+  "internal_error",
+  "rate_limit_exceeded",
+  "rate_limit_error",
+  "too_many_requests"
+]
+
+const retryableCodeSet: ReadonlySet<string> = new Set(retryableResponseCodes)
+
+/** Whether a failed response with `code` may succeed when sent again (one list for the JSON and SSE paths). */
+export const isRetryableCode = (code: string | undefined): boolean => code !== undefined && retryableCodeSet.has(code)
+
+/** The `x-request-id` as it may appear on an error or span: redacted (servers echo headers) and at most 200 bytes. */
+export const requestIdOf = (value: string | undefined, needles: ReadonlyArray<string>): string | undefined =>
+  value === undefined || value === "" ? undefined : truncateUtf8(redactWith(value, needles), 200)
 
 // ---------------------------------------------------------------------------------------------
 // private helpers
@@ -253,7 +283,7 @@ export const withAttempts = <E extends ResponsesError>(
 const stringOf = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined)
 
 const optionalRequestId = (value: string | undefined): { requestId?: string } =>
-  value === undefined || value === "" ? {} : { requestId: truncateUtf8(value, 200) }
+  value === undefined ? {} : { requestId: value }
 
 // Error codes are short identifiers; anything else is not echoed.
 const safeCode = (code: string): string => (/^[A-Z0-9_]{1,40}$/.test(code) ? code : "unknown")

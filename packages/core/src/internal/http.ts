@@ -25,7 +25,7 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as ResponseAccumulator from "../ResponseAccumulator.ts"
 import type { AttemptCause, ResponsesError } from "../ResponsesError.ts"
-import { ResponseDecodeError, ResponseFailed, StreamProtocolError } from "../ResponsesError.ts"
+import { ResponseDecodeError, ResponseFailed, ResponseTooLarge, StreamProtocolError } from "../ResponsesError.ts"
 import { decodeResponseUnsafe, type Response, type StreamEvent } from "../ResponsesSchema.ts"
 import * as RetryPolicy from "../RetryPolicy.ts"
 import {
@@ -34,7 +34,9 @@ import {
   fromStatus,
   fromTransport,
   type NetworkPhase,
+  isRetryableCode,
   parseJsonOrUndefined,
+  requestIdOf,
   timeout,
   withAttempts
 } from "./errors.ts"
@@ -78,6 +80,10 @@ export interface Endpoint {
   readonly timeouts: Timeouts
   /** Largest SSE event, in bytes. */
   readonly maxEventSize: number
+  /** Largest total of bytes one SSE stream may send. */
+  readonly maxStreamBytes: number
+  /** Largest JSON body (`create`, or a JSON answer to a stream request). */
+  readonly maxJsonBytes: number
 }
 
 /** At most this much of an error body is read (64 KiB). */
@@ -272,7 +278,7 @@ const execute = <A>(
     const handle = (response: HttpClientResponse.HttpClientResponse) =>
       Effect.gen(function* () {
         phase = "body"
-        const requestId = headerOf(response, "x-request-id")
+        const requestId = requestIdOf(headerOf(response, "x-request-id"), endpoint.needles)
         if (response.status >= 200 && response.status < 300) return yield* onResponse(response, requestId)
         const body = yield* readBounded(response, maxErrorBodyBytes).pipe(
           Effect.catch(() => Effect.succeed("")),
@@ -311,8 +317,7 @@ export const createAttempt = (
     policy,
     buildRequest(endpoint, input, resend),
     (response, requestId) =>
-      response.text.pipe(
-        Effect.mapError((error) => transportFailure(error, "stream", endpoint)),
+      readJson(response, endpoint, requestId).pipe(
         Effect.flatMap((text) => decodeJsonResponse(text, requestId, endpoint))
       ),
     true
@@ -328,10 +333,11 @@ export interface StreamStart {
 /** The `rest` of a stream that has nothing more to give. */
 export const noMoreEvents: Pull.Pull<ReadonlyArray<StreamEvent>, ResponsesError> = Cause.done()
 
-/** Hooks of a stream attempt (span events). */
+/** Hooks of a stream attempt (span events; each bounded by the client). */
 export interface StreamHooks {
   readonly onRetryField: (ms: number) => void
   readonly onMismatch: (info: ResponseAccumulator.ArgumentsMismatch) => void
+  readonly onWarning: (warning: ResponseAccumulator.StreamWarning) => void
 }
 
 /**
@@ -358,8 +364,7 @@ export const streamAttempt = (
       const contentType = mediaType(headerOf(response, "content-type"))
       if (contentType === "text/event-stream") return startSse(response, requestId, endpoint, state, hooks)
       if (contentType === "application/json") {
-        return response.text.pipe(
-          Effect.mapError((error) => transportFailure(error, "stream", endpoint)),
+        return readJson(response, endpoint, requestId).pipe(
           Effect.timeoutOrElse({
             duration: endpoint.timeouts.headersMs,
             orElse: () => Effect.fail(timeout("body", endpoint.timeouts.headersMs))
@@ -434,7 +439,7 @@ const startSse = (
   Effect.gen(function* () {
     const { streamIdleMs, contentIdleMs } = endpoint.timeouts
     // shared with the decoder, which folds every event into it once: we only read the snapshot
-    const accumulator = ResponseAccumulator.make({ onMismatch: hooks.onMismatch })
+    const accumulator = ResponseAccumulator.make({ onMismatch: hooks.onMismatch, onWarning: hooks.onWarning })
     let delivered = 0
     const bytes = response.stream.pipe(
       Stream.mapError((error): BodyIdle | BodyBroken => new BodyBroken(error.reason)),
@@ -443,6 +448,7 @@ const startSse = (
     let events: Stream.Stream<StreamEvent, unknown> = bytes.pipe(
       decodeEvents({
         maxEventSize: endpoint.maxEventSize,
+        maxStreamBytes: endpoint.maxStreamBytes,
         attempts: state.attempts + 1,
         ...(requestId === undefined ? {} : { requestId }),
         onRetryField: hooks.onRetryField,
@@ -527,6 +533,57 @@ export const readBounded = (
     })
   )
 
+/**
+ * Reads a JSON body of at most `endpoint.maxJsonBytes` as text, never more: a `content-length` above
+ * the cap is refused unread, a chunked body is cut as soon as it passes it (`ResponseTooLarge`).
+ */
+const readJson = (
+  response: HttpClientResponse.HttpClientResponse,
+  endpoint: Endpoint,
+  requestId: string | undefined
+): Effect.Effect<string, AttemptFailure> => {
+  const limit = endpoint.maxJsonBytes
+  const declared = Number(headerOf(response, "content-length") ?? Number.NaN)
+  if (declared > limit) return Effect.fail(jsonTooLarge(limit, requestId))
+  const broken = (error: HttpClientError.HttpClientError) => transportFailure(error, "stream", endpoint)
+  // the common case: a declared length within the cap (the parser reads no more than declared)
+  if (declared >= 0) return Effect.mapError(response.text, broken)
+  return Effect.scoped(
+    Effect.gen(function* () {
+      const pull = yield* Stream.toPull(response.stream)
+      const chunks: Array<Uint8Array> = []
+      let size = 0
+      while (true) {
+        const batch = yield* pull.pipe(
+          Pull.catchDone(() => Effect.succeed(undefined)),
+          Effect.mapError(broken)
+        )
+        if (batch === undefined) break
+        for (const chunk of batch) {
+          size += chunk.byteLength
+          if (size > limit) return yield* Effect.fail(jsonTooLarge(limit, requestId))
+          chunks.push(chunk)
+        }
+      }
+      return new TextDecoder("utf-8").decode(Buffer.concat(chunks, size))
+    })
+  )
+}
+
+/** `ResponseTooLarge{body: "json"}` for a JSON body over `maxBytes` (not retryable: the same answer would come). */
+export const jsonTooLarge = (maxBytes: number, requestId: string | undefined): AttemptFailure =>
+  notRetryable(
+    new ResponseTooLarge({
+      message: `the JSON response body exceeded the maximum of ${maxBytes} bytes`,
+      retryable: false,
+      attempts: 1,
+      causes: [],
+      body: "json",
+      maxBytes,
+      ...(requestId === undefined ? {} : { requestId })
+    })
+  )
+
 /** Decodes a JSON response body; `failed` / non-final statuses become typed errors. */
 export const decodeJsonResponse = (
   text: string,
@@ -573,7 +630,7 @@ export const decodeJsonResponse = (
       notRetryable(
         new ResponseFailed({
           message: truncateUtf8(redactWith(`response failed: ${message}`, endpoint.needles), 1024),
-          retryable: code !== undefined && retryableCodes.has(code),
+          retryable: isRetryableCode(code),
           attempts: 1,
           causes: [],
           ...(code === undefined ? {} : { code: truncateUtf8(code, 256) }),
@@ -602,14 +659,6 @@ export const decodeJsonResponse = (
   }
   return Effect.succeed(decoded)
 }
-
-/** Error codes of a failed response for which retrying the same request could succeed. */
-const retryableCodes: ReadonlySet<string> = new Set([
-  "server_error",
-  "server_is_overloaded",
-  "rate_limit_exceeded",
-  "internal_error"
-])
 
 /** `decodeResponseUnsafe` as a value: the decoded response, or the path of the first issue. */
 const decodeResponse = (json: unknown): Response | string => {

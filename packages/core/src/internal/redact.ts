@@ -56,12 +56,23 @@ export const redactWith = (text: string, needles: ReadonlyArray<string>): string
   return out.replace(keyPattern, placeholder).replace(bearerPattern, `$1 ${placeholder}`)
 }
 
-/** A copy of JSON-like `value` with `redactWith` applied to every string in it (keys included). */
+/** Deepest nesting `redactDeep` walks; a deeper subtree is replaced whole by `deepPlaceholder`. */
+export const maxRedactDepth = 64
+
+/** What replaces a subtree nested deeper than `maxRedactDepth` (it cannot be checked, so it is not kept). */
+export const deepPlaceholder = "<redacted: nested too deep>"
+
+/**
+ * A copy of JSON-like `value` with `redactWith` applied to every string in it (keys included).
+ * Depth-bounded: an object or array below `maxRedactDepth` levels becomes `deepPlaceholder`, so a
+ * secret hidden deeper is removed rather than passed through unchecked.
+ */
 export const redactDeep = <A>(value: A, needles: ReadonlyArray<string>): A => redactValue(value, needles, 0) as A
 
 const redactValue = (value: unknown, needles: ReadonlyArray<string>, depth: number): unknown => {
   if (typeof value === "string") return redactWith(value, needles)
-  if (typeof value !== "object" || value === null || depth > 64) return value
+  if (typeof value !== "object" || value === null) return value
+  if (depth >= maxRedactDepth) return deepPlaceholder
   if (Array.isArray(value)) return value.map((item) => redactValue(item, needles, depth + 1))
   const out: Record<string, unknown> = {}
   for (const [key, item] of Object.entries(value)) out[redactWith(key, needles)] = redactValue(item, needles, depth + 1)

@@ -25,19 +25,26 @@ import {
   EventTooLarge,
   ResponseDecodeError,
   ResponseFailed,
+  ResponseTooLarge,
   StreamProtocolError,
   type StreamProtocolReason,
   StreamTruncated
 } from "../ResponsesError.ts"
 import { decodeStreamEventUnsafe, hostedEventTypes, type Response, type StreamEvent } from "../ResponsesSchema.ts"
+import { isRetryableCode } from "./errors.ts"
 import { decodeStructuralEventFast } from "./fastDecode.ts"
-import { excerpt } from "./redact.ts"
+import { excerpt, truncateUtf8 } from "./redact.ts"
 import { makeFrameParser } from "./sseFrames.ts"
 
 /** Options of `decodeEvents` / `makeEventDecoder`. */
 export interface DecodeOptions {
   /** Largest pending SSE event, in UTF-16 code units (= bytes for ASCII). Default 16 MiB (RELIABILITY §1). */
   readonly maxEventSize?: number
+  /**
+   * Largest total of body bytes one stream may send, events, comments and `retry:` lines included.
+   * Default 64 MiB (`defaultMaxStreamBytes`); past it the stream ends with `ResponseTooLarge`.
+   */
+  readonly maxStreamBytes?: number
   /** Stamped on every error (`x-request-id` of the response). */
   readonly requestId?: string | undefined
   /** Stamped on every error: HTTP attempts spent on this call (default 1). */
@@ -61,12 +68,16 @@ export interface DecodeOptions {
 export type SseStreamError =
   | StreamProtocolError
   | EventTooLarge
+  | ResponseTooLarge
   | StreamTruncated
   | ResponseFailed
   | ResponseDecodeError
 
 /** The default cap on one SSE event: 16 MiB. */
 export const defaultMaxEventSize = 16 * 1024 * 1024
+
+/** The default cap on all the bytes of one SSE stream: 64 MiB. */
+export const defaultMaxStreamBytes = 64 * 1024 * 1024
 
 /** The synchronous decoder behind `decodeEvents`. One per stream. */
 export interface EventDecoder {
@@ -85,6 +96,8 @@ export interface EventDecoder {
 /** Creates the synchronous decoder: framing, JSON, schema decode, accumulation. */
 export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
   const maxEventSize = options?.maxEventSize ?? defaultMaxEventSize
+  const maxStreamBytes = options?.maxStreamBytes ?? defaultMaxStreamBytes
+  let received = 0
   const onRetryField = options?.onRetryField
   const accumulator = options?.accumulator ?? ResponseAccumulator.make({ onMismatch: options?.onMismatch })
   const errors = makeErrors(options, accumulator)
@@ -144,6 +157,12 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
   const feed = (chunk: Uint8Array, out: Array<StreamEvent>): SseStreamError | undefined => {
     if (finished) return failure
     sink = out
+    received += chunk.byteLength
+    // checked before the chunk is decoded: nothing past the cap is parsed or accumulated
+    if (received > maxStreamBytes) {
+      stop(errors.streamTooLarge(maxStreamBytes))
+      return failure
+    }
     const tooLarge = parser.feed(text.decode(chunk, { stream: true }))
     if (tooLarge && !finished) stop(errors.tooLarge(maxEventSize))
     return failure
@@ -240,9 +259,9 @@ const makeErrors = (options: DecodeOptions | undefined, accumulator: ResponseAcc
     new ResponseFailed({
       ...stamp,
       message: excerpt(message ?? `the response failed${code === undefined ? "" : ` (${code})`}`, secrets),
-      retryable: code !== undefined && retryableCodes.has(code),
-      ...(code === undefined ? {} : { code }),
-      ...(responseId === undefined ? {} : { responseId }),
+      retryable: isRetryableCode(code),
+      ...(code === undefined ? {} : { code: truncateUtf8(code, 256) }),
+      ...(responseId === undefined ? {} : { responseId: truncateUtf8(responseId, 256) }),
       partial: accumulator.snapshot()
     })
 
@@ -264,6 +283,15 @@ const makeErrors = (options: DecodeOptions | undefined, accumulator: ResponseAcc
         message: `an SSE event exceeded the maximum size of ${maxEventSize}`,
         retryable: false,
         maxEventSize
+      }),
+    streamTooLarge: (maxBytes: number) =>
+      new ResponseTooLarge({
+        ...stamp,
+        message: `the stream exceeded the maximum of ${maxBytes} bytes`,
+        retryable: false,
+        body: "stream",
+        maxBytes,
+        partial: accumulator.snapshot()
       }),
     decode: (type: string, json: unknown) => {
       const path = schemaPath(json)
@@ -292,15 +320,6 @@ const makeErrors = (options: DecodeOptions | undefined, accumulator: ResponseAcc
     }
   }
 }
-
-/** Error codes for which retrying the same request could succeed. */
-const retryableCodes: ReadonlySet<string> = new Set([
-  "server_error",
-  "server_is_overloaded",
-  "rate_limit_exceeded",
-  "rate_limit_error",
-  "too_many_requests"
-])
 
 /** True for data that is, or imitates, the `[DONE]` sentinel (cheap: looks at the first character). */
 const looksLikeSentinel = (data: string): boolean => {

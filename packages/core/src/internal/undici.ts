@@ -23,16 +23,17 @@ import * as Tracer from "effect/Tracer"
 import * as HttpClient from "effect/http/HttpClient"
 import { Agent, type Dispatcher, request } from "undici"
 import * as ResponseAccumulator from "../ResponseAccumulator.ts"
-import type { ResponsesError } from "../ResponsesError.ts"
+import { type ResponsesError, ResponseTooLarge } from "../ResponsesError.ts"
 import type { Response, StreamEvent } from "../ResponsesSchema.ts"
 import type * as RetryPolicy from "../RetryPolicy.ts"
-import { type AttemptFailure, fromStatus, fromTransport, timeout } from "./errors.ts"
+import { type AttemptFailure, fromStatus, fromTransport, requestIdOf, timeout } from "./errors.ts"
 import {
   type CallInput,
   type CallState,
   decodeJsonResponse,
   type Endpoint,
   jsonStreamStart,
+  jsonTooLarge,
   maxErrorBodyBytes,
   mediaType,
   type StreamHooks,
@@ -43,9 +44,18 @@ import {
 import { parseRetryAfter } from "./retryAfter.ts"
 import { type EventDecoder, makeEventDecoder } from "./sse.ts"
 
-/** A keep-alive undici agent with our connect timeout and undici's own timers off (ours govern). */
-export const makeAgent = (connectMs: number): Agent =>
-  new Agent({ connect: { timeout: connectMs }, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 60_000 })
+/**
+ * A keep-alive undici agent with our connect timeout, at most `connections` sockets per origin (more
+ * requests queue) and undici's own timers off (ours govern).
+ */
+export const makeAgent = (connectMs: number, connections: number): Agent =>
+  new Agent({
+    connect: { timeout: connectMs },
+    connections,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: 60_000
+  })
 
 /** The transport over `dispatcher` for `endpoint`. */
 export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint): Transport => {
@@ -161,21 +171,106 @@ const readBounded = (body: Body, limit: number): Promise<string> =>
       resolve(new TextDecoder("utf-8").decode(all.subarray(0, size), { stream: true }))
     }
     const step = (): void => {
-      iterator.next().then(
-        (result) => {
-          if (result.done) return finish()
-          const kept = result.value.subarray(0, limit - size)
-          all.set(kept, size)
-          size += kept.byteLength
-          if (size >= limit) return finish()
-          step()
-        },
-        // a broken error body: keep what arrived
+      guarded(
+        iterator.next().then(
+          (result) => {
+            if (result.done) return finish()
+            const kept = result.value.subarray(0, limit - size)
+            all.set(kept, size)
+            size += kept.byteLength
+            if (size >= limit) return finish()
+            step()
+          },
+          // a broken error body: keep what arrived
+          finish
+        ),
         finish
       )
     }
     step()
   })
+
+/** A JSON body over the cap (`maxJsonBytes`). */
+const tooLarge: unique symbol = Symbol("tooLarge")
+
+/** A body that failed mid-read. */
+class ReadFailed {
+  readonly cause: unknown
+  constructor(cause: unknown) {
+    this.cause = cause
+  }
+}
+
+/**
+ * Reads a JSON body of at most `limit` bytes as text, never more: a `content-length` above the limit
+ * is refused unread, a chunked body is cut as soon as it passes the limit. Never rejects.
+ */
+const readJson = (response: Dispatcher.ResponseData, limit: number): Promise<string | typeof tooLarge | ReadFailed> => {
+  const body = response.body
+  const declared = Number(headerOf(response.headers, "content-length") ?? Number.NaN)
+  if (declared > limit) {
+    body.destroy()
+    return Promise.resolve(tooLarge)
+  }
+  // the common case: a declared length within the limit (undici reads no more than declared)
+  if (declared >= 0) return body.text().then(identityText, (cause: unknown) => new ReadFailed(cause))
+  return new Promise((resolve) => {
+    const chunks: Array<Uint8Array> = []
+    const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    let size = 0
+    const step = (): void => {
+      guarded(
+        iterator.next().then(
+          (result) => {
+            if (result.done) return resolve(new TextDecoder("utf-8").decode(Buffer.concat(chunks, size)))
+            size += result.value.byteLength
+            if (size > limit) {
+              body.destroy()
+              return resolve(tooLarge)
+            }
+            chunks.push(result.value)
+            step()
+          },
+          (cause: unknown) => resolve(new ReadFailed(cause))
+        ),
+        (defect) => resolve(new ReadFailed(defect))
+      )
+    }
+    step()
+  })
+}
+
+const identityText = (text: string): string => text
+
+/** The attempt's outcome for what `readJson` gave: `decode(text)`, `ResponseTooLarge`, or a `NetworkError`. */
+const jsonResult = <A>(
+  result: string | typeof tooLarge | ReadFailed,
+  requestId: string | undefined,
+  endpoint: Endpoint,
+  decode: (text: string) => Effect.Effect<A, AttemptFailure>
+): Effect.Effect<A, AttemptFailure> =>
+  typeof result === "string"
+    ? decode(result)
+    : result === tooLarge
+      ? Effect.fail(jsonTooLarge(endpoint.maxJsonBytes, requestId))
+      : Effect.fail(fromTransport(result.cause, "stream", endpoint.timeouts.connectMs))
+
+/**
+ * Routes an exception thrown by one of `promise`'s callbacks to `onDefect` instead of letting it
+ * become an unhandled rejection (which ends the process): nothing that runs in a transport
+ * callback may throw out of it.
+ */
+const guarded = (promise: Promise<unknown>, onDefect: (defect: unknown) => void): void => {
+  promise.then(undefined, onDefect)
+}
+
+/** An exception caught in a transport callback: a `RangeError` (a value too large to hold) or a bug. */
+class Defect {
+  readonly cause: unknown
+  constructor(cause: unknown) {
+    this.cause = cause
+  }
+}
 
 /** The typed failure of a non-2xx response with `body` (what could be read of it). */
 const statusFailureOf = (
@@ -265,22 +360,29 @@ const createAttempt = (
     endpoint.timeouts.headersMs,
     () => phase,
     (signal, done) => {
-      send(prepared, input, resend, traced, signal).then(
+      const sent = send(prepared, input, resend, traced, signal).then(
         (response) => {
           phase = "body"
           span.attribute("http.response.status_code", response.statusCode)
           if (response.statusCode < 200 || response.statusCode >= 300) {
-            void statusFailure(prepared, policy, response).then((failure) => done(Effect.fail(failure)))
+            guarded(
+              statusFailure(prepared, policy, response).then((failure) => done(Effect.fail(failure))),
+              (defect) => done(Effect.die(defect))
+            )
             return
           }
-          const requestId = headerOf(response.headers, "x-request-id")
-          response.body.text().then(
-            (text) => done(decodeJsonResponse(text, requestId, endpoint)),
-            (error) => done(Effect.fail(fromTransport(error, "stream", endpoint.timeouts.connectMs)))
+          const requestId = requestIdOf(headerOf(response.headers, "x-request-id"), endpoint.needles)
+          guarded(
+            readJson(response, endpoint.maxJsonBytes).then((result) =>
+              done(jsonResult(result, requestId, endpoint, (text) => decodeJsonResponse(text, requestId, endpoint)))
+            ),
+            (defect) => done(Effect.die(defect))
           )
         },
         (error) => done(Effect.fail(fromTransport(error, "headers", endpoint.timeouts.connectMs)))
       )
+      // a callback that throws (a bug) fails this attempt instead of becoming an unhandled rejection
+      guarded(sent, (defect) => done(Effect.die(defect)))
     }
   )
 }
@@ -304,18 +406,21 @@ const streamAttempt = (
       endpoint.timeouts.headersMs,
       () => "headers",
       (signal, done) => {
-        send(prepared, input, resend, traced, signal).then(
-          (response) => {
-            pending = response.body
-            done(Effect.succeed(response))
-          },
-          (error) => done(Effect.fail(fromTransport(error, "headers", connectMs)))
+        guarded(
+          send(prepared, input, resend, traced, signal).then(
+            (response) => {
+              pending = response.body
+              done(Effect.succeed(response))
+            },
+            (error) => done(Effect.fail(fromTransport(error, "headers", connectMs)))
+          ),
+          (defect) => done(Effect.die(defect))
         )
       }
     )
     const onResponse = (response: Dispatcher.ResponseData): Effect.Effect<StreamStart, AttemptFailure> => {
       span.attribute("http.response.status_code", response.statusCode)
-      const requestId = headerOf(response.headers, "x-request-id")
+      const requestId = requestIdOf(headerOf(response.headers, "x-request-id"), endpoint.needles)
       // the body gets the headers limit too; when it fires (or on interruption) the body is destroyed
       const bodyTimer = <A>(run: (done: (effect: Effect.Effect<A, AttemptFailure>) => void) => void) =>
         timed<A>(
@@ -329,7 +434,10 @@ const streamAttempt = (
       if (response.statusCode < 200 || response.statusCode >= 300) {
         // the error body gets the headers limit; a stalled one is cut, the status still counts
         return bodyTimer<never>((done) => {
-          void statusFailure(prepared, policy, response).then((failure) => done(Effect.fail(failure)))
+          guarded(
+            statusFailure(prepared, policy, response).then((failure) => done(Effect.fail(failure))),
+            (defect) => done(Effect.die(defect))
+          )
         }).pipe(
           Effect.catchIf(
             (failure) => failure.error._tag === "RequestTimeout" && failure.error.phase === "body",
@@ -340,24 +448,30 @@ const streamAttempt = (
       const contentType = mediaType(headerOf(response.headers, "content-type"))
       if (contentType === "application/json") {
         return bodyTimer<StreamStart>((done) => {
-          response.body.text().then(
-            (text) => done(jsonStreamStart(text, requestId, endpoint)),
-            (error) => done(Effect.fail(fromTransport(error, "stream", connectMs)))
+          guarded(
+            readJson(response, endpoint.maxJsonBytes).then((result) =>
+              done(jsonResult(result, requestId, endpoint, (text) => jsonStreamStart(text, requestId, endpoint)))
+            ),
+            (defect) => done(Effect.die(defect))
           )
         })
       }
       if (contentType !== "text/event-stream") {
         // at most 1 KiB of the body for the message, read under the headers limit (a stalled body is cut)
         return bodyTimer<string>((done) => {
-          void readBounded(response.body, 1024).then((body) => done(Effect.succeed(body)))
+          guarded(
+            readBounded(response.body, 1024).then((body) => done(Effect.succeed(body))),
+            (defect) => done(Effect.die(defect))
+          )
         }).pipe(
           Effect.catch(() => Effect.succeed("")),
           Effect.flatMap((body) => Effect.fail(unexpectedContentType(contentType, body, requestId, endpoint)))
         )
       }
-      const accumulator = ResponseAccumulator.make({ onMismatch: hooks.onMismatch })
+      const accumulator = ResponseAccumulator.make({ onMismatch: hooks.onMismatch, onWarning: hooks.onWarning })
       const decoder = makeEventDecoder({
         maxEventSize: endpoint.maxEventSize,
+        maxStreamBytes: endpoint.maxStreamBytes,
         attempts: state.attempts + 1,
         ...(requestId === undefined ? {} : { requestId }),
         onRetryField: hooks.onRetryField,
@@ -373,7 +487,9 @@ const streamAttempt = (
               ? Cause.done()
               : Array.isArray(result)
                 ? Effect.succeed(result)
-                : Effect.fail(result as AttemptFailure)
+                : result instanceof Defect
+                  ? Effect.die(result.cause)
+                  : Effect.fail(result as AttemptFailure)
           )
         )
       })
@@ -471,52 +587,87 @@ class SseReader {
     return fromTransport(cause, "stream", connectMs, partial)
   }
 
-  /** The next batch; `deliver` is called exactly once (with a batch, `done`, or the attempt failure). */
-  next(deliver: (result: ReadonlyArray<StreamEvent> | typeof done | AttemptFailure) => void): void {
+  /**
+   * The next batch; `deliver` is called exactly once (with a batch, `done`, the attempt failure, or
+   * the `Defect` a callback threw: a `RangeError` becomes `ResponseTooLarge`, anything else dies).
+   */
+  next(deliver: (result: ReadonlyArray<StreamEvent> | typeof done | AttemptFailure | Defect) => void): void {
     const decoder = this.decoder
     if (decoder.finished()) {
       const failure = decoder.failure()
       deliver(failure === undefined ? done : { error: failure, retryable: false })
       return
     }
+    let delivered = false
+    const once = (result: ReadonlyArray<StreamEvent> | typeof done | AttemptFailure | Defect): void => {
+      if (delivered) return
+      delivered = true
+      deliver(result)
+    }
+    const onDefect = (defect: unknown): void => {
+      this.waiting = false
+      this.close()
+      once(this.defectFailure(defect))
+    }
     const out: Array<StreamEvent> = []
     const read = (): void => {
       this.arm()
-      this.iterator.next().then(
-        (step) => {
-          this.waiting = false
-          if (this.fired !== undefined) {
-            this.close()
-            return deliver(this.failure(undefined))
-          }
-          if (step.done) {
-            const error = decoder.end(out)
-            this.close()
-            return deliver(this.settle(out, error))
-          }
-          const error = decoder.feed(step.value, out)
-          if (decoder.finished()) {
-            if (error !== undefined) {
+      guarded(
+        this.iterator.next().then(
+          (step) => {
+            this.waiting = false
+            if (this.fired !== undefined) {
               this.close()
-              return deliver(this.settle(out, error))
+              return once(this.failure(undefined))
             }
-            return this.release(() => deliver(this.settle(out, undefined)))
+            if (step.done) {
+              const error = decoder.end(out)
+              this.close()
+              return once(this.settle(out, error))
+            }
+            const error = decoder.feed(step.value, out)
+            if (decoder.finished()) {
+              if (error !== undefined) {
+                this.close()
+                return once(this.settle(out, error))
+              }
+              return this.release(() => once(this.settle(out, undefined)))
+            }
+            if (out.length === 0) return read()
+            if (this.contentIdle !== undefined && out.some((event) => event.type !== "keepalive")) {
+              this.lastContent = Date.now()
+            }
+            this.delivered += out.length
+            once(out)
+          },
+          (cause: unknown) => {
+            this.waiting = false
+            this.close()
+            once(this.failure(cause))
           }
-          if (out.length === 0) return read()
-          if (this.contentIdle !== undefined && out.some((event) => event.type !== "keepalive")) {
-            this.lastContent = Date.now()
-          }
-          this.delivered += out.length
-          deliver(out)
-        },
-        (cause: unknown) => {
-          this.waiting = false
-          this.close()
-          deliver(this.failure(cause))
-        }
+        ),
+        onDefect
       )
     }
     read()
+  }
+
+  /**
+   * What a callback's exception becomes: a `RangeError` (a string or array past what V8 can hold,
+   * e.g. a partial response joined from more text than fits) is `ResponseTooLarge` without a
+   * partial; anything else is a bug, and dies in the calling fiber rather than the process.
+   */
+  private defectFailure(defect: unknown): AttemptFailure | Defect {
+    if (!(defect instanceof RangeError)) return new Defect(defect)
+    const error = new ResponseTooLarge({
+      message: "the stream grew beyond what this process can hold",
+      retryable: false,
+      attempts: 1,
+      causes: [],
+      body: "stream",
+      maxBytes: this.endpoint.maxStreamBytes
+    })
+    return { error, retryable: false }
   }
 
   /** Events decoded before an error in the same chunk are delivered first; the error follows. */
@@ -546,16 +697,22 @@ class SseReader {
     let left = drainBytes
     const timer = setTimeout(() => this.body.destroy(), drainMs)
     const step = (): void => {
-      this.iterator.next().then(
-        (result) => {
-          if (result.done) return clearTimeout(timer)
-          left -= result.value.byteLength
-          // only a sentinel, comments and blank lines may follow: anything else is garbage, cut at once (B05 d)
-          if (left >= 0 && isTrailer(result.value)) return step()
+      guarded(
+        this.iterator.next().then(
+          (result) => {
+            if (result.done) return clearTimeout(timer)
+            left -= result.value.byteLength
+            // only a sentinel, comments and blank lines may follow: anything else is garbage, cut at once (B05 d)
+            if (left >= 0 && isTrailer(result.value)) return step()
+            clearTimeout(timer)
+            this.body.destroy()
+          },
+          () => clearTimeout(timer)
+        ),
+        () => {
           clearTimeout(timer)
           this.body.destroy()
-        },
-        () => clearTimeout(timer)
+        }
       )
     }
     step()
