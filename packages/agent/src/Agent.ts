@@ -6,7 +6,8 @@
  * on a `needsApproval` tool (also after a restart, from `RunState.fromJson`). Needs a
  * `ResponsesClient` and the toolkit's handler layer; knobs come from `AgentKnobs`.
  * Gotcha: `run` succeeds only with a completed or a paused result; every other stop reason fails
- * with a typed `AgentError` that still carries the history and usage.
+ * with a typed `AgentError` that still carries the history and usage. A decision is single-use: the
+ * `ApprovalLedger` records its nonce when `resume` acts on it.
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -24,6 +25,7 @@ import type { FunctionTool, InputItem, ProviderRouting, TextFormat, ToolChoice }
 import type { AgentEvent } from "./AgentEvent.ts"
 import * as AgentError from "./AgentError.ts"
 import * as AgentKnobs from "./AgentKnobs.ts"
+import * as ApprovalLedger from "./ApprovalLedger.ts"
 import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems } from "./internal/history.ts"
 import {
@@ -90,7 +92,10 @@ export interface AgentOptions<A, R, RS = never> {
   readonly outputName?: string | undefined
   /** Sends `strict: true` with the output schema (the schema must then satisfy strict mode). */
   readonly outputStrict?: boolean | undefined
-  /** Signs approvals with HMAC-SHA256; `resume` then refuses unsigned or forged ones. */
+  /**
+   * Signs approvals with HMAC-SHA256; `resume` then refuses unsigned or forged ones. An empty secret
+   * throws `AgentDefinitionError` at `make`.
+   */
   readonly approvalSecret?: Redacted.Redacted<string> | undefined
   /**
    * With a forced `toolChoice` (`"required"` or a named function), send `"auto"` once a tool ran,
@@ -272,6 +277,7 @@ const readStart = Effect.withFiber((fiber) =>
   Exit.succeed({
     client: Context.get(fiber.context as Context.Context<ResponsesClient>, ResponsesClient),
     knobs: knobsOf(fiber),
+    ledger: fiber.getRef(ApprovalLedger.ApprovalLedger),
     parent: fiber.getRef(CurrentRun)
   })
 )
@@ -303,10 +309,10 @@ const execute = <A, R>(
   emitAll?: (events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>
 ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
   Effect.gen(function* () {
-    const { client, knobs, parent } = yield* readStart
+    const { client, knobs, ledger, parent } = yield* readStart
     const toolkit = yield* toolkitOf
     const { run, resumed, approvals } = start(parent)
-    const deps: LoopDeps<R> = { client, toolkit, knobs, emit, emitAll, mode }
+    const deps: LoopDeps<R> = { client, toolkit, knobs, ledger, emit, emitAll, mode }
     const checkpoint = (reason: StopReason) =>
       runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
     yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
@@ -422,6 +428,11 @@ const streamOf = <A, R>(
 export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A, RT, RS>): Agent<A, RT | RS> => {
   type R = RT | RS
   const secret = options.approvalSecret === undefined ? undefined : Redacted.value(options.approvalSecret)
+  if (secret === "")
+    // Definition-time boundary: an empty key would sign every approval with a key anyone knows.
+    throw new AgentError.AgentDefinitionError({
+      message: `Agent "${options.name}": approvalSecret is empty; pass a secret or leave the option out`
+    })
   const spec: AgentSpec<A> = {
     name: options.name,
     model: options.model,
@@ -459,14 +470,19 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
   // recomputed here), not to what the saved state claims about it.
   const decisionFor = (state: RunState, callId: string, decision: Approval["decision"], message?: string): Approval => {
     const call = state.pending?.calls.find((candidate) => candidate.call_id === callId)
-    const hash = call === undefined ? "" : argsHash(call.arguments)
-    const name = call?.name ?? ""
-    return {
+    const pending = state.pending?.awaiting.find((candidate) => candidate.callId === callId)
+    const bound = {
+      runId: state.runId,
       callId,
-      argsHash: hash,
-      decision,
+      name: call?.name ?? "",
+      argsHash: call === undefined ? "" : argsHash(call.arguments),
+      nonce: pending?.nonce ?? "",
+      decision
+    }
+    return {
+      ...bound,
       ...(message === undefined ? {} : { message }),
-      ...(secret === undefined ? {} : { signature: sign(secret, state.runId, callId, name, hash, decision) })
+      ...(secret === undefined ? {} : { signature: sign(secret, bound) })
     }
   }
 

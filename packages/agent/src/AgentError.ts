@@ -90,11 +90,43 @@ export class ContextTooLarge extends Schema.TaggedError<ContextTooLarge>()("Cont
   limit: Schema.Number
 }) {}
 
-/** An approval is forged, unsigned, or bound to another call or other arguments. */
+/**
+ * An approval was refused; nothing ran. `reason`: `UnknownCall` (no such pending call),
+ * `WrongRun` (issued for another run), `NonceMismatch` (not issued for this pause: built by hand or
+ * from an earlier pause), `NameMismatch` / `ArgumentsMismatch` (the call that would run is not the
+ * one approved), `BadSignature` (unsigned or forged, with an `approvalSecret`), `DuplicateDecision`
+ * (two decisions for one call), `NotPaused` (the run waits for nothing).
+ */
 export class InvalidApproval extends Schema.TaggedError<InvalidApproval>()("InvalidApproval", {
   ...transcript,
   callId: Schema.String,
-  reason: Schema.Literals(["UnknownCall", "ArgumentsMismatch", "BadSignature", "NotPaused"])
+  reason: Schema.Literals([
+    "UnknownCall",
+    "WrongRun",
+    "NonceMismatch",
+    "NameMismatch",
+    "ArgumentsMismatch",
+    "BadSignature",
+    "DuplicateDecision",
+    "NotPaused"
+  ])
+}) {}
+
+/**
+ * A decision was already acted on: its nonce is in the `ApprovalLedger` (a second `resume` of the
+ * same paused state, or a race between two). Nothing of this resume ran.
+ */
+export class ApprovalAlreadyUsed extends Schema.TaggedError<ApprovalAlreadyUsed>()("ApprovalAlreadyUsed", {
+  ...transcript,
+  callId: Schema.String
+}) {}
+
+/**
+ * An agent definition is invalid (e.g. an empty `approvalSecret`): thrown by `Agent.make` at
+ * definition time, a programmer error, never a run failure.
+ */
+export class AgentDefinitionError extends Schema.TaggedError<AgentDefinitionError>()("AgentDefinitionError", {
+  message: Schema.String
 }) {}
 
 /** The model sent malformed tool arguments in too many turns of the run. */
@@ -138,6 +170,7 @@ export const ModelCallError = Schema.Union([
   ResponsesError.InternalProviderError,
   ResponsesError.StreamProtocolError,
   ResponsesError.EventTooLarge,
+  ResponsesError.ResponseTooLarge,
   ResponsesError.StreamTruncated,
   ResponsesError.ResponseFailed,
   ResponsesError.ResponseDecodeError
@@ -161,6 +194,7 @@ export type AgentError =
   | InvalidHistory
   | ContextTooLarge
   | InvalidApproval
+  | ApprovalAlreadyUsed
   | ToolArgumentsInvalid
   | ToolNotFound
   | ToolRunFailed

@@ -2,8 +2,9 @@
  * The serialisable state of a run: history, usage, counters, and, for a run paused on an approval,
  * the turn's calls with the outputs already computed and the calls awaiting a decision. A paused
  * `AgentResult` carries one; `toJson` / `fromJson` move it across a restart, and `agent.resume`
- * continues from it. `Approval` is the decision a human gives for one call, bound to its `call_id`
- * and argument hash (and HMAC-signed when the agent has an approval secret).
+ * continues from it. `Approval` is the decision a human gives for one call, bound to the run id,
+ * `call_id`, tool name, argument hash and the pending call's nonce (and HMAC-signed when the agent
+ * has an approval secret).
  * Gotcha: outputs of calls that already ran are stored here keyed by `call_id`, so resuming never
  * re-runs a completed call (E07), and the history is stored verbatim (byte-stable after a restart).
  */
@@ -18,19 +19,27 @@ export const PendingApproval = Schema.Struct({
   callId: Schema.String,
   name: Schema.String,
   arguments: Schema.String,
-  argsHash: Schema.String
+  argsHash: Schema.String,
+  /** Random, issued when the run paused: a decision names it and the `ApprovalLedger` consumes it once. */
+  nonce: Schema.String
 })
 /** A call that waits for a human decision. */
 export type PendingApproval = typeof PendingApproval.Type
 
-/** A human decision on one pending call. */
+/**
+ * A human decision on one pending call, bound to the run, the call, the tool name, the argument hash
+ * and the pending call's nonce (signed or not); single-use through the `ApprovalLedger`.
+ */
 export const Approval = Schema.Struct({
+  runId: Schema.String,
   callId: Schema.String,
+  name: Schema.String,
   argsHash: Schema.String,
+  nonce: Schema.String,
   decision: Schema.Literals(["approve", "reject"]),
   /** For a rejection: what the model is told. */
   message: Schema.optionalKey(Schema.String),
-  /** HMAC-SHA256 (hex) over run id, call id, argument hash and decision, when a secret is set. */
+  /** HMAC-SHA256 (hex) over run id, call id, name, argument hash, nonce and decision, when a secret is set. */
   signature: Schema.optionalKey(Schema.String)
 })
 /** A human decision on one pending call. */

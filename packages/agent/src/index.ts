@@ -2,7 +2,8 @@
  * `@volley/agent`: the agent loop on top of `@volley/core` and `@volley/tools`. Import the modules
  * as namespaces: `Agent` (make, run, stream, resume, approvals, sub-agents), `AgentEvent` (the
  * event vocabulary), `AgentError` (typed failures with transcript), `AgentKnobs` (per-run
- * `Context.Reference` knobs), `RunState` (serialisable state), `StopReason` and `RunHistory`.
+ * `Context.Reference` knobs), `RunState` (serialisable state), `ApprovalLedger` (single-use approvals), `StopReason` and
+ * `RunHistory`.
  */
 /** Agents: make, run, stream, resume, approve/reject, asTool. */
 export * as Agent from "./Agent.ts"
@@ -12,6 +13,8 @@ export * as AgentEvent from "./AgentEvent.ts"
 export * as AgentError from "./AgentError.ts"
 /** Per-run knobs with defaults. */
 export * as AgentKnobs from "./AgentKnobs.ts"
+/** The single-use record of approvals acted on. */
+export * as ApprovalLedger from "./ApprovalLedger.ts"
 /** The serialisable state of a run and approvals. */
 export * as RunState from "./RunState.ts"
 /** Stop reasons and usage. */

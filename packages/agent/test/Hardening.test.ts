@@ -6,10 +6,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
+import * as AgentError from "../src/AgentError.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
+import * as ApprovalLedger from "../src/ApprovalLedger.ts"
 import { argsHash, validatePairing } from "../src/internal/history.ts"
+import * as RunState from "../src/RunState.ts"
 import { type FakeStep, inputJson, makeFake } from "./support/FakeClient.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
 
@@ -117,4 +121,210 @@ describe("issue 13: calls screened before anything runs", () => {
       assert.strictEqual(capped.runs.calls.length, 0)
     })
   )
+})
+
+const deleteTurn = () =>
+  M.turn(
+    M.functionCall("echo", { text: "before" }, { callId: "call_echo" }),
+    M.functionCall("delete_file", { path: "/tmp/a" }, { callId: "call_del" })
+  )
+const signedAssistant = Agent.make({
+  name: "assistant",
+  model: "m",
+  toolkit: TestTools,
+  approvalSecret: Redacted.make("approval-secret-1")
+})
+const deletes = (runs: { readonly calls: ReadonlyArray<{ readonly name: string }> }) =>
+  runs.calls.filter((call) => call.name === "delete_file").length
+
+describe("issue 13: approvals are single-use", () => {
+  for (const [label, agent] of [
+    ["unsigned", assistant],
+    ["signed", signedAssistant]
+  ] as const) {
+    it.effect(`${label}: three resumes of one paused state with one approval run the tool once`, () =>
+      Effect.gen(function* () {
+        const { fake, runs, layer } = setup([deleteTurn(), M.message("Deleted."), M.message("again")])
+        const paused = yield* agent.run("clean up").pipe(Effect.provide(layer))
+        assert.strictEqual(paused._tag, "Paused")
+        const json = RunState.toJson(paused.state)
+        const approval = agent.approve(paused.state, "call_del")
+        const first = yield* agent.resume(paused.state, { approvals: [approval] }).pipe(Effect.provide(layer))
+        assert.strictEqual(first._tag, "Completed")
+        for (let i = 0; i < 2; i++) {
+          // as after a restart: the same saved JSON, the same approval
+          const state = yield* RunState.fromJson(json)
+          const error = yield* Effect.flip(agent.resume(state, { approvals: [approval] }).pipe(Effect.provide(layer)))
+          assert.strictEqual(error._tag, "ApprovalAlreadyUsed")
+          assert.strictEqual(error._tag === "ApprovalAlreadyUsed" ? error.callId : "", "call_del")
+          assert.strictEqual(error.history.length, state.history.length, "the run stays as it was paused")
+        }
+        assert.strictEqual(deletes(runs), 1, "3 resumes, 1 run")
+        assert.strictEqual(fake.seen.length, 2, "no model call after a refused resume")
+      }).pipe(Effect.provide(ApprovalLedger.layerMemory()))
+    )
+  }
+
+  it.effect("a rejection is a decision too: approving after it was rejected is ApprovalAlreadyUsed", () =>
+    Effect.gen(function* () {
+      const { runs, layer } = setup([deleteTurn(), M.message("Understood.")])
+      const paused = yield* assistant.run("clean up").pipe(Effect.provide(layer))
+      const rejected = yield* assistant
+        .resume(paused.state, { approvals: [assistant.reject(paused.state, "call_del", "no")] })
+        .pipe(Effect.provide(layer))
+      assert.strictEqual(rejected._tag, "Completed")
+      const error = yield* Effect.flip(
+        assistant
+          .resume(paused.state, { approvals: [assistant.approve(paused.state, "call_del")] })
+          .pipe(Effect.provide(layer))
+      )
+      assert.strictEqual(error._tag, "ApprovalAlreadyUsed")
+      assert.strictEqual(deletes(runs), 0)
+    })
+  )
+
+  it.live("two concurrent resumes with one approval: exactly one runs the tool", () =>
+    Effect.gen(function* () {
+      const { runs, layer } = setup([deleteTurn(), M.message("Deleted."), M.message("Deleted.")])
+      const paused = yield* assistant.run("clean up").pipe(Effect.provide(layer))
+      const approval = assistant.approve(paused.state, "call_del")
+      const both = yield* Effect.all(
+        [0, 1].map(() =>
+          Effect.result(assistant.resume(paused.state, { approvals: [approval] }).pipe(Effect.provide(layer)))
+        ),
+        { concurrency: 2 }
+      )
+      const tags = both.map((result) => (result._tag === "Success" ? result.success._tag : result.failure._tag)).sort()
+      assert.deepStrictEqual(tags, ["ApprovalAlreadyUsed", "Completed"])
+      assert.strictEqual(deletes(runs), 1)
+    })
+  )
+
+  it.effect("the ledger is a service: a shared store sees every consumed nonce, with its run and call", () =>
+    Effect.gen(function* () {
+      const seen: Array<ApprovalLedger.ConsumedApproval> = []
+      const used = new Set<string>()
+      const shared: ApprovalLedger.ApprovalLedgerShape = {
+        consume: (entry) =>
+          Effect.sync(() => {
+            seen.push(entry)
+            if (used.has(entry.nonce)) return false
+            used.add(entry.nonce)
+            return true
+          })
+      }
+      const { runs, layer } = setup([deleteTurn(), M.message("Deleted.")])
+      const paused = yield* assistant.run("clean up", { runId: "run-1" }).pipe(Effect.provide(layer))
+      const approval = assistant.approve(paused.state, "call_del")
+      // two "processes", each with its own in-memory default, share one store
+      const processA = assistant
+        .resume(paused.state, { approvals: [approval] })
+        .pipe(Effect.provide(Layer.mergeAll(layer, ApprovalLedger.layer(shared))))
+      assert.strictEqual((yield* processA)._tag, "Completed")
+      const processB = assistant
+        .resume(paused.state, { approvals: [approval] })
+        .pipe(Effect.provide(Layer.mergeAll(layer, ApprovalLedger.layer(shared))))
+      assert.strictEqual((yield* Effect.flip(processB))._tag, "ApprovalAlreadyUsed")
+      assert.deepStrictEqual(
+        seen.map((entry) => [entry.runId, entry.callId, entry.nonce]),
+        [
+          ["run-1", "call_del", approval.nonce],
+          ["run-1", "call_del", approval.nonce]
+        ]
+      )
+      assert.strictEqual(deletes(runs), 1)
+    })
+  )
+
+  it.effect("without a shared ledger nothing is single-use across processes (what a file state cannot promise)", () =>
+    Effect.gen(function* () {
+      const { runs, layer } = setup([deleteTurn(), M.message("Deleted."), M.message("Deleted.")])
+      const paused = yield* assistant.run("clean up").pipe(Effect.provide(layer))
+      const approval = assistant.approve(paused.state, "call_del")
+      for (let i = 0; i < 2; i++) {
+        // a fresh in-memory ledger = a fresh process
+        const result = yield* assistant
+          .resume(paused.state, { approvals: [approval] })
+          .pipe(Effect.provide(Layer.mergeAll(layer, ApprovalLedger.layerMemory())))
+        assert.strictEqual(result._tag, "Completed")
+      }
+      assert.strictEqual(deletes(runs), 2, "documented in docs/agent.md: share a ledger to make this 1")
+    })
+  )
+
+  it("the in-memory ledger is bounded: past maxEntries the oldest nonce is forgotten", () => {
+    const ledger = ApprovalLedger.makeMemory({ maxEntries: 2 })
+    const consume = (nonce: string) => Effect.runSync(ledger.consume({ nonce, runId: "r", callId: "c" }))
+    assert.deepStrictEqual(["a", "b", "a", "c", "b", "a"].map(consume), [true, true, false, true, false, true])
+    assert.strictEqual(ApprovalLedger.defaultMaxEntries, 100_000)
+  })
+})
+
+describe("issue 13: approvals are bound to run, call, name, arguments and nonce, signed or not", () => {
+  for (const [label, agent] of [
+    ["unsigned", assistant],
+    ["signed", signedAssistant]
+  ] as const) {
+    it.effect(`${label}: an edited tool name, a hand-built approval and another run's approval are refused`, () =>
+      Effect.gen(function* () {
+        const { runs, layer } = setup([deleteTurn(), deleteTurn(), deleteTurn()])
+        const reason = (error: { readonly _tag: string; readonly reason?: string }) =>
+          error._tag === "InvalidApproval" ? error.reason : error._tag
+        const paused = yield* agent.run("clean up").pipe(Effect.provide(layer))
+        const approval = agent.approve(paused.state, "call_del")
+        // the name edited in the saved state (the call and the pending entry), arguments untouched
+        const renamed = yield* RunState.fromJson(
+          RunState.toJson(paused.state).replaceAll('"name":"delete_file"', '"name":"charge_card"')
+        )
+        assert.strictEqual(renamed.pending?.awaiting[0]?.name, "charge_card")
+        const e1 = yield* Effect.flip(agent.resume(renamed, { approvals: [approval] }).pipe(Effect.provide(layer)))
+        assert.strictEqual(reason(e1), "NameMismatch")
+        // built by hand from what the NeedsApproval event shows (no nonce)
+        const byHand: RunState.Approval = {
+          runId: paused.runId,
+          callId: "call_del",
+          name: "delete_file",
+          argsHash: argsHash('{"path":"/tmp/a"}'),
+          nonce: "",
+          decision: "approve"
+        }
+        const e2 = yield* Effect.flip(agent.resume(paused.state, { approvals: [byHand] }).pipe(Effect.provide(layer)))
+        assert.strictEqual(reason(e2), "NonceMismatch")
+        // another run with the same call ids: its approval does not open this one
+        const other = yield* agent.run("clean up").pipe(Effect.provide(layer))
+        const e3 = yield* Effect.flip(
+          agent
+            .resume(paused.state, { approvals: [agent.approve(other.state, "call_del")] })
+            .pipe(Effect.provide(layer))
+        )
+        assert.strictEqual(reason(e3), "WrongRun")
+        // even under the same run id: the nonce was issued for the other pause
+        const sameId = yield* agent.run("clean up", { runId: paused.runId }).pipe(Effect.provide(layer))
+        const e4 = yield* Effect.flip(
+          agent
+            .resume(paused.state, { approvals: [agent.approve(sameId.state, "call_del")] })
+            .pipe(Effect.provide(layer))
+        )
+        assert.strictEqual(reason(e4), "NonceMismatch")
+        const e5 = yield* Effect.flip(
+          agent.resume(paused.state, { approvals: [approval, approval] }).pipe(Effect.provide(layer))
+        )
+        assert.strictEqual(reason(e5), "DuplicateDecision")
+        assert.strictEqual(deletes(runs), 0, "no refused approval ran anything")
+        assert.isFalse(runs.calls.some((call) => call.name === "charge_card"))
+      })
+    )
+  }
+
+  it("an empty approvalSecret is refused at Agent.make", () => {
+    assert.throws(
+      () => Agent.make({ name: "a", model: "m", approvalSecret: Redacted.make("") }),
+      /approvalSecret is empty/
+    )
+    try {
+      Agent.make({ name: "a", model: "m", approvalSecret: Redacted.make("") })
+    } catch (error) {
+      assert.instanceOf(error, AgentError.AgentDefinitionError)
+    }
+  })
 })

@@ -25,6 +25,7 @@ import type {
 import type { AgentEvent } from "../AgentEvent.ts"
 import * as AgentError from "../AgentError.ts"
 import type { BudgetsShape, StepWrapperShape } from "../AgentKnobs.ts"
+import type { ApprovalLedgerShape } from "../ApprovalLedger.ts"
 import type { Approval, PendingApproval, RunState } from "../RunState.ts"
 import { addUsage, emptyUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
 import { checkApprovals } from "./approval.ts"
@@ -124,6 +125,8 @@ export interface LoopDeps<R> {
   readonly client: ResponsesClientShape
   readonly toolkit: HandledToolkitLike<R>
   readonly knobs: Knobs
+  /** Where `resume` records the decisions it acts on (single use). */
+  readonly ledger: ApprovalLedgerShape
   readonly emit: (event: AgentEvent) => Effect.Effect<void>
   /** Emits a batch of a model call's events in order with one operation (default: `emit` per event). */
   readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
@@ -413,9 +416,19 @@ const afterBatch = <A, R>(
   if (batch.awaiting.length > 0) {
     const awaiting = batch.awaiting
     return Effect.as(
-      Effect.forEach(awaiting, (pending) => deps.emit({ _tag: "NeedsApproval", turn: batch.turn, ...pending }), {
-        discard: true
-      }),
+      Effect.forEach(
+        awaiting,
+        (pending) =>
+          deps.emit({
+            _tag: "NeedsApproval",
+            turn: batch.turn,
+            callId: pending.callId,
+            name: pending.name,
+            arguments: pending.arguments,
+            argsHash: pending.argsHash
+          }),
+        { discard: true }
+      ),
       { _tag: "Paused", awaiting } as const
     )
   }
@@ -611,7 +624,8 @@ const pendingOf = (call: FunctionCall): PendingApproval => ({
   callId: call.call_id,
   name: call.name,
   arguments: call.arguments,
-  argsHash: argsHash(call.arguments)
+  argsHash: argsHash(call.arguments),
+  nonce: crypto.randomUUID()
 })
 
 /** The loop: model call, decision, tools, until an outcome. */
@@ -656,6 +670,15 @@ export const resumeBatch = <A, R>(
         callId: checked.problem.callId,
         reason: checked.problem.reason
       })
+    // single use: every decision's nonce is consumed before anything of this resume runs
+    for (const approval of checked.decisions.values()) {
+      const first = yield* deps.ledger.consume({ nonce: approval.nonce, runId: run.runId, callId: approval.callId })
+      if (!first)
+        return yield* new AgentError.ApprovalAlreadyUsed({
+          ...transcript(run, `the decision for ${approval.callId} was already acted on; nothing ran`),
+          callId: approval.callId
+        })
+    }
     const approved: Array<FunctionCall> = []
     for (const call of batch.calls) {
       const decision = checked.decisions.get(call.call_id)
