@@ -70,7 +70,7 @@ const manifests = [
   "pnpm-lock.yaml",
   "pnpm-workspace.yaml",
   "package.json",
-  ...["core", "tools", "agent", "testing"].map((p) => `packages/${p}/package.json`),
+  ...["core", "tools", "agent", "testing", "traces"].map((p) => `packages/${p}/package.json`),
   "examples/package.json",
   "bench/package.json"
 ]

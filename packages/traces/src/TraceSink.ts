@@ -1,0 +1,417 @@
+/**
+ * The run-trace sink: a `Tracer` that wraps the current one (so console or OTLP export keeps working)
+ * and appends Volley's spans (`invoke_agent`, `chat`, `execute_tool`) and their events to one JSONL
+ * file per UTC day under `dir` (default `.volley/traces`). Entry points: `layer(options)`,
+ * `layerFromArgv(argv)` (on when `--trace` is present) and `argsWithoutTrace`. Writes never block a
+ * span: lines are queued in memory (at most `maxPending`, the rest dropped and counted) and appended
+ * every `flushInterval` and when the layer closes. Prompts, arguments and outputs are written only
+ * when the run's `AgentKnobs.CaptureContent` is on (or `captureContent: true`); secrets never are.
+ * Gotcha: provide this layer inside the OpenTelemetry layer (`Effect.provide(TraceSink.layer())`
+ * first, then `Effect.provide(Tracing)`), or it wraps the default tracer instead of the OTel one.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Tracer from "effect/Tracer"
+import { AgentKnobs } from "@volley/agent"
+import { Redaction } from "@volley/core"
+import * as TraceRecord from "./TraceRecord.ts"
+
+/** The sink's handle: where it writes, a flush on demand and how many lines it had to drop. */
+export class TraceSink extends Context.Service<
+  TraceSink,
+  {
+    /** The folder the day files are written to (absolute). */
+    readonly dir: string
+    /** Appends every queued line now. */
+    readonly flush: Effect.Effect<void>
+    /** Lines dropped because the queue was full or a write failed. */
+    readonly dropped: Effect.Effect<number>
+  }
+>()("@volley/traces/TraceSink") {}
+
+/** Options of the sink. */
+export interface Options {
+  /** Folder of the day files (default `.volley/traces`, relative to the working directory). */
+  readonly dir?: string | undefined
+  /** Record content even when the run's `CaptureContent` knob is off (default: follow the knob). */
+  readonly captureContent?: boolean | undefined
+  /** Values redacted from every line (API keys); key-shaped tokens are redacted regardless. */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
+  /** How often queued lines are appended (default 100 ms). */
+  readonly flushInterval?: Duration.Input | undefined
+  /** Most lines queued between two flushes (default 10,000); more are dropped and counted. */
+  readonly maxPending?: number | undefined
+}
+
+/** The default folder of the day files. */
+export const defaultDir = ".volley/traces"
+
+/** The flag that turns the sink on in the demo and the examples. */
+export const flag = "--trace"
+
+/** Span names the sink records (prefixes of Volley's GenAI spans). */
+export const recordedPrefixes: ReadonlyArray<string> = ["invoke_agent ", "chat ", "execute_tool "]
+
+/** Attributes that carry content (prompts, items, arguments, outputs): kept only when capturing. */
+export const contentAttributes: ReadonlyArray<string> = [
+  "gen_ai.input.messages",
+  "gen_ai.output.messages",
+  "gen_ai.system_instructions",
+  "gen_ai.output.text",
+  "gen_ai.tool.call.arguments",
+  "gen_ai.tool.call.result"
+]
+
+/** Builds the sink in the current scope and returns a tracer wrapping `inner`. */
+export const make = Effect.fnUntraced(function* (inner: Tracer.Tracer, options: Options = {}) {
+  const dir = path.resolve(options.dir ?? defaultDir)
+  yield* Effect.callback<void>((resume) => {
+    fs.mkdir(dir, { recursive: true }, () => resume(Effect.void))
+  })
+  const needles = Redaction.secretNeedles(
+    (options.secrets ?? []).map((secret) => (typeof secret === "string" ? secret : Redacted.value(secret)))
+  )
+  const writer = makeWriter(dir, options.maxPending ?? 10_000)
+  const interval = options.flushInterval ?? Duration.millis(100)
+  yield* Effect.forkScoped(Effect.repeat(writer.flush, Schedule.spaced(interval)))
+  yield* Effect.addFinalizer(() => writer.flush)
+  const settings: Settings = { writer, needles, forceContent: options.captureContent === true }
+  const tracer = wrapTracer(inner, settings)
+  const sink = TraceSink.of({ dir, flush: writer.flush, dropped: Effect.sync(() => writer.dropped) })
+  return { tracer, sink }
+})
+
+/** The sink around the current tracer: provides `Tracer.Tracer` (wrapped) and `TraceSink`. */
+export const layer = (options: Options = {}): Layer.Layer<TraceSink> =>
+  Layer.effectContext(
+    Effect.gen(function* () {
+      const inner = yield* Tracer.Tracer
+      const { tracer, sink } = yield* make(inner, options)
+      return Context.make(TraceSink, sink).pipe(Context.add(Tracer.Tracer, tracer))
+    })
+  )
+
+/** True when `argv` asks for tracing (`--trace`). */
+export const wantsTrace = (argv: ReadonlyArray<string>): boolean => argv.includes(flag)
+
+/** `argv` without the `--trace` flag (for a program's own argument parser). */
+export const argsWithoutTrace = (argv: ReadonlyArray<string>): Array<string> => argv.filter((arg) => arg !== flag)
+
+/**
+ * The sink when `argv` contains `--trace` (else an empty layer). The folder is `VOLLEY_TRACE_DIR` or
+ * `.volley/traces`; `HAOAI_API_KEY`, when set, is redacted by value. Prints nothing.
+ */
+export const layerFromArgv = (argv: ReadonlyArray<string>): Layer.Layer<never> =>
+  wantsTrace(argv)
+    ? Layer.unwrap(
+        Effect.gen(function* () {
+          const dir = yield* Config.String("VOLLEY_TRACE_DIR").pipe(Config.withDefault(defaultDir))
+          const key = yield* Config.option(Config.Redacted("HAOAI_API_KEY"))
+          return layer({ dir, secrets: Option.isSome(key) ? [key.value] : [] })
+        }).pipe(Effect.orElseSucceed(() => layer()))
+      )
+    : Layer.empty
+
+// ---------------------------------------------------------------------------------------------
+// internals
+// ---------------------------------------------------------------------------------------------
+
+interface Settings {
+  readonly writer: Writer
+  readonly needles: ReadonlyArray<string>
+  readonly forceContent: boolean
+}
+
+/** A line to write: built when flushed (a start line then carries the attributes set right after it). */
+interface Pending {
+  readonly time: number
+  readonly build: () => string | undefined
+}
+
+interface Writer {
+  readonly push: (pending: Pending) => void
+  readonly flush: Effect.Effect<void>
+  dropped: number
+}
+
+const makeWriter = (dir: string, maxPending: number): Writer => {
+  let queue: Array<Pending> = []
+  const writer: Writer = {
+    dropped: 0,
+    push: (pending) => {
+      if (queue.length >= maxPending) writer.dropped++
+      else queue.push(pending)
+    },
+    flush: Effect.suspend(() => {
+      if (queue.length === 0) return Effect.void
+      const batch = queue
+      queue = []
+      const byFile = new Map<string, Array<string>>()
+      for (const pending of batch) {
+        const line = pending.build()
+        if (line === undefined) continue
+        const file = TraceRecord.fileNameFor(pending.time)
+        const lines = byFile.get(file)
+        if (lines === undefined) byFile.set(file, [line])
+        else lines.push(line)
+      }
+      return Effect.forEach(
+        byFile,
+        ([file, lines]) =>
+          Effect.callback<void>((resume) => {
+            fs.appendFile(path.join(dir, file), `${lines.join("\n")}\n`, (error) => {
+              if (error !== null) writer.dropped += lines.length
+              resume(Effect.void)
+            })
+          }),
+        { discard: true }
+      )
+    })
+  }
+  return writer
+}
+
+const isRecorded = (name: string): boolean => recordedPrefixes.some((prefix) => name.startsWith(prefix))
+
+/** Recording spans by the inner span they wrap, to find a recorded ancestor through unrecorded spans. */
+const recordedByInner = new WeakMap<Tracer.AnySpan, RecordingSpan>()
+
+const unwrap = (span: Tracer.AnySpan): Tracer.AnySpan => (span instanceof RecordingSpan ? span.inner : span)
+
+/** The nearest recorded ancestor's span id (at most 64 steps up). */
+const recordedParentId = (parent: Option.Option<Tracer.AnySpan>): string | undefined => {
+  let current = Option.getOrUndefined(parent)
+  for (let depth = 0; current !== undefined && depth < 64; depth++) {
+    if (current instanceof RecordingSpan) return current.spanId
+    const recorded = recordedByInner.get(current)
+    if (recorded !== undefined) return recorded.spanId
+    current = current._tag === "Span" ? Option.getOrUndefined(current.parent) : undefined
+  }
+  return undefined
+}
+
+const wrapTracer = (inner: Tracer.Tracer, settings: Settings): Tracer.Tracer =>
+  Tracer.make({
+    span: (options) => {
+      const parent = Option.map(options.parent, unwrap)
+      const span = inner.span({ ...options, parent })
+      if (!isRecorded(options.name)) return span
+      const fiber = Fiber.getCurrent()
+      const capture = settings.forceContent || fiber?.getRef(AgentKnobs.CaptureContent) === true
+      const clock = fiber?.getRef(Clock.Clock)
+      const recording = new RecordingSpan(span, options.parent, settings, capture, () =>
+        clock === undefined ? Date.now() : toMillis(clock.currentTimeNanosUnsafe())
+      )
+      recordedByInner.set(span, recording)
+      recording.start(recordedParentId(options.parent), options.startTime)
+      return recording
+    },
+    ...(inner.context === undefined ? {} : { context: inner.context })
+  })
+
+const toMillis = (nanos: bigint): number => Number(nanos / 1000n) / 1000
+
+/** A span that forwards everything to the inner span and records its start, events and end. */
+class RecordingSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  private readonly recorded = new Map<string, unknown>()
+  private firstEventTime: number | undefined = undefined
+  readonly inner: Tracer.Span
+  readonly parent: Option.Option<Tracer.AnySpan>
+  private readonly settings: Settings
+  private readonly capture: boolean
+  private readonly now: () => number
+  constructor(
+    inner: Tracer.Span,
+    parent: Option.Option<Tracer.AnySpan>,
+    settings: Settings,
+    capture: boolean,
+    now: () => number
+  ) {
+    this.inner = inner
+    this.parent = parent
+    this.settings = settings
+    this.capture = capture
+    this.now = now
+  }
+  get name() {
+    return this.inner.name
+  }
+  get spanId() {
+    return this.inner.spanId
+  }
+  get traceId() {
+    return this.inner.traceId
+  }
+  get annotations() {
+    return this.inner.annotations
+  }
+  get status() {
+    return this.inner.status
+  }
+  get attributes() {
+    return this.inner.attributes
+  }
+  get links() {
+    return this.inner.links
+  }
+  get sampled() {
+    return this.inner.sampled
+  }
+  get kind() {
+    return this.inner.kind
+  }
+  start(parentId: string | undefined, startTime: bigint): void {
+    const time = toMillis(startTime)
+    this.settings.writer.push({
+      time,
+      build: () =>
+        this.line({
+          v: TraceRecord.version,
+          type: "start",
+          traceId: this.traceId,
+          spanId: this.spanId,
+          ...(parentId === undefined ? {} : { parentId }),
+          name: this.name,
+          time,
+          attributes: this.attributesNow()
+        })
+    })
+  }
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
+    this.inner.end(endTime, exit)
+    const time = toMillis(endTime)
+    const line = this.line({
+      v: TraceRecord.version,
+      type: "end",
+      traceId: this.traceId,
+      spanId: this.spanId,
+      time,
+      ...outcomeOf(exit, this.settings.needles),
+      ...(this.firstEventTime === undefined ? {} : { firstEventTime: this.firstEventTime }),
+      attributes: this.attributesNow()
+    })
+    this.settings.writer.push({ time, build: () => line })
+  }
+  attribute(key: string, value: unknown): void {
+    this.inner.attribute(key, value)
+    if (this.recorded.size < TraceRecord.maxAttributes || this.recorded.has(key)) this.recorded.set(key, value)
+    if (key === "gen_ai.response.id" && this.firstEventTime === undefined) this.firstEventTime = this.now()
+  }
+  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
+    this.inner.event(name, startTime, attributes)
+    const time = toMillis(startTime)
+    const line = this.line({
+      v: TraceRecord.version,
+      type: "event",
+      traceId: this.traceId,
+      spanId: this.spanId,
+      name,
+      time,
+      attributes: sanitise(Object.entries(attributes ?? {}), this.capture, this.settings.needles)
+    })
+    this.settings.writer.push({ time, build: () => line })
+  }
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
+    this.inner.addLinks(links)
+  }
+  private attributesNow(): TraceRecord.SpanStart["attributes"] {
+    return sanitise(this.recorded.entries(), this.capture, this.settings.needles)
+  }
+  /** The record as one redacted line of at most `maxLineBytes` (attributes dropped when over). */
+  private line(record: TraceRecord.TraceRecord): string {
+    const text = JSON.stringify(Redaction.redactDeep(record, this.settings.needles))
+    if (Buffer.byteLength(text, "utf8") <= TraceRecord.maxLineBytes) return text
+    const slim = { ...record, attributes: { "volley.trace.attributes_dropped": true } }
+    if ("error" in slim && slim.error !== undefined)
+      slim.error = { tag: slim.error.tag, message: Redaction.truncateUtf8(slim.error.message, 1024) }
+    return JSON.stringify(Redaction.redactDeep(slim, this.settings.needles))
+  }
+}
+
+type Scalar = string | number | boolean
+
+const scalarOf = (value: unknown, needles: ReadonlyArray<string>): Scalar | undefined => {
+  switch (typeof value) {
+    case "string":
+      return Redaction.truncateUtf8(Redaction.redactWith(value, needles), TraceRecord.maxValueBytes)
+    case "number":
+      return Number.isFinite(value) ? value : String(value)
+    case "boolean":
+      return value
+    case "bigint":
+      return value.toString()
+    case "object":
+      if (value === null) return undefined
+      return Redaction.truncateUtf8(
+        Redaction.redactWith(JSON.stringify(value) ?? "", needles),
+        TraceRecord.maxValueBytes
+      )
+    default:
+      return undefined
+  }
+}
+
+/** Attributes as JSON scalars (or arrays of at most 64), redacted, without content unless `capture`. */
+const sanitise = (
+  entries: Iterable<readonly [string, unknown]>,
+  capture: boolean,
+  needles: ReadonlyArray<string>
+): Record<string, TraceRecord.SpanStart["attributes"][string]> => {
+  const out: Record<string, TraceRecord.SpanStart["attributes"][string]> = {}
+  let count = 0
+  for (const [key, value] of entries) {
+    if (count >= TraceRecord.maxAttributes) break
+    if (!capture && contentAttributes.includes(key)) continue
+    const kept = Array.isArray(value)
+      ? value.slice(0, 64).flatMap((item) => {
+          const scalar = scalarOf(item, needles)
+          return scalar === undefined ? [] : [scalar]
+        })
+      : scalarOf(value, needles)
+    if (kept === undefined) continue
+    out[key] = kept
+    count++
+  }
+  return out
+}
+
+/** The outcome of a span's exit: ok, interrupted, or the typed error's tag and redacted message. */
+const outcomeOf = (
+  exit: Exit.Exit<unknown, unknown>,
+  needles: ReadonlyArray<string>
+): { readonly outcome: "ok" | "error" | "interrupted"; readonly error?: { tag: string; message: string } } => {
+  if (Exit.isSuccess(exit)) return { outcome: "ok" }
+  const failure = Cause.findErrorOption(exit.cause)
+  if (Option.isNone(failure)) {
+    if (Cause.hasInterrupts(exit.cause)) return { outcome: "interrupted" }
+    const defect = Cause.squash(exit.cause)
+    return { outcome: "error", error: { tag: "Defect", message: messageOf(defect, needles) } }
+  }
+  const error = failure.value
+  const tag =
+    typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+      ? error._tag
+      : error instanceof Error
+        ? error.name
+        : "Error"
+  return { outcome: "error", error: { tag, message: messageOf(error, needles) } }
+}
+
+const messageOf = (error: unknown, needles: ReadonlyArray<string>): string =>
+  Redaction.truncateUtf8(
+    Redaction.redactWith(error instanceof Error ? error.message : String(error), needles),
+    Redaction.maxExcerptBytes
+  )
