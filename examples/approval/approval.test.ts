@@ -1,7 +1,8 @@
 /**
  * Approval across a real restart: `start` and `approve` / `reject` run as separate processes (the
  * state moves through its JSON file), on volley-local. A state file edited between the two commands
- * is refused; in process, forged or mismatched approvals are refused by the agent (`InvalidApproval`).
+ * is refused, and so is a second decision on the same saved state (`ApprovalAlreadyUsed`, through the
+ * example's file ledger); in process, forged or mismatched approvals are refused (`InvalidApproval`).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -60,6 +61,21 @@ describe.concurrent("approval CLI (two processes)", () => {
     })
   )
 
+  it.live("approve twice from one saved state: the second process is refused and nothing runs again", () =>
+    Effect.gen(function* () {
+      const { paths, flags } = yield* started
+      const first = yield* cli(["approve", ...flags])
+      assert.strictEqual(first.code, 0, first.stderr)
+      assert.include(first.stdout, "deleted old-report.pdf")
+      // the same saved state again (start's file is untouched by a completed run): a replay
+      writeFileSync(join(paths.workspace, "old-report.pdf"), "recreated\n")
+      const second = yield* cli(["approve", ...flags])
+      assert.strictEqual(second.code, 1)
+      assert.match(second.stderr, /was already acted on; nothing ran\n$/)
+      assert.isTrue(existsSync(join(paths.workspace, "old-report.pdf")), "the replay deleted nothing")
+    })
+  )
+
   it.live("reject in a new process tells the model why and leaves the file alone", () =>
     Effect.gen(function* () {
       const { paths, flags } = yield* started
@@ -111,7 +127,17 @@ describe("approval in process", () => {
         const other = makeAgent(LocalModel.modelName, Redacted.make("another-secret"))
         const cases = [
           [{ ...rejection, decision: "approve" as const }, "BadSignature"],
-          [{ callId, argsHash: result.pending[0]!.argsHash, decision: "approve" as const }, "BadSignature"],
+          [
+            {
+              runId: state.runId,
+              callId,
+              name: "delete_file",
+              argsHash: result.pending[0]!.argsHash,
+              nonce: result.pending[0]!.nonce,
+              decision: "approve" as const
+            },
+            "BadSignature"
+          ],
           [other.approve(state, callId), "BadSignature"],
           [
             { ...agent.approve(state, callId), argsHash: Agent.hashArguments('{"file":"notes.txt"}') },

@@ -4,12 +4,14 @@
  * with an `approvalSecret`, so approvals are HMAC-signed and `resume` refuses forged ones. Also the
  * state-file helpers of the CLI: `saveState` writes `RunState.toJson(state)` plus a `.sig` file, and
  * `loadState` refuses a state file changed since (`StateTampered`).
+ * `fileLedger` is an `ApprovalLedger` shared by every process on this machine: one file per consumed
+ * nonce, created with `O_EXCL`, so a second `approve` of the same saved state is refused.
  * Gotcha: Volley signs approvals, not the saved state; the `.sig` file is this example's own guard.
  */
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { createHash, createHmac, timingSafeEqual } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Agent, RunState } from "@volley/agent"
+import { Agent, type ApprovalLedger, RunState } from "@volley/agent"
 import { Tool, Toolkit } from "@volley/tools"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 
@@ -114,3 +116,26 @@ export const loadState = (path: string, secret: Redacted.Redacted<string>) =>
       Effect.mapError((error) => new StateUnreadable({ path, message: error.message }))
     )
   })
+
+/**
+ * A ledger of consumed approvals in `dir`, one file per nonce created exclusively (`wx`): atomic across
+ * processes that share the directory, so each decision is acted on once even when two `approve`
+ * commands race. The nonce is hashed for the file name (it comes from the state file).
+ */
+export const fileLedger = (dir: string): ApprovalLedger.ApprovalLedgerShape => ({
+  consume: (entry) =>
+    Effect.try({
+      try: () => {
+        mkdirSync(dir, { recursive: true })
+        const name = createHash("sha256").update(entry.nonce).digest("hex")
+        writeFileSync(join(dir, name), `${entry.runId} ${entry.callId}\n`, { flag: "wx" })
+        return true
+      },
+      catch: (error) => error
+    }).pipe(
+      // already there: consumed before; any other failure is a defect, so nothing runs unrecorded
+      Effect.catch((error) =>
+        (error as { code?: string }).code === "EEXIST" ? Effect.succeed(false) : Effect.die(error)
+      )
+    )
+})

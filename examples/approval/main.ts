@@ -5,15 +5,16 @@
  * `start` runs the file assistant until it pauses on `delete_file`, saves the paused state (plus a
  * signature) to FILE (default `<tmpdir>/volley-approval-state.json`) and prints the pending call on
  * stdout; `approve` / `reject` load it, decide every pending call, resume and print the answer.
- * Approvals are signed with `VOLLEY_APPROVAL_SECRET` (a demo secret when unset); a changed state file
- * or a forged approval exits 1. Without `HAOAI_API_KEY` the model is volley-local.
+ * Approvals are signed with `VOLLEY_APPROVAL_SECRET` (a demo secret when unset); a changed state file,
+ * a forged approval or a second decision on the same saved state (the ledger in FILE.used) exits 1.
+ * Without `HAOAI_API_KEY` the model is volley-local.
  */
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Agent } from "@volley/agent"
+import { type Agent, ApprovalLedger } from "@volley/agent"
 import { Cause, Config, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Backend, defaultModel } from "../shared/backend.ts"
-import { FileHandlers, loadState, makeAgent, saveState, workspaceLayer } from "./files.ts"
+import { FileHandlers, fileLedger, loadState, makeAgent, saveState, workspaceLayer } from "./files.ts"
 
 /** The parsed command line. */
 export interface Command {
@@ -88,7 +89,16 @@ export const runCommand = (command: Command) =>
         : agent.reject(state, call.callId, command.message ?? "The user rejected this call.")
     )
     return yield* report(command, yield* agent.resume(state, { approvals }), secret)
-  }).pipe(Effect.provide(Layer.mergeAll(FileHandlers.pipe(Layer.provide(workspaceLayer(command.workspace))), Backend)))
+  }).pipe(
+    Effect.provide(
+      Layer.mergeAll(
+        FileHandlers.pipe(Layer.provide(workspaceLayer(command.workspace))),
+        Backend,
+        // decisions are single-use across processes: the consumed nonces live next to the state file
+        ApprovalLedger.layer(fileLedger(`${command.state}.used`))
+      )
+    )
+  )
 
 const main = Effect.gen(function* () {
   const command = parseCommand(process.argv.slice(2))
@@ -110,6 +120,9 @@ const main = Effect.gen(function* () {
       break
     case "InvalidApproval":
       err(`error: approval refused (${failure.reason}) for ${failure.callId}`)
+      break
+    case "ApprovalAlreadyUsed":
+      err(`error: the decision for ${failure.callId} was already acted on; nothing ran`)
       break
     default:
       err(`error: ${failure._tag}: ${failure.message}`)
