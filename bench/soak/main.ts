@@ -20,16 +20,22 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { Agent } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
+import { Tool, Toolkit } from "@volley/tools"
 import { Worker } from "node:worker_threads"
 import { assistant, oneRun, sleepyCounts, soakToolsLayer } from "../../packages/agent/test/support/soak.ts"
 import { keepaliveServer } from "../../packages/core/test/support/keepalive.ts"
+import { depth, floodBytes, type HostileStats, oversizeBytes } from "./hostileServer.ts"
 
 const runs = Number(process.env.SOAK_RUNS ?? 10_000)
 const streams = Number(process.env.SOAK_STREAMS ?? 1_000)
 const seconds = Number(process.env.SOAK_SECONDS ?? 60)
 const trials = 200
+const hostileRounds = Number(process.env.SOAK_HOSTILE_ROUNDS ?? 5)
+const phases = new Set((process.env.SOAK_PHASES ?? "f02,cancellation,f05,hostile").split(","))
 const key = Redacted.make(`sk-volley-CANARY-soak-${Math.random().toString(36).slice(2)}`)
 const MiB = 1024 * 1024
 
@@ -59,7 +65,7 @@ interface ServerStats {
 }
 
 /** Starts the fake server in a worker thread (serverWorker.ts) for the scope's lifetime. */
-const serverWorker = (scenario: "soak" | "cancellation") =>
+const serverWorker = <Stats = ServerStats>(scenario: "soak" | "cancellation" | "hostile") =>
   Effect.acquireRelease(
     Effect.promise(
       () =>
@@ -76,7 +82,7 @@ const serverWorker = (scenario: "soak" | "cancellation") =>
       baseUrl,
       stats: Effect.promise(
         () =>
-          new Promise<ServerStats>((resolve) => {
+          new Promise<Stats>((resolve) => {
             worker.once("message", resolve)
             worker.postMessage("stats")
           })
@@ -297,13 +303,188 @@ const cancellation = Effect.gen(function* () {
   report("cancellation latency p99 (ms)", Number.isFinite(p99) ? p99.toFixed(0) : "never closed", "≤ 100", p99 <= 100)
 }).pipe(Effect.scoped)
 
+// ---------------------------------------------------------------------------------------------
+// hostile server (issue 13)
+// ---------------------------------------------------------------------------------------------
+
+const Charge = Tool.make("charge", {
+  description: "Charges a card",
+  parameters: Schema.Struct({ amount: Schema.Number }),
+  success: Schema.String
+})
+const HostileTools = Toolkit.make(Charge)
+const charges = { count: 0 }
+const hostileToolsLayer = HostileTools.toLayer({
+  charge: () =>
+    Effect.sync(() => {
+      charges.count++
+      return "charged"
+    })
+})
+const hostileAgent = Agent.make({ name: "hostile", model: "m", toolkit: HostileTools })
+
+/** A run's outcome as one word: `completed`, the typed error's tag (an agent's model error as `ModelError(<tag>)`), or `defect`. */
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
+  if (Exit.isSuccess(exit)) return "completed"
+  if (Cause.hasDies(exit.cause)) return "defect"
+  if (Cause.hasInterruptsOnly(exit.cause)) return "interrupted"
+  const error = Cause.squash(exit.cause) as { readonly _tag?: unknown; readonly error?: { readonly _tag?: unknown } }
+  if (typeof error._tag !== "string") return "untyped"
+  return error._tag === "ModelError" ? `ModelError(${String(error.error?._tag)})` : error._tag
+}
+
+const untypedOutcomes = new Set(["completed", "defect", "interrupted", "untyped", "TimeoutError"])
+
+/**
+ * Heap figures while a case runs: `held`, the heap after a forced GC every 50 ms (what the client
+ * keeps: a per-event accumulation shows here), `peak`, the heap used sampled every 5 ms without a GC
+ * (garbage included), and the peak RSS.
+ */
+const sampleHeap = () => {
+  let held = 0
+  let peak = 0
+  let rss = 0
+  const sample = () => {
+    peak = Math.max(peak, v8.getHeapStatistics().used_heap_size)
+    rss = Math.max(rss, process.memoryUsage.rss())
+  }
+  let ticks = 0
+  const timer = setInterval(() => {
+    sample()
+    if (++ticks % 10 === 0) held = Math.max(held, heapAfterGc())
+  }, 5)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      sample()
+      return { held, peak, rss }
+    }
+  }
+}
+
+const hostile = Effect.gen(function* () {
+  const server = yield* serverWorker<HostileStats>("hostile")
+  const MiBs = (bytes: number) => `${Math.round(bytes / MiB)} MiB`
+  const withClient = <A, E>(use: (responses: ResponsesClient.ResponsesClient["Service"]) => Effect.Effect<A, E>) =>
+    Effect.gen(function* () {
+      return yield* use(yield* ResponsesClient.ResponsesClient)
+    })
+  const cases: ReadonlyArray<{
+    readonly name: string
+    readonly expected: string
+    readonly run: Effect.Effect<
+      unknown,
+      unknown,
+      ResponsesClient.ResponsesClient | Layer.Success<typeof hostileToolsLayer>
+    >
+  }> = [
+    {
+      name: `retry-field flood (${MiBs(floodBytes)} of retry: lines)`,
+      expected: "ResponseTooLarge",
+      run: withClient((responses) =>
+        Stream.runDrain(responses.stream({ model: "m", input: "retry-flood", stream: true }))
+      )
+    },
+    {
+      name: `oversize JSON to create (${MiBs(oversizeBytes)}, chunked)`,
+      expected: "ResponseTooLarge",
+      run: withClient((responses) => responses.create({ model: "m", input: "json-oversize" }))
+    },
+    {
+      name: `oversize JSON answer to stream (${MiBs(oversizeBytes)})`,
+      expected: "ResponseTooLarge",
+      run: withClient((responses) =>
+        Stream.runDrain(responses.stream({ model: "m", input: "json-on-stream", stream: true }))
+      )
+    },
+    {
+      name: `tool arguments nested ${depth} deep`,
+      expected: "completed",
+      run: hostileAgent.run("deep-arguments")
+    },
+    {
+      name: `output item nested ${depth} deep`,
+      expected: "a typed error",
+      run: hostileAgent.run("deep-item")
+    }
+  ]
+  const outcomes = cases.map(() => new Map<string, number>())
+  const heldHeap = cases.map(() => 0)
+  const peakHeap = cases.map(() => 0)
+  const peakRss = cases.map(() => 0)
+  const afterRound: Array<number> = []
+  const baseline = heapAfterGc()
+  const started = Date.now()
+  yield* Effect.gen(function* () {
+    for (let round = 0; round < hostileRounds; round++) {
+      for (const [i, hostileCase] of cases.entries()) {
+        const sampler = sampleHeap()
+        const exit = yield* hostileCase.run.pipe(Effect.timeout("60 seconds"), Effect.exit)
+        const peak = sampler.stop()
+        heldHeap[i] = Math.max(heldHeap[i]!, peak.held - baseline)
+        peakHeap[i] = Math.max(peakHeap[i]!, peak.peak - baseline)
+        peakRss[i] = Math.max(peakRss[i]!, peak.rss)
+        const outcome = outcomeOf(exit)
+        outcomes[i]!.set(outcome, (outcomes[i]!.get(outcome) ?? 0) + 1)
+      }
+      yield* settle(50)
+      afterRound.push(heapAfterGc())
+    }
+  }).pipe(
+    Effect.provide(
+      Layer.mergeAll(ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: key }), hostileToolsLayer),
+      { local: true }
+    )
+  )
+  const stats = yield* server.stats
+  const seconds = ((Date.now() - started) / 1000).toFixed(1)
+  process.stdout.write(
+    `hostile: ${hostileRounds} rounds of ${cases.length} cases in ${seconds} s; heap after GC before the phase ${(baseline / MiB).toFixed(1)} MiB\n`
+  )
+  for (const [i, hostileCase] of cases.entries()) {
+    const seen = [...outcomes[i]!.entries()].map(([outcome, n]) => `${outcome}×${n}`).join(" ")
+    const ok =
+      hostileCase.expected === "a typed error"
+        ? [...outcomes[i]!.keys()].every((outcome) => !untypedOutcomes.has(outcome))
+        : outcomes[i]!.size === 1 && outcomes[i]!.get(hostileCase.expected) === hostileRounds
+    report(`hostile ${hostileCase.name}`, seen, hostileCase.expected, ok)
+    report(
+      "  heap held mid-case, after GC (MiB over base)",
+      (heldHeap[i]! / MiB).toFixed(1),
+      "≤ 16",
+      heldHeap[i]! <= 16 * MiB
+    )
+    process.stdout.write(
+      `  ${"(peak heap used, no GC / peak RSS, MiB)".padEnd(42)} ${`${(peakHeap[i]! / MiB).toFixed(1)} / ${(peakRss[i]! / MiB).toFixed(0)}`.padStart(16)}\n`
+    )
+  }
+  report("hostile charge ran (too-deep arguments or item)", String(charges.count), "0", charges.count === 0)
+  const fedBack = stats.outputs.filter((output) => output.length > 0).length
+  report(
+    "hostile too-deep arguments fed back to the model",
+    `${fedBack}/${hostileRounds}`,
+    `${hostileRounds}/${hostileRounds}`,
+    fedBack === hostileRounds
+  )
+  if (stats.outputs[0] !== undefined)
+    process.stdout.write(`  (fed back: ${JSON.stringify(stats.outputs[0].slice(0, 120))})\n`)
+  const growth = afterRound.length >= 2 ? (afterRound[afterRound.length - 1]! - afterRound[0]!) / MiB : 0
+  report(
+    `hostile heap after GC, round 1 → ${hostileRounds} (MiB)`,
+    `${(afterRound[0]! / MiB).toFixed(1)} → ${(afterRound[afterRound.length - 1]! / MiB).toFixed(1)}`,
+    "growth ≤ 2",
+    growth <= 2
+  )
+}).pipe(Effect.scoped)
+
 const main = Effect.gen(function* () {
   process.stdout.write(
-    `soak: SOAK_RUNS=${runs} SOAK_STREAMS=${streams} SOAK_SECONDS=${seconds}, ${trials} cancellation trials\n`
+    `soak: SOAK_RUNS=${runs} SOAK_STREAMS=${streams} SOAK_SECONDS=${seconds}, ${trials} cancellation trials, SOAK_HOSTILE_ROUNDS=${hostileRounds}, SOAK_PHASES=${[...phases].join(",")}\n`
   )
-  yield* f02
-  yield* cancellation
-  yield* f05
+  if (phases.has("f02")) yield* f02
+  if (phases.has("cancellation")) yield* cancellation
+  if (phases.has("f05")) yield* f05
+  if (phases.has("hostile")) yield* hostile
 })
 
 await Effect.runPromise(main)
