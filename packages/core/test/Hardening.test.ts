@@ -245,7 +245,7 @@ describe("issue 13 #13: a delta for an unknown item_id", () => {
     )
     assert.isUndefined(error)
     assert.deepStrictEqual(seen, [{ _tag: "UnknownItemId", outputIndex: 0, eventIndex: 3 }])
-    const content = (accumulator.snapshot().output?.[0] as { content?: Array<{ text?: string }> }).content
-    assert.strictEqual(content?.[0]?.text, "ab")
+    const item = accumulator.snapshot().output?.[0] as { content?: Array<{ text?: string }> } | undefined
+    assert.strictEqual(item?.content?.[0]?.text, "ab")
   })
 })
