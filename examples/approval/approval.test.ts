@@ -9,9 +9,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Agent, RunState } from "@volley/agent"
-import { LocalModel } from "@volley/testing"
+import { LocalModel, TestClient } from "@volley/testing"
 import { Effect, Layer, Redacted } from "effect"
-import { clientOver } from "../shared/backend.ts"
 import { examplePath, runScript } from "../shared/process.ts"
 import { FileHandlers, loadState, makeAgent, saveState, workspaceLayer } from "./files.ts"
 import { parseCommand } from "./main.ts"
@@ -108,7 +107,7 @@ describe("approval in process", () => {
     return body(dir).pipe(Effect.provide(env(dir)))
   }
   const env = (dir: string) =>
-    Layer.mergeAll(FileHandlers.pipe(Layer.provide(workspaceLayer(dir))), clientOver(LocalModel.layer()))
+    Layer.mergeAll(FileHandlers.pipe(Layer.provide(workspaceLayer(dir))), TestClient.layerLocal())
   const agent = makeAgent(LocalModel.modelName, Redacted.make(secret))
   const paused = Effect.gen(function* () {
     const result = yield* agent.run(prompt)

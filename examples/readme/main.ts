@@ -1,11 +1,12 @@
 /**
  * The code sample of README.md, verbatim apart from this header and the exports: a weather tool
  * defined from a Schema, its handler as a layer, and an agent run. `program` is exported so the test
- * can run it against the local model; run it yourself with `HAOAI_API_KEY` set:
- * `node examples/readme/main.ts`. Gotcha: keep README.md's block in step with this file.
+ * can run it against the local model. `node examples/readme/main.ts` talks to the real API with
+ * `HAOAI_API_KEY` set and to the built-in volley-local model without one; a failure is one line on
+ * stderr and exit code 1. Gotcha: keep README.md's block in step with this file.
  */
 import { Agent } from "@volley/agent"
-import { ResponsesClient } from "@volley/core"
+import { TestClient } from "@volley/testing"
 import { Tool, Toolkit } from "@volley/tools"
 import { Effect, Layer, Schema } from "effect"
 
@@ -36,5 +37,15 @@ export const program = Effect.gen(function* () {
 })
 
 if (import.meta.main) {
-  program.pipe(Effect.provide(Layer.mergeAll(WeatherHandlers, ResponsesClient.layerConfig())), Effect.runPromise)
+  // The real API with HAOAI_API_KEY, else volley-local on 127.0.0.1; any failure is one line on stderr.
+  program.pipe(
+    Effect.provide(Layer.mergeAll(WeatherHandlers, TestClient.layerConfigOrLocal())),
+    Effect.catch((error) =>
+      Effect.sync(() => {
+        console.error(`error: ${error._tag}: ${error.message}`)
+        process.exitCode = 1
+      })
+    ),
+    Effect.runPromise
+  )
 }

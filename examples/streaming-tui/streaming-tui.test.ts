@@ -4,10 +4,9 @@
  * both live (ANSI erase, checked with a small terminal emulator) and plain (per-turn text).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { LocalModel, ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { LocalModel, ResponsesServer, ScriptedModel as M, TestClient } from "@volley/testing"
 import { Effect, Layer } from "effect"
 import { makeAgent, WeatherHandlers, weatherFor } from "../quickstart/weather.ts"
-import { clientOver } from "../shared/backend.ts"
 import { isLive, makeRenderer, type Terminal } from "./render.ts"
 import { streamToTerminal } from "./tui.ts"
 import { examplePath, runScript } from "../shared/process.ts"
@@ -97,7 +96,7 @@ const run = (script: ReadonlyArray<M.Step>, live: boolean, columns = 80) =>
     const server = yield* ResponsesServer.ResponsesServer
     yield* server.assertComplete
     return term
-  }).pipe(Effect.provide(Layer.mergeAll(WeatherHandlers, clientOver(ResponsesServer.layer(script)))))
+  }).pipe(Effect.provide(Layer.mergeAll(WeatherHandlers, TestClient.layerServer(script))))
 
 const count = (haystack: string, needle: string) => haystack.split(needle).length - 1
 
@@ -155,7 +154,7 @@ describe("streaming TUI", () => {
     Effect.gen(function* () {
       const term = terminals(false)
       yield* streamToTerminal(makeAgent(LocalModel.modelName), "Weather in Oslo?", term.out, term.status, {}).pipe(
-        Effect.provide(Layer.mergeAll(WeatherHandlers, clientOver(LocalModel.layer())))
+        Effect.provide(Layer.mergeAll(WeatherHandlers, TestClient.layerLocal()))
       )
       assert.match(term.captured.out, /^Oslo: .*\n$/)
       assert.include(term.captured.status, '→ get_weather({"city":"Oslo"})')

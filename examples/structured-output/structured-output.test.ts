@@ -3,9 +3,8 @@
  * turns: a bad answer is fed back once, a second bad answer is the typed `StructuredOutputInvalid`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M, TestClient } from "@volley/testing"
 import { Effect } from "effect"
-import { inMemory } from "../shared/backend.ts"
 import { plan, render, type TripPlan } from "./planner.ts"
 import { examplePath, runScript } from "../shared/process.ts"
 
@@ -16,7 +15,7 @@ const planWith = (prompt: string, script: ReadonlyArray<M.Step> | ResponsesServe
     const exit = yield* plan(prompt, "test/model").pipe(Effect.exit)
     const server = yield* ResponsesServer.ResponsesServer
     return { exit, requests: yield* server.requests }
-  }).pipe(Effect.provide(inMemory(script)))
+  }).pipe(Effect.provide(TestClient.layer(script)))
 
 describe("structured output", () => {
   it.effect("volley-local answers the json_schema request with an object that decodes into TripPlan", () =>

@@ -4,10 +4,9 @@
  * back to the orchestrator instead of failing the run).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M, TestClient } from "@volley/testing"
 import { Effect, Layer } from "effect"
 import { WeatherHandlers, weatherFor } from "../quickstart/weather.ts"
-import { inMemory } from "../shared/backend.ts"
 import { advise, usageReport, weatherToolName } from "./agents.ts"
 import { examplePath, runScript } from "../shared/process.ts"
 
@@ -16,7 +15,7 @@ const adviseWith = (prompt: string, script: ReadonlyArray<M.Step> | ResponsesSer
     const advice = yield* advise(prompt, "test/model")
     const server = yield* ResponsesServer.ResponsesServer
     return { advice, requests: yield* server.requests }
-  }).pipe(Effect.provide(Layer.mergeAll(WeatherHandlers, inMemory(script))))
+  }).pipe(Effect.provide(Layer.mergeAll(WeatherHandlers, TestClient.layer(script))))
 
 const usage = (input: number, output: number) => ({
   input_tokens: input,

@@ -4,9 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { RetryPolicy } from "@volley/core"
-import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel as M, TestClient } from "@volley/testing"
 import { Effect, Layer, Schedule } from "effect"
-import { inMemory } from "../shared/backend.ts"
 import { notesFor, ResearchHandlers, workflow } from "./workflow.ts"
 import { examplePath, runScript } from "../shared/process.ts"
 
@@ -21,7 +20,7 @@ const run = (topic: string, script: ReadonlyArray<M.Step> | ResponsesServer.Opti
     return { exit, requests, models: requests.map((r) => r.body?.model) }
   }).pipe(
     Effect.provideService(RetryPolicy.RetryPolicy, RetryPolicy.none),
-    Effect.provide(Layer.mergeAll(ResearchHandlers, inMemory(script)))
+    Effect.provide(Layer.mergeAll(ResearchHandlers, TestClient.layer(script)))
   )
 
 const approved = M.message('{"approved":true,"feedback":"Clear and accurate."}')
