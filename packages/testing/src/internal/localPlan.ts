@@ -231,7 +231,8 @@ export const chainOf = (outputs: ReadonlyArray<FunctionCallOutput>): Chain => {
   const text = texts.join(". ").slice(0, maxText)
   const id = /\b[A-Za-z]+[_-]\d[\w-]*\b/.exec(text)?.[0]
   if (id !== undefined && !pairs.some(([k]) => /(?:^|_)id$|Id$/.test(k))) pairs.push(["id", id])
-  return { pairs, places: unique(keyed.length > 0 ? keyed : extractPlaces(text)) }
+  // from free text only known places: capitalised words there are names as often as places
+  return { pairs, places: unique(keyed.length > 0 ? keyed : extractPlaces(text, true)) }
 }
 
 /** The calls of one round: one per step, or one per place for a step whose tool takes a place. */

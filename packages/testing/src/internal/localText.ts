@@ -93,7 +93,13 @@ const knownPlaces = [
   "Kyoto",
   "Osaka",
   "Vancouver",
-  "Montreal"
+  "Montreal",
+  "North America",
+  "South America",
+  "Europe",
+  "Asia",
+  "Africa",
+  "Oceania"
 ]
 
 const notPlaces = new Set(
@@ -102,8 +108,8 @@ const notPlaces = new Set(
   )
 )
 
-/** Places named in `text` with their offsets, in order: known cities, else capitalised word groups. */
-export const placesAt = (text: string): ReadonlyArray<Found> => {
+/** Places named in `text` with their offsets, in order: known cities, else (unless `knownOnly`) capitalised word groups. */
+export const placesAt = (text: string, knownOnly = false): ReadonlyArray<Found> => {
   const source = text.slice(0, maxText)
   const found: Array<Found> = []
   const lower = source.toLowerCase()
@@ -114,7 +120,7 @@ export const placesAt = (text: string): ReadonlyArray<Found> => {
       if (!found.some((f) => f.at <= at && at < f.at + f.text.length)) found.push({ at, text: place })
     }
   }
-  if (found.length === 0) {
+  if (found.length === 0 && !knownOnly) {
     for (const match of source.matchAll(/\p{Lu}[\p{Ll}'’-]+(?:\s+\p{Lu}[\p{Ll}'’-]+)*/gu)) {
       const parts = match[0].split(/\s+/)
       const kept = parts.filter((w) => !notPlaces.has(w))
@@ -127,8 +133,9 @@ export const placesAt = (text: string): ReadonlyArray<Found> => {
   return found.sort((a, b) => a.at - b.at)
 }
 
-/** Place names in a prompt, in order and without repeats. */
-export const extractPlaces = (text: string): ReadonlyArray<string> => unique(placesAt(text).map((f) => f.text))
+/** Place names in a prompt, in order and without repeats (`knownOnly`: known places only). */
+export const extractPlaces = (text: string, knownOnly = false): ReadonlyArray<string> =>
+  unique(placesAt(text, knownOnly).map((f) => f.text))
 
 /** The strings quoted in `text` ("…", '…', “…”, ‘…’, `…`), with offsets; an apostrophe in a word is not a quote. */
 export const quotedAt = (text: string): ReadonlyArray<Found> => {

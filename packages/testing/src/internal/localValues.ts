@@ -6,7 +6,7 @@
  * phrases of the prompt. Gotcha: in "arguments" mode only required properties are filled, in
  * "answer" mode every property is (strict structured outputs require all of them).
  */
-import { extractPlaces, mathExpression, nounPhrase, numbersAt, quotedAt, words, wordsAt } from "./localText.ts"
+import { extractPlaces, mathExpression, normalise, nounPhrase, numbersAt, quotedAt, words } from "./localText.ts"
 
 /** A JSON Schema node, as far as volley-local reads it. */
 export type JsonSchema = { readonly [key: string]: unknown }
@@ -37,7 +37,7 @@ export const maxDepth = 8
 export const maxEntries = 32
 
 /** A parameter or description naming a place. */
-export const placeParam = /city|location|place|town|country|region|destination/i
+export const placeParam = /city|cities|location|place|town|countr|region|destination/i
 
 /** True when a property (by key or description) takes a place name. */
 export const isPlaceProperty = (key: string, schema: JsonSchema | undefined): boolean =>
@@ -105,7 +105,7 @@ const arrayFor = (s: JsonSchema, key: string, context: FillContext, depth: numbe
   if (itemType === "string" && !Array.isArray(items.enum)) {
     if (isPlaceProperty(key, s))
       values = [...(context.places.length > 0 ? context.places : extractPlaces(context.clause))]
-    else if (context.mode === "arguments") values = context.quoted.splice(0, context.quoted.length)
+    else if (context.mode === "arguments") values = context.quoted.splice(0, 1)
   }
   const count = Math.max(min, context.mode === "answer" ? 1 : 0)
   for (let i = values.length; i < count; i++) {
@@ -136,11 +136,14 @@ const numberFor = (key: string, s: JsonSchema, context: FillContext): number => 
   const chained = chainedValue(key, context.chained, "number")
   if (typeof chained === "number") return clampNumber(chained, s)
   const keyWords = words(key)
+  const named = (word: string | undefined) => word !== undefined && keyWords.has(normalise(word))
   const pick = (text: string): number | undefined => {
     const numbers = numbersAt(text)
-    // a number next to a word of the key ("3 days", "limit 5") beats the first number
-    const near = numbers.find((n) =>
-      wordsAt(text).some((w) => keyWords.has(w.text) && Math.abs(w.at - n.at) <= n.text.length + w.text.length + 2)
+    // a number right next to a word of the key ("3 days", "limit: 5") beats the first number
+    const near = numbers.find(
+      (n) =>
+        named(/^\s*([\p{L}]+)/u.exec(text.slice(n.at + n.text.length))?.[1]) ||
+        named(/([\p{L}]+)\s*[:=]?\s*$/u.exec(text.slice(0, n.at))?.[1])
     )
     const found = near ?? numbers[0]
     return found === undefined ? undefined : Number(found.text)
