@@ -7,6 +7,9 @@
  * holds `SOAK_STREAMS` (1 000) streams for `SOAK_SECONDS` (60) with keepalive comments every 5 s
  * (stream-idle lowered to 15 s so that a keepalive that did not reset it would show). Cancellation:
  * 200 streams interrupted after 3 deltas; the server must see each socket close within 100 ms (p99).
+ * Hostile (issue 13): `SOAK_HOSTILE_ROUNDS` (5) rounds of a `retry:` flood, 200 MiB JSON answers and
+ * 100 000-deep nesting (hostileServer.ts), each with a typed outcome and a flat heap. `SOAK_PHASES`
+ * (default `f02,cancellation,f05,hostile`) picks the phases.
  * The fake servers run in worker threads (serverWorker.ts, and core's keepalive worker), so the
  * heap figures and the cancellation timings are the client's own.
  * Prints one line per target (figure, limit, PASS/FAIL) and exits 1 on any miss. A scaled-down run
@@ -413,7 +416,9 @@ const hostile = Effect.gen(function* () {
   const peakHeap = cases.map(() => 0)
   const peakRss = cases.map(() => 0)
   const afterRound: Array<number> = []
+  const firstMiss: Array<string | undefined> = cases.map(() => undefined)
   const baseline = heapAfterGc()
+  const rssBefore = process.memoryUsage.rss()
   const started = Date.now()
   yield* Effect.gen(function* () {
     for (let round = 0; round < hostileRounds; round++) {
@@ -425,6 +430,8 @@ const hostile = Effect.gen(function* () {
         peakHeap[i] = Math.max(peakHeap[i]!, peak.peak - baseline)
         peakRss[i] = Math.max(peakRss[i]!, peak.rss)
         const outcome = outcomeOf(exit)
+        if (untypedOutcomes.has(outcome) && outcome !== hostileCase.expected && Exit.isFailure(exit))
+          firstMiss[i] ??= String(Cause.squash(exit.cause)).slice(0, 160)
         outcomes[i]!.set(outcome, (outcomes[i]!.get(outcome) ?? 0) + 1)
       }
       yield* settle(50)
@@ -439,7 +446,7 @@ const hostile = Effect.gen(function* () {
   const stats = yield* server.stats
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   process.stdout.write(
-    `hostile: ${hostileRounds} rounds of ${cases.length} cases in ${seconds} s; heap after GC before the phase ${(baseline / MiB).toFixed(1)} MiB\n`
+    `hostile: ${hostileRounds} rounds of ${cases.length} cases in ${seconds} s; heap after GC before the phase ${(baseline / MiB).toFixed(1)} MiB, RSS ${(rssBefore / MiB).toFixed(0)} MiB\n`
   )
   for (const [i, hostileCase] of cases.entries()) {
     const seen = [...outcomes[i]!.entries()].map(([outcome, n]) => `${outcome}×${n}`).join(" ")
@@ -448,14 +455,23 @@ const hostile = Effect.gen(function* () {
         ? [...outcomes[i]!.keys()].every((outcome) => !untypedOutcomes.has(outcome))
         : outcomes[i]!.size === 1 && outcomes[i]!.get(hostileCase.expected) === hostileRounds
     report(`hostile ${hostileCase.name}`, seen, hostileCase.expected, ok)
+    if (firstMiss[i] !== undefined) process.stdout.write(`  (first miss: ${JSON.stringify(firstMiss[i])})\n`)
     report(
       "  heap held mid-case, after GC (MiB over base)",
       (heldHeap[i]! / MiB).toFixed(1),
       "≤ 16",
       heldHeap[i]! <= 16 * MiB
     )
+    // Young-generation garbage alone reaches ~50 MiB between scavenges; a 200 MiB body read whole or
+    // a retry-field accumulation goes far past 128.
+    report(
+      "  peak heap used, no GC (MiB over base)",
+      (peakHeap[i]! / MiB).toFixed(1),
+      "≤ 128",
+      peakHeap[i]! <= 128 * MiB
+    )
     process.stdout.write(
-      `  ${"(peak heap used, no GC / peak RSS, MiB)".padEnd(42)} ${`${(peakHeap[i]! / MiB).toFixed(1)} / ${(peakRss[i]! / MiB).toFixed(0)}`.padStart(16)}\n`
+      `  ${"(peak RSS with the server worker, MiB)".padEnd(44)} ${(peakRss[i]! / MiB).toFixed(0).padStart(16)}\n`
     )
   }
   report("hostile charge ran (too-deep arguments or item)", String(charges.count), "0", charges.count === 0)
