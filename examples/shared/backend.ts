@@ -9,6 +9,7 @@
 import { ResponsesClient } from "@volley/core"
 import { LocalModel, TestClient } from "@volley/testing"
 import { Config, Effect, Layer, Option } from "effect"
+import { displayUrl } from "./terminal.ts"
 
 /** The model id used with a real API key when the example does not say otherwise. */
 export const realModel = "openai/gpt-5.4-mini"
@@ -19,7 +20,7 @@ export const Backend = Layer.unwrap(
     const key = yield* Config.option(Config.Redacted("HAOAI_API_KEY"))
     if (Option.isSome(key)) {
       const baseUrl = yield* Config.String("HAOAI_BASE_URL").pipe(Config.withDefault(ResponsesClient.defaultBaseUrl))
-      process.stderr.write(`volley: using ${baseUrl}\n`)
+      process.stderr.write(`volley: using ${displayUrl(baseUrl)}\n`)
     }
     return TestClient.layerConfigOrLocal()
   })
