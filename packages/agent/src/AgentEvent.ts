@@ -59,7 +59,7 @@ export const ToolResult = Schema.TaggedStruct("ToolResult", {
   /** Why the tool did not run: `repeated`, `rejected`, `cancelled`; absent when it ran. */
   skipped: Schema.optionalKey(Schema.String)
 })
-/** The model call of `turn` is re-run after a dropped stream or retryable failure: drop partial output. */
+/** The model call of `turn` is re-run after its stream failed once events had arrived (a drop, or retryable): drop partial output. */
 export const TurnRestarted = Schema.TaggedStruct("TurnRestarted", {
   turn: Schema.Number,
   /** HTTP attempts spent on this model call so far. */

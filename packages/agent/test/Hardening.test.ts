@@ -7,9 +7,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { ScriptedModel as M } from "@volley/testing"
+import * as Stream from "effect/Stream"
+import { ResponsesClient } from "@volley/core"
+import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentError from "../src/AgentError.ts"
+import type { AgentEvent } from "../src/AgentEvent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
 import * as ApprovalLedger from "../src/ApprovalLedger.ts"
 import { argsHash, validatePairing } from "../src/internal/history.ts"
@@ -327,4 +330,61 @@ describe("issue 13: approvals are bound to run, call, name, arguments and nonce,
       assert.instanceOf(error, AgentError.AgentDefinitionError)
     }
   })
+})
+
+describe("issue 13: turn restarts obey the client's retry policy (real sockets, stream mode)", () => {
+  // the local Responses server on 127.0.0.1 and the real client over undici
+  const overHttp = (script: ReadonlyArray<M.Step>) => {
+    const runs = makeRuns()
+    const client = Layer.unwrap(
+      Effect.gen(function* () {
+        const server = yield* ResponsesServer.ResponsesServer
+        return ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: Redacted.make("sk-test-key") })
+      })
+    )
+    return Layer.mergeAll(client, testToolsLayer(runs)).pipe(Layer.provideMerge(ResponsesServer.layer(script)))
+  }
+
+  for (const status of [429, 503]) {
+    it.live(`retry-after: 999999 on a ${status}: exactly 1 request, no TurnRestarted, the client's typed error`, () =>
+      Effect.gen(function* () {
+        const refusal = M.httpError(status, { headers: { "retry-after": "999999" } })
+        const { events, error, requests } = yield* Effect.gen(function* () {
+          const events: Array<AgentEvent> = []
+          const error = yield* Effect.flip(
+            Stream.runForEach(assistant.stream("Q"), (event) => Effect.sync(() => events.push(event)))
+          )
+          const server = yield* ResponsesServer.ResponsesServer
+          return { events, error, requests: yield* server.requests }
+        }).pipe(Effect.provide(overHttp([refusal, refusal, refusal, M.message("never")])))
+        assert.strictEqual(requests.length, 1)
+        assert.notInclude(
+          events.map((event) => event._tag),
+          "TurnRestarted",
+          "nothing streamed: not a stream break"
+        )
+        assert.strictEqual(error._tag, "ModelError")
+        assert.strictEqual(
+          error._tag === "ModelError" ? error.error._tag : "",
+          status === 429 ? "RateLimitError" : "InternalProviderError"
+        )
+      })
+    )
+  }
+
+  it.live("a mid-stream drop still restarts the turn (events had reached the consumer)", () =>
+    Effect.gen(function* () {
+      const answer = M.message("A fairly long answer that streams in several deltas")
+      const { events, requests } = yield* Effect.gen(function* () {
+        const events = yield* Stream.runCollect(assistant.stream("Q"))
+        const server = yield* ResponsesServer.ResponsesServer
+        return { events, requests: yield* server.requests }
+      }).pipe(Effect.provide(overHttp([M.withFault(answer, { dropAfterEvents: 5, drop: "reset" }), answer])))
+      assert.include(
+        events.map((event) => event._tag),
+        "TurnRestarted"
+      )
+      assert.strictEqual(requests.length, 2)
+    })
+  )
 })

@@ -1,8 +1,9 @@
 /**
  * One model call of a turn. `createCall` sends a non-streaming request; `streamCall` consumes the
  * SSE stream, maps provider events to `AgentEvent`s as they arrive and returns the final response.
- * When a stream drops after events reached the consumer (or fails in a retryable way), the call is
- * re-run from scratch under the shared retry budget, after a `TurnRestarted` event (C06, A10).
+ * When a stream drops after events reached the consumer (or fails in a retryable way after them), the
+ * call is re-run from scratch under the shared retry budget, after a `TurnRestarted` event (C06, A10);
+ * a failure before the first event is the client's to retry, and is final here.
  * A plain drop restarts at once; another retryable failure (e.g. an overloaded `error` event)
  * first waits the `RetryPolicy` backoff.
  * Gotcha: the attempts already spent are passed to the client as `previousAttempts`, so the client
@@ -36,11 +37,22 @@ export const createCall = (
   request: CreateRequest
 ): Effect.Effect<Response, ResponsesError> => client.create(request)
 
-/** Whether a failed streaming call may be re-run as a whole. */
-const restartable = (error: ResponsesError): boolean => {
+/**
+ * Whether a failed streaming call may be re-run as a whole. Only once events reached this call: before
+ * the first event the client applied the `RetryPolicy` itself (attempts, Retry-After ceiling), and
+ * its answer stands. An advertised Retry-After above the policy's ceiling never restarts either.
+ */
+const restartable = (error: ResponsesError, received: boolean, policy: RetryPolicy.RetryPolicy): boolean => {
+  if (!received) return false
   if (error._tag === "RequestTimeout" && error.phase === "total") return false
+  const retryAfter = retryAfterOf(error)
+  if (retryAfter !== undefined && retryAfter > policy.maxRetryAfterMs) return false
   return error.retryable || error._tag === "StreamTruncated"
 }
+
+/** The delay a failure advertised (Retry-After), in milliseconds, when it carries one. */
+const retryAfterOf = (error: ResponsesError): number | undefined =>
+  "retryAfter" in error && typeof error.retryAfter === "number" ? error.retryAfter : undefined
 
 /** A dropped connection or stream: re-run at once. Other retryable failures wait the policy's backoff. */
 const isDrop = (error: ResponsesError): boolean =>
@@ -48,10 +60,17 @@ const isDrop = (error: ResponsesError): boolean =>
   error._tag === "NetworkError" ||
   (error._tag === "RequestTimeout" && (error.phase === "stream-idle" || error.phase === "content-idle"))
 
-const backoff = (policy: RetryPolicy.RetryPolicy, error: ResponsesError, retry: number): Effect.Effect<void> =>
-  isDrop(error)
-    ? Effect.void
-    : Effect.flatMap(Random.next, (u) => Effect.sleep(RetryPolicy.backoffMs(policy, retry, u)))
+const backoff = (policy: RetryPolicy.RetryPolicy, error: ResponsesError, retry: number): Effect.Effect<void> => {
+  if (isDrop(error)) return Effect.void
+  const retryAfter = retryAfterOf(error)
+  return Effect.flatMap(Random.next, (u) =>
+    Effect.sleep(
+      retryAfter === undefined
+        ? RetryPolicy.backoffMs(policy, retry, u)
+        : RetryPolicy.retryAfterWaitMs(policy, retryAfter, u)
+    )
+  )
+}
 
 /** Streams the request, emitting events, and re-runs it after a drop while the budget allows. */
 export const streamCall = (
@@ -61,15 +80,23 @@ export const streamCall = (
 ): Effect.Effect<Response, ResponsesError> => {
   const maxAttempts = context.modelRetries + 1
   const attempt = (previousAttempts: number): Effect.Effect<Response, ResponsesError> =>
-    consume(client, request, previousAttempts, context).pipe(
-      Effect.catch((error: ResponsesError) => {
-        const spent = Math.max(error.attempts, previousAttempts + 1)
-        if (!context.retryTurnOnStreamDrop || !restartable(error) || spent >= maxAttempts) return Effect.fail(error)
-        return context
-          .emit({ _tag: "TurnRestarted", turn: context.turn, attempts: spent, error: error._tag })
-          .pipe(Effect.andThen(backoff(context.retryPolicy, error, spent - 1)), Effect.andThen(attempt(spent)))
-      })
-    )
+    Effect.suspend(() => {
+      const folder = new EventFolder(context.turn)
+      return consume(client, request, previousAttempts, context, folder).pipe(
+        Effect.catch((error: ResponsesError) => {
+          const spent = Math.max(error.attempts, previousAttempts + 1)
+          if (
+            !context.retryTurnOnStreamDrop ||
+            !restartable(error, folder.received > 0, context.retryPolicy) ||
+            spent >= maxAttempts
+          )
+            return Effect.fail(error)
+          return context
+            .emit({ _tag: "TurnRestarted", turn: context.turn, attempts: spent, error: error._tag })
+            .pipe(Effect.andThen(backoff(context.retryPolicy, error, spent - 1)), Effect.andThen(attempt(spent)))
+        })
+      )
+    })
   return attempt(0)
 }
 
@@ -77,10 +104,10 @@ const consume = (
   client: ResponsesClientShape,
   request: CreateRequest,
   previousAttempts: number,
-  context: ModelCallContext
+  context: ModelCallContext,
+  folder: EventFolder
 ): Effect.Effect<Response, ResponsesError> =>
   Effect.suspend(() => {
-    const folder = new EventFolder(context.turn)
     const options = previousAttempts > 0 ? { previousAttempts } : undefined
     const emitAll = context.emitAll ?? ((events) => Effect.forEach(events, context.emit, { discard: true }))
     // Per chunk, not per event: the events of a chunk are folded by plain code and emitted as one
@@ -115,6 +142,8 @@ const consume = (
 class EventFolder {
   readonly turn: number
   responseId: string | undefined
+  /** Events received so far (a failure with none came before the first event). */
+  received = 0
   private terminal: Response | undefined
   private readonly done = new Map<number, OutputItem>()
   private readonly callIds = new Map<number, string>()
@@ -123,6 +152,7 @@ class EventFolder {
   }
 
   push(event: StreamEvent): AgentEvent | undefined {
+    this.received++
     switch (event.type) {
       case "response.created":
         this.responseId = event.response.id
