@@ -544,13 +544,14 @@ const readJson = (
 ): Effect.Effect<string, AttemptFailure> => {
   const limit = endpoint.maxJsonBytes
   const declared = Number(headerOf(response, "content-length") ?? Number.NaN)
-  if (declared > limit) return Effect.fail(jsonTooLarge(limit, requestId))
   const broken = (error: HttpClientError.HttpClientError) => transportFailure(error, "stream", endpoint)
   // the common case: a declared length within the cap (the parser reads no more than declared)
-  if (declared >= 0) return Effect.mapError(response.text, broken)
+  if (declared >= 0 && declared <= limit) return Effect.mapError(response.text, broken)
   return Effect.scoped(
     Effect.gen(function* () {
+      // the body is opened even when its declared length is refused: closing it releases the socket
       const pull = yield* Stream.toPull(response.stream)
+      if (declared > limit) return yield* Effect.fail(jsonTooLarge(limit, requestId))
       const chunks: Array<Uint8Array> = []
       let size = 0
       while (true) {
