@@ -309,6 +309,21 @@ describe("demo CLI: a hostile server", () => {
     }).pipe(Effect.provide(ResponsesServer.layer([M.message("Fine weather.")])))
   )
 
+  it.live("the other examples' shared backend line hides the user info and query too", () =>
+    Effect.gen(function* () {
+      const secret = `SECRET-${Math.random().toString(36).slice(2, 10)}`
+      const ran = yield* runScript(examplePath("workflow/main.ts"), ["topic"], {
+        HAOAI_API_KEY: key,
+        HAOAI_BASE_URL: `http://alice:${secret}@127.0.0.1:9/v1?key=${secret}`
+      })
+      assert.strictEqual(ran.code, 1, "credentials in the user info are refused")
+      assert.include(ran.stderr, "volley: using http://127.0.0.1:9/v1\n")
+      assert.notInclude(ran.stderr + ran.stdout, secret)
+      assert.notInclude(ran.stderr + ran.stdout, "alice")
+      assertNoLeak(ran)
+    })
+  )
+
   it.live("Ctrl-C mid-stream prints what was streamed, says interrupted and exits 130", () =>
     Effect.gen(function* () {
       const server = yield* ResponsesServer.ResponsesServer
