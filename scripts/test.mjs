@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The whole suite behind `npm test` (run under Node 24 by scripts/run.mjs): type-check every
 // package (turbo `check`), lint + format check (biome), the static scan for dynamic code (G07), the doc check (module headers, a doc comment on every export),
-// every vitest project in one run, then the RELIABILITY.md case-ID coverage check (all 67 IDs
-// must have a passing test) and the suite-wide G01 canary sweep (scripts/canary-sweep.mjs: one
+// the type check of every TypeScript block in README.md and docs/ (scripts/doc-blocks.mjs),
+// every vitest project in one run, then the reliability case coverage check (every case ID listed
+// in docs/reliability.md must have a passing test) and the suite-wide G01 canary sweep (scripts/canary-sweep.mjs: one
 // canary key for the whole run, every test's console output and dropped artefacts searched). Each gate counts as one test in the closing line
 // `N passed, N failed`, which is also written to `.volley-test-summary` for `.ci/run`.
 import { spawnSync } from "node:child_process"
@@ -36,6 +37,7 @@ gate("type check", "turbo", ["run", "check", "--output-logs=errors-only", "--log
 gate("lint and format", "biome", ["check", "."])
 gate("static security scan", "node", ["scripts/static-scan.mjs"])
 gate("module headers and export docs", "node", ["scripts/doc-check.mjs"])
+gate("doc code blocks", "node", ["scripts/doc-blocks.mjs"])
 
 rmSync(results, { force: true })
 // G01: one canary key for every test process, and a directory for what the sweep must search.
