@@ -198,12 +198,15 @@ export const restartedCalls = (agent: Step): ReadonlySet<string> => {
   return restarted
 }
 
-/** How many siblings of the same kind overlap `step` in time (tool calls run in parallel). */
+/** Steps that are tool calls: tools, and sub-agents (which run as tool calls of their parent). */
+const isCall = (step: Step): boolean => step.kind === "tool" || step.kind === "agent"
+
+/** How many sibling tool calls (sub-agents included) overlap `step` in time: calls run in parallel. */
 export const overlapping = (step: Step, siblings: ReadonlyArray<Step>): number => {
   const end = step.end ?? Number.POSITIVE_INFINITY
   let count = 0
   for (const other of siblings) {
-    if (other === step || other.kind !== step.kind) continue
+    if (other === step || !isCall(other) || !isCall(step)) continue
     const otherEnd = other.end ?? Number.POSITIVE_INFINITY
     if (other.start < end && step.start < otherEnd) count++
   }

@@ -39,7 +39,7 @@ table.runs { border-collapse: collapse; width: 100%; }
 .hint { color: var(--muted); margin: 0 0 8px; }
 .waterfall { list-style: none; margin: 0; padding: 0; border-top: 1px solid var(--line); }
 .row { border-bottom: 1px solid var(--line); }
-.step { all: unset; box-sizing: border-box; display: grid; grid-template-columns: minmax(220px, 28%) 170px minmax(120px, 1fr) 38%; gap: 8px;
+.step { all: unset; box-sizing: border-box; display: grid; grid-template-columns: minmax(200px, 26%) 210px minmax(120px, 1fr) 36%; gap: 8px;
   align-items: center; width: 100%; padding: 5px 8px 5px calc(8px + var(--depth, 0) * 18px); cursor: pointer; }
 .step:hover { background: #f6f8fa; } .step[aria-expanded=true] { background: #eef4fb; }
 .step:focus-visible { outline: 3px solid #0969da; outline-offset: -3px; }

@@ -169,10 +169,10 @@ const flatten = (run: Step): Array<Row> => {
   return rows
 }
 
-const label = (step: Step): string => {
+const label = (step: Step, depth: number): string => {
   switch (step.kind) {
     case "agent":
-      return `Agent ${TraceStore.stringAttribute(step, "gen_ai.agent.name") ?? step.name.slice(13)}`
+      return `${depth > 0 ? "Sub-agent" : "Agent"} ${TraceStore.stringAttribute(step, "gen_ai.agent.name") ?? step.name.slice(13)}`
     case "model":
       return `Model call ${TraceStore.stringAttribute(step, "gen_ai.request.model") ?? step.name.slice(5)}`
     case "tool":
@@ -194,7 +194,11 @@ const badges = (row: Row): string => {
   }
   if (step.error !== undefined) out.push(`<span class="badge tone-error">✕ ${escapeHtml(step.error.tag)}</span>`)
   if (step.end === undefined) out.push(`<span class="badge tone-running">● running</span>`)
-  if (step.kind === "agent" && row.depth > 0) out.push(`<span class="badge tone-info">sub-agent</span>`)
+  // a sub-agent runs as a tool call of its parent (named after the agent), without an `execute_tool` span
+  if (step.kind === "agent" && row.depth > 0)
+    out.push(
+      `<span class="badge tone-info">↳ tool call ${escapeHtml(TraceStore.stringAttribute(step, "gen_ai.agent.name") ?? "")}</span>`
+    )
   return out.join(" ")
 }
 
@@ -205,7 +209,8 @@ const timing = (step: Step, now: number): string => {
   return total
 }
 
-const pre = (text: string): string => `<pre>${escapeHtml(text)}</pre>`
+// focusable: a long value scrolls, and keyboard users must be able to scroll it
+const pre = (text: string): string => `<pre tabindex="0">${escapeHtml(text)}</pre>`
 
 const decodeJson = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Unknown))
 
@@ -304,12 +309,12 @@ export const runContent = (run: Step, now: number): string => {
     const tone = step.error !== undefined ? "error" : step.end === undefined ? "running" : step.kind
     return `<li class="row kind-${step.kind}">
 <button type="button" class="step" id="s-${id}" aria-expanded="false" aria-controls="d-${id}" style="--depth:${row.depth}">
-<span class="name">${escapeHtml(label(step))}</span>
+<span class="name">${escapeHtml(label(step, row.depth))}</span>
 <span class="timing">${escapeHtml(timing(step, now))}</span>
 <span class="badges">${badges(row)}</span>
 <span class="track" aria-hidden="true"><span class="bar bar-${tone}" style="left:${left};width:${width}">${first}</span></span>
 </button>
-<section class="details" id="d-${id}" aria-label="Details of ${escapeHtml(label(step))}" hidden>
+<section class="details" id="d-${id}" aria-label="Details of ${escapeHtml(label(step, row.depth))}" hidden>
 ${details(step, run.start, now)}
 </section>
 </li>`

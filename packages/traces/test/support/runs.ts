@@ -1,0 +1,139 @@
+/**
+ * Real agent runs on the scripted Responses server (127.0.0.1, real undici client), traced into a
+ * folder by `TraceSink`: `planner` (a restarted turn, two parallel tool calls, a failing tool and a
+ * `researcher` sub-agent), `checker` (a model error) and `watcher` (a tool that waits for the test's
+ * signal, for the live view). Every run uses a canary API key, and the planner's prompt and a tool's
+ * output carry it too, so tests can check it never reaches a file or a page.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { Agent, AgentKnobs } from "@volley/agent"
+import { ResponsesClient } from "@volley/core"
+import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { Tool, Toolkit } from "@volley/tools"
+import * as TraceSink from "../../src/TraceSink.ts"
+
+/** The canary key: given to the client, put in the prompt and in a tool's output. */
+export const canary = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
+
+const GetWeather = Tool.make("get_weather", {
+  description: "Current weather for a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  success: Schema.Struct({ city: Schema.String, tempC: Schema.Number, note: Schema.String })
+})
+const LookupFlights = Tool.make("lookup_flights", {
+  description: "Flights to a city",
+  parameters: Schema.Struct({ to: Schema.String }),
+  success: Schema.String,
+  failure: Schema.Struct({ reason: Schema.String })
+})
+const WaitForSignal = Tool.make("wait_for_signal", {
+  description: "Waits until the operator says go",
+  parameters: Schema.Struct({}),
+  success: Schema.String
+})
+
+const Tools = Toolkit.make(GetWeather, LookupFlights, WaitForSignal)
+
+const toolsLayer = (signal: Deferred.Deferred<string>) =>
+  Tools.toLayer({
+    get_weather: ({ city }) =>
+      Effect.sleep(Duration.millis(120)).pipe(
+        Effect.as({ city, tempC: city.length * 3, note: `fetched with ${canary}` })
+      ),
+    lookup_flights: () =>
+      Effect.sleep(Duration.millis(40)).pipe(Effect.andThen(Effect.fail({ reason: "no flights today" }))),
+    wait_for_signal: () => Deferred.await(signal)
+  })
+
+const researcher = Agent.make({ name: "researcher", model: "small-model", instructions: "Research briefly" })
+const planner = Agent.make({
+  name: "planner",
+  model: "big-model",
+  instructions: "Plan trips",
+  toolkit: Tools,
+  subAgents: [researcher.asTool({ description: "Researches a question" })]
+})
+const checker = Agent.make({ name: "checker", model: "big-model", instructions: "Check things" })
+const watcher = Agent.make({ name: "watcher", model: "big-model", toolkit: Tools })
+
+const slow = (turn: M.Turn, latencyMs: number): M.Turn =>
+  M.withFault(turn, { latency: Duration.millis(latencyMs), chunkDelay: Duration.millis(4) })
+const usage = (input: number, output: number) => ({
+  input_tokens: input,
+  output_tokens: output,
+  total_tokens: input + output
+})
+
+const client = (script: ReadonlyArray<M.Step>) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      return ResponsesClient.layerUndici({
+        baseUrl: server.baseUrl,
+        apiKey: Redacted.make(canary),
+        captureContent: true
+      })
+    })
+  ).pipe(Layer.provide(ResponsesServer.layer(script)))
+
+const traced = <A, E>(
+  dir: string,
+  script: ReadonlyArray<M.Step>,
+  signal: Deferred.Deferred<string>,
+  run: Effect.Effect<A, E, ResponsesClient.ResponsesClient | Layer.Success<ReturnType<typeof toolsLayer>>>
+) =>
+  run.pipe(
+    Effect.provide(Layer.mergeAll(client(script), toolsLayer(signal))),
+    Effect.provideService(AgentKnobs.CaptureContent, true),
+    Effect.provide(TraceSink.layer({ dir, secrets: [canary], flushInterval: Duration.millis(50) }))
+  )
+
+/** The planner's run: restart, parallel tools, a failing tool, a sub-agent. */
+export const plannerRun = (dir: string) =>
+  Effect.gen(function* () {
+    const signal = yield* Deferred.make<string>()
+    const calls = M.turn(
+      M.message("Let me check both cities."),
+      M.functionCall("get_weather", { city: "Paris" }),
+      M.functionCall("get_weather", { city: "Rome" }),
+      M.functionCall("lookup_flights", { to: "Rome" }),
+      M.functionCall("researcher", { input: "Which city is warmer in spring?" })
+    )
+    const script: ReadonlyArray<M.Step> = [
+      M.withFault(calls, { dropAfterEvents: 4, latency: Duration.millis(50), chunkDelay: Duration.millis(4) }),
+      slow(M.withUsage(calls, usage(220, 64)), 90),
+      slow(M.withUsage(M.message("Rome is usually warmer in spring."), usage(40, 12)), 60),
+      slow(M.withUsage(M.message("Rome: 12°C, Paris: 15°C. No flights today; try tomorrow."), usage(410, 38)), 80)
+    ]
+    return yield* traced(
+      dir,
+      script,
+      signal,
+      Stream.runDrain(planner.stream(`Plan a weekend trip (my key is ${canary})`))
+    )
+  })
+
+/** The checker's run: the model answers 400, the run fails with a typed model error. */
+export const checkerRun = (dir: string) =>
+  Effect.gen(function* () {
+    const signal = yield* Deferred.make<string>()
+    return yield* traced(dir, [slow(M.httpError(400), 30)], signal, Effect.exit(checker.run("Check the plan")))
+  })
+
+/** The watcher's run: waits in `wait_for_signal` until `signal` is completed. */
+export const watcherRun = (dir: string, signal: Deferred.Deferred<string>) =>
+  traced(
+    dir,
+    [
+      slow(M.withUsage(M.functionCall("wait_for_signal", {}), usage(30, 8)), 40),
+      slow(M.withUsage(M.message("Signal received, done."), usage(50, 9)), 40)
+    ],
+    signal,
+    watcher.run("Wait for the operator")
+  )
