@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Toolchain bootstrap for every root script. Runs under whatever Node started it (the machine ships
 // Node 20 and a broken corepack): it provisions Node 24 and pnpm into the git-ignored `.tools/` only
-// when they are missing, runs `pnpm install --frozen-lockfile` only when the lockfile changed since the
-// last install, then runs the real command with `.tools/node_modules/.bin` first on PATH.
+// when they are missing, runs `pnpm install` (`--frozen-lockfile` under CI) only when the lockfile or a workspace
+// manifest changed since the last install, then runs the real command with `.tools/node_modules/.bin` first on PATH.
 // Usage: node scripts/run.mjs <command> [args...]   (e.g. `node scripts/run.mjs pnpm run -s test:all`)
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { delimiter, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -66,11 +66,21 @@ const env = {
 delete env.npm_config_engine_strict
 
 // 2. pnpm install only when the lockfile or a manifest changed since the last successful install.
+// Every workspace folder's manifest counts, so a new packages/<name> or apps/<name> (a copy of the
+// apps/hello template) is installed and linked on the next run.
+const manifestsUnder = (folder) =>
+  existsSync(join(root, folder))
+    ? readdirSync(join(root, folder), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && existsSync(join(root, folder, entry.name, "package.json")))
+        .map((entry) => `${folder}/${entry.name}/package.json`)
+        .sort()
+    : []
 const manifests = [
   "pnpm-lock.yaml",
   "pnpm-workspace.yaml",
   "package.json",
-  ...["core", "tools", "agent", "testing", "traces"].map((p) => `packages/${p}/package.json`),
+  ...manifestsUnder("packages"),
+  ...manifestsUnder("apps"),
   "examples/package.json",
   "bench/package.json"
 ]
@@ -83,8 +93,11 @@ for (const file of manifests) {
 const digest = hash.digest("hex")
 const stamp = join(root, "node_modules", ".volley-install-stamp")
 if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== digest) {
-  say("installing dependencies (pnpm install --frozen-lockfile)")
-  const status = run(join(bin, "pnpm"), ["install", "--frozen-lockfile", "--reporter=silent"], {
+  // CI installs exactly the lockfile; on a developer's machine a new app or dependency updates it
+  // (pnpm's own default), so copying apps/hello needs no extra step.
+  const frozen = process.env.CI ? ["--frozen-lockfile"] : []
+  say(`installing dependencies (pnpm install${frozen.length > 0 ? " --frozen-lockfile" : ""})`)
+  const status = run(join(bin, "pnpm"), ["install", ...frozen, "--reporter=silent"], {
     env,
     stdio: ["ignore", 2, 2]
   })
