@@ -74,7 +74,7 @@ describe.each(transports)("issue 13 against hostile loopback servers ($name)", (
         if (kind === "auth") return jsonReply(socket, 401, { error: { message: "bad key" } }, id)
         if (kind === "internal") return jsonReply(socket, 500, { error: { message: "oops" } }, id)
         if (kind === "decode") {
-          socket.write(head(200, { "content-type": "application/json", "content-length": 9, ...id }) + "not json!")
+          socket.write(`${head(200, { "content-type": "application/json", "content-length": 9, ...id })}not json!`)
           return
         }
         const created = sseFrame({ ...payload.created(), response: { ...payload.created().response, id: echo } })
