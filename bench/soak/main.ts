@@ -1,5 +1,5 @@
 /**
- * `pnpm soak` (run as `node --expose-gc soak/main.ts`): the long versions of RELIABILITY F02, F05
+ * `pnpm soak` (run as `node --expose-gc soak/main.ts`): the long versions of F02 and F05 (docs/reliability.md)
  * and the cancellation-latency target, in real time over real loopback sockets. F02 runs
  * `SOAK_RUNS` (10 000) mixed-fault agent runs (the scenario of packages/agent/test/support/soak.ts),
  * the first tenth in sequence and the rest 100-way concurrent, with forced-GC heap figures at 1 000

@@ -201,7 +201,7 @@ export type AgentError =
   | StructuredOutputInvalid
   | ModelError
 
-/** The stop reason an error stands for, when it is a loop outcome of RELIABILITY.md §2.3. */
+/** The stop reason an error stands for, when it is a loop outcome of docs/reliability.md, Typed outcomes. */
 export const stopReasonOf = (error: AgentError): StopReason | undefined => {
   switch (error._tag) {
     case "MaxTurnsExceeded":

@@ -1,5 +1,5 @@
 /**
- * Per-run knobs as `Context.Reference`s with defaults (RELIABILITY.md §1): `MaxTurns` (10),
+ * Per-run knobs as `Context.Reference`s with defaults (docs/reliability.md, Defaults): `MaxTurns` (10),
  * `ToolConcurrency` (8), `Budgets` (none), `MaxInputBytes` (none), `RetryTurnOnStreamDrop` (true),
  * `ModelRetries` (the client's `RetryPolicy.maxRetries`: one budget for client and turn retries),
  * `MalformedArgumentTurns` (3), `RepeatedCalls` (3 / 5), `MaxCallsPerTurn` (128), `UnknownTool` ("feedback"),
@@ -74,7 +74,7 @@ export const UnknownTool = Context.Reference<"feedback" | "fail">("@volley/agent
   defaultValue: () => "feedback"
 })
 
-/** Record prompts, arguments and outputs on spans (default false, RELIABILITY G03). */
+/** Record prompts, arguments and outputs on spans (default false, docs/reliability.md G03). */
 export const CaptureContent = Context.Reference<boolean>("@volley/agent/CaptureContent", {
   defaultValue: () => false
 })

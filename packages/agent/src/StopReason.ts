@@ -1,6 +1,6 @@
 /**
  * Why a run stopped, and how many tokens it used. `StopReason` is the tagged union of
- * RELIABILITY.md §2.3 (`Completed`, `Truncated`, `Refused`, `MaxTurns`, `BudgetExceeded`,
+ * docs/reliability.md, Typed outcomes (`Completed`, `Truncated`, `Refused`, `MaxTurns`, `BudgetExceeded`,
  * `LoopDetected`, `ApprovalRequired`, `Interrupted`); every result, error and `RunEnd` event carries
  * one. `RunUsage` aggregates token counts over a run (sub-agents included) and `TurnUsage` keeps
  * them per model call. Gotcha: these are data, not errors: `Agent.run` turns every reason except
@@ -42,7 +42,7 @@ export const ApprovalRequired = Schema.TaggedStruct("ApprovalRequired", {
 /** The run was interrupted; pending calls got a cancelled output. */
 export const Interrupted = Schema.TaggedStruct("Interrupted", {})
 
-/** Why a run stopped (RELIABILITY.md §2.3). */
+/** Why a run stopped (docs/reliability.md, Typed outcomes). */
 export const StopReason = Schema.Union([
   Completed,
   Truncated,

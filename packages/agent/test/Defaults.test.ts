@@ -1,5 +1,5 @@
 /**
- * Config tests for the RELIABILITY §1 defaults owned by the agent loop, beyond the knob values
+ * Config tests for the defaults (docs/reliability.md, Defaults) owned by the agent loop, beyond the knob values
  * checked in Limits.test.ts: each one runs the loop with no configuration and shows the default
  * at work (malformed-argument turns, repeated calls, unknown tools, tool calls in flight, turn
  * retry after a stream drop, approvals bound to call id + argument hash and unsigned without a
@@ -32,7 +32,7 @@ const outputsOf = (json: ReadonlyArray<string>) =>
     .map((text) => JSON.parse(text) as { type?: string; call_id?: string; output?: string })
     .filter((item) => item.type === "function_call_output")
 
-describe("Defaults (RELIABILITY §1), agent loop", () => {
+describe("Defaults (docs/reliability.md), agent loop", () => {
   it.effect("malformed-argument turns per run: 3, then ToolArgumentsInvalid", () =>
     Effect.gen(function* () {
       // Different arguments each time (identical ones would be caught as repeats first).

@@ -30,7 +30,7 @@ const outputsOf = (json: ReadonlyArray<string>) =>
     .filter((item) => item.type === "function_call_output")
 
 describe("defaults", () => {
-  it.effect("every knob has its RELIABILITY §1 default", () =>
+  it.effect("every knob has its default (docs/reliability.md, Defaults)", () =>
     Effect.gen(function* () {
       assert.strictEqual(yield* AgentKnobs.MaxTurns, 10)
       assert.strictEqual(yield* AgentKnobs.ToolConcurrency, 8)

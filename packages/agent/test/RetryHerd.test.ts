@@ -1,7 +1,7 @@
 /**
  * F03 thundering herd, in real time: 200 agent runs start together against a server that answers
  * 429 with `retry-after: 1` for its first 2 seconds. Retry-After is a floor with up to 25 % jitter
- * on top (RELIABILITY §8), so the retries must spread out instead of arriving as one spike, the
+ * on top (docs/reliability.md), so the retries must spread out instead of arriving as one spike, the
  * single retry budget (client and turn layers together) must hold, and every run must finish
  * inside its deadline.
  */

@@ -1,5 +1,5 @@
 /**
- * F02 soak, fast tier (RELIABILITY §7), in real time over real sockets: 500 agent runs, 100 in
+ * F02 soak, fast tier (docs/reliability.md), in real time over real sockets: 500 agent runs, 100 in
  * sequence then 400 at 100-way concurrency, mixing successes, a 429 then a retry, interruptions
  * mid-stream (30 %), tool timeouts and malformed SSE. Afterwards nothing may be left behind: no
  * extra active sockets or timers (`process.getActiveResourcesInfo()`), the server's connections

@@ -1,6 +1,6 @@
 /**
  * The two gates `npm test` adds after vitest must be able to fail: scripts/case-coverage.mjs (all
- * 67 RELIABILITY case IDs need a passing test) and scripts/canary-sweep.mjs (G01 across the suite).
+ * case IDs of docs/reliability.md need a passing test) and scripts/canary-sweep.mjs (G01 across the suite).
  * Each is run as a child process on planted inputs: a report missing an ID or holding only a
  * skipped test for it, and a sweep directory with the canary key (or only its last 8 characters)
  * in a log line, an artefact or a recorded fixture.

@@ -78,7 +78,7 @@ export type { Timeouts }
 /** The default base URL. */
 export const defaultBaseUrl = "https://api.hao.ai/v1"
 
-/** Default timers (RELIABILITY §1): connect 10 s, headers 10 min, stream idle 5 min, content idle and total off. */
+/** Default timers (docs/reliability.md): connect 10 s, headers 10 min, stream idle 5 min, content idle and total off. */
 export const defaultTimeouts: Timeouts = {
   connectMs: 10_000,
   headersMs: 600_000,
@@ -114,7 +114,7 @@ export const maxMismatchEvents = 16
 /** Largest attribute value recorded when `captureContent` is on (8 KiB). */
 export const maxContentAttributeBytes = 8 * 1024
 
-/** How the client is configured. Every field is optional; the defaults are RELIABILITY §1. */
+/** How the client is configured. Every field is optional; the defaults are in docs/reliability.md, Defaults. */
 export interface Options {
   /** API root, e.g. `https://api.hao.ai/v1` (default). Query parameters (`?key=…`) are treated as secrets. */
   readonly baseUrl?: string | undefined

@@ -1,6 +1,6 @@
 /**
  * Every way a Responses call can fail, as serialisable Schema tagged errors named as in
- * RELIABILITY.md §2: transport and HTTP errors, stream errors, response failures and decode errors.
+ * docs/reliability.md, Typed outcomes: transport and HTTP errors, stream errors, response failures and decode errors.
  * Each carries `retryable`, the number of HTTP `attempts`, one `causes` entry per failed attempt and
  * the `requestId` when the server sent one. `ResponsesError` is the union the client fails with.
  * Gotcha: no error ever holds headers, a secret or more than a 1 KiB redacted excerpt of a body;

@@ -1,6 +1,6 @@
 /**
  * `RetryPolicy`: when and how long the Responses client waits before trying a request again, as a
- * plain value in a `Context.Reference` (defaults = RELIABILITY §1). Swap it per client
+ * plain value in a `Context.Reference` (defaults: docs/reliability.md, Defaults). Swap it per client
  * (`ResponsesClient.Options.retryPolicy`), per run (`Effect.provideService(RetryPolicy, …)`) or per
  * app (`RetryPolicy.layer({ maxRetries: 5 })`); `decide` is the pure function the client's retry
  * loop calls after each failed attempt. Jitter draws come from Effect's `Random`, so a seeded or
@@ -30,7 +30,7 @@ export interface RetryPolicy {
   readonly retryStatuses: ReadonlyArray<number>
 }
 
-/** The defaults of RELIABILITY §1 (openai-node's values). */
+/** The defaults of docs/reliability.md, Defaults (openai-node's values). */
 export const defaults: RetryPolicy = {
   maxRetries: 2,
   initialDelayMs: 500,

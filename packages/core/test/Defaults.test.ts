@@ -1,5 +1,5 @@
 /**
- * Config tests for every RELIABILITY §1 default owned by the Responses client: retry budget and
+ * Config tests for every default (docs/reliability.md, Defaults) owned by the Responses client: retry budget and
  * statuses, the backoff formula, Retry-After handling, timers, error-body limits, the SSE event cap,
  * redacted headers, idempotency and the attempt header, the default base URL and `layerConfig`'s
  * key rules. Each fails if the default changes; the behavioural ones also check the client uses it.
@@ -20,7 +20,7 @@ import * as ResponsesClient from "../src/ResponsesClient.ts"
 import * as RetryPolicy from "../src/RetryPolicy.ts"
 import { canaryKey, clientOver, completed, errorResponse, json, makeFake, request } from "./support/fakeHttp.ts"
 
-describe("Defaults (RELIABILITY §1)", () => {
+describe("Defaults (docs/reliability.md)", () => {
   it("max retries is 2 (3 attempts)", () => {
     assert.strictEqual(RetryPolicy.defaults.maxRetries, 2)
   })

@@ -1,5 +1,5 @@
 /**
- * F05 keepalive streams, fast tier (RELIABILITY §7), in real time over real sockets: 100
+ * F05 keepalive streams, fast tier (docs/reliability.md), in real time over real sockets: 100
  * concurrent streams are held open for 10 s by `: keep-alive` comments every second while the
  * stream-idle timeout is lowered to 3 s. Comments are bytes, so they reset the idle timer: no
  * stream may time out, every one must complete, and an idle stream may cost at most 64 KiB of heap

@@ -1,6 +1,6 @@
 /**
  * The SSE decoding layer (`internal/sse.ts`): framing, sentinels, malformed payloads, size caps,
- * error events and truncation, cases B02–B12, C01, C02, C06(a)(c), C09 of RELIABILITY.md. Streams
+ * error events and truncation, cases B02–B12, C01, C02, C06(a)(c), C09 of docs/reliability.md. Streams
  * are built in memory (no sockets); upstream bodies are `scriptedUpstream`s that record their
  * release and die if pulled after their script.
  */

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-// The static scan of scripts/static-scan.mjs (part of RELIABILITY G07) run on throw-away trees.
+// The static scan of scripts/static-scan.mjs (part of G07, docs/reliability.md) run on throw-away trees.
 const scanner = new URL("../../../scripts/static-scan.mjs", import.meta.url).pathname
 
 const scan = (files: Record<string, string>) => {

@@ -1,5 +1,5 @@
 /**
- * Config tests for the defaults of the fake server that the RELIABILITY suite relies on (§3, §4):
+ * Config tests for the defaults of the fake server that the reliability cases rely on (docs/reliability.md):
  * it listens on 127.0.0.1 only (no test reaches the internet), on a random port; a streamed turn is
  * `event:` + `data:` frames with LF line ends, one event per write, ending in `data: [DONE]`; ids are
  * counter-based per server; every request and its headers are recorded; and fixtures keep only four

@@ -1,5 +1,5 @@
 /**
- * The shipped `fetch` tool (RELIABILITY.md G07): fetches an http(s) URL for the model, refusing loopback,
+ * The shipped `fetch` tool (docs/reliability.md G07): fetches an http(s) URL for the model, refusing loopback,
  * private, link-local, CGNAT, metadata and other special-purpose destinations. The check runs on the
  * *resolved* IP at every redirect hop, and the connection is pinned to the checked IP (no DNS rebinding).
  * Responses are capped at 1 MiB and 10 s by default; an allowlist (opt-in) opens specific hosts.

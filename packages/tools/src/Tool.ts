@@ -32,10 +32,10 @@ export type FailurePolicy =
       readonly whenExhausted?: "feedback" | "fail" | undefined
     }
 
-/** Default per-tool timeout (RELIABILITY.md §1). */
+/** Default per-tool timeout (docs/reliability.md, Defaults). */
 export const defaultTimeout: Duration.Duration = Duration.seconds(120)
 
-/** Default output cap in UTF-8 bytes (RELIABILITY.md §1). */
+/** Default output cap in UTF-8 bytes (docs/reliability.md, Defaults). */
 export const defaultMaxOutputBytes = 65_536
 
 /**

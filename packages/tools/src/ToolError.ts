@@ -1,5 +1,5 @@
 /**
- * Every way a tool call can go wrong, as serialisable Schema tagged errors named as in RELIABILITY.md §2.4.
+ * Every way a tool call can go wrong, as serialisable Schema tagged errors named as in docs/reliability.md.
  * By default each one becomes a `function_call_output` the model can act on (`Toolkit.handle` records it in
  * the call's `outcome`); only `ToolNotFound`, `ToolFailed` and `ToolTimeout` can fail a run, and only when
  * a policy says so (`unknownTool: "fail"`, `failurePolicy: "fail"`). `ToolDefinitionError` is different:

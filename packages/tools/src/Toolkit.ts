@@ -136,7 +136,7 @@ export interface HandleAllOptions extends HandleOptions {
   readonly concurrency?: number | undefined
 }
 
-/** Default number of tool calls in flight per turn (RELIABILITY.md §1). */
+/** Default number of tool calls in flight per turn (docs/reliability.md, Defaults). */
 export const defaultConcurrency = 8
 
 /** Default stop grace period after a handler is interrupted. */

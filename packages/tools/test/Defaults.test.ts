@@ -1,5 +1,5 @@
 /**
- * Config tests for every RELIABILITY §1 default owned by `@volley/tools`: per-tool timeout
+ * Config tests for every default (docs/reliability.md, Defaults) owned by `@volley/tools`: per-tool timeout
  * (120 s, fed back), output cap (64 KiB with a note), the fed-back error shape (≤ 2 KiB, no stack,
  * redacted), tool calls in flight (8), unknown tools (fed back with up to 50 names), content in
  * spans (off), the per-tool option defaults (strict, no approval, idempotent, feedback policy) and
@@ -17,7 +17,7 @@ import { call, expectError } from "./support.ts"
 
 const Plain = Tool.make("plain", { description: "A tool with every option left at its default" })
 
-describe("Defaults (RELIABILITY §1)", () => {
+describe("Defaults (docs/reliability.md)", () => {
   it("per-tool timeout is 120 s", () => {
     assert.strictEqual(Duration.toMillis(Tool.defaultTimeout), 120_000)
     assert.strictEqual(Duration.toMillis(Plain.timeout), 120_000)

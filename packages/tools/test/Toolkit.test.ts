@@ -1,6 +1,6 @@
 /**
  * `Toolkit`: definition-time validation, handlers as a layer, and every way a call can go wrong
- * (RELIABILITY.md cases D01–D06, D09–D14, G06), per-tool options, concurrency and interruption.
+ * (docs/reliability.md cases D01–D06, D09–D14, G06), per-tool options, concurrency and interruption.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer, Logger, Ref, Schema } from "effect"

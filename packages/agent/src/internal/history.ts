@@ -66,7 +66,7 @@ export const checkPairing = (state: PairingState, items: ReadonlyArray<InputItem
 export const validatePairing = (items: ReadonlyArray<InputItem>): PairingIssue | undefined =>
   checkPairing(pairingState(), items)
 
-/** The JSON text `{"error":{"type":…,"message":…}}` fed back to the model (RELIABILITY §3). */
+/** The JSON text `{"error":{"type":…,"message":…}}` fed back to the model (docs/reliability.md, Conventions). */
 export const errorText = (type: string, message: string): string =>
   JSON.stringify({ error: { type, message: message.length > 2000 ? `${message.slice(0, 2000)}…` : message } })
 

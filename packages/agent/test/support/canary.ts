@@ -1,5 +1,5 @@
 /**
- * The canary API key of the agent tests (RELIABILITY G01): `VOLLEY_CANARY_KEY` when `npm test`
+ * The canary API key of the agent tests (docs/reliability.md G01): `VOLLEY_CANARY_KEY` when `npm test`
  * set one for the whole suite (scripts/test.mjs, swept afterwards by scripts/canary-sweep.mjs),
  * otherwise a fresh `sk-volley-CANARY-<random>` per test process. `dropArtefact` hands what a test
  * produced (rendered errors, spans, events) to that suite-wide sweep.

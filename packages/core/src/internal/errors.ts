@@ -69,7 +69,7 @@ export const parseErrorBody = (body: string): ErrorBody => {
   }
 }
 
-/** The typed error for a non-2xx status (RELIABILITY §2.1) and whether it may be retried. */
+/** The typed error for a non-2xx status (docs/reliability.md, Typed outcomes) and whether it may be retried. */
 export const fromStatus = (input: StatusInput): AttemptFailure => {
   const { status, needles } = input
   const parsed = parseErrorBody(input.body)

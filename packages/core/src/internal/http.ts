@@ -45,7 +45,7 @@ import { redactWith, truncateUtf8 } from "./redact.ts"
 import { parseRetryAfter } from "./retryAfter.ts"
 import { decodeEvents } from "./sse.ts"
 
-/** Timer settings in milliseconds (RELIABILITY §1). `undefined` = off. */
+/** Timer settings in milliseconds (docs/reliability.md, Defaults). `undefined` = off. */
 export interface Timeouts {
   /** TCP/TLS connect (enforced by the transport: `layerConfig` configures undici with it). */
   readonly connectMs: number
@@ -69,7 +69,7 @@ export interface Endpoint {
   readonly auth: readonly [name: string, value: Redacted.Redacted<string>] | undefined
   /** Extra static headers. */
   readonly headers: Readonly<Record<string, string>>
-  /** Header names never to show anywhere (the §1 list plus the auth header). */
+  /** Header names never to show anywhere (the redacted list, docs/reliability.md, plus the auth header). */
   readonly redactedHeaderNames: ReadonlyArray<string>
   /** Prepared secret needles for `redactWith`. */
   readonly needles: ReadonlyArray<string>

@@ -7,7 +7,7 @@
  * Gotcha: redact *before* truncating, or a secret cut in half at the boundary survives.
  */
 
-/** Headers whose values are never logged, traced or put on errors (RELIABILITY §1 Redaction). */
+/** Headers whose values are never logged, traced or put on errors (docs/reliability.md, Defaults: Redaction). */
 export const redactedHeaderNames: ReadonlyArray<string> = [
   "authorization",
   "api-key",

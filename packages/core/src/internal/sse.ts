@@ -38,7 +38,7 @@ import { makeFrameParser } from "./sseFrames.ts"
 
 /** Options of `decodeEvents` / `makeEventDecoder`. */
 export interface DecodeOptions {
-  /** Largest pending SSE event, in UTF-16 code units (= bytes for ASCII). Default 16 MiB (RELIABILITY §1). */
+  /** Largest pending SSE event, in UTF-16 code units (= bytes for ASCII). Default 16 MiB (docs/reliability.md). */
   readonly maxEventSize?: number
   /**
    * Largest total of body bytes one stream may send, events, comments and `retry:` lines included.

@@ -59,7 +59,7 @@ export interface CallOptions {
 }
 
 const MAX_LISTED_TOOLS = 50
-/** Span attributes are capped at 8 KiB (RELIABILITY.md G03). */
+/** Span attributes are capped at 8 KiB (docs/reliability.md G03). */
 const MAX_CAPTURED = 8192
 
 /** Look a tool up by own name, honouring the enabled set. */
