@@ -159,22 +159,8 @@ export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutput
   issue: Schema.String
 }) {}
 
-/** A `ResponsesError` from the model call (after the client's and the turn's retries). */
-export const ModelCallError = Schema.Union([
-  ResponsesError.NetworkError,
-  ResponsesError.RequestTimeout,
-  ResponsesError.RateLimitError,
-  ResponsesError.QuotaExhaustedError,
-  ResponsesError.AuthenticationError,
-  ResponsesError.InvalidRequestError,
-  ResponsesError.InternalProviderError,
-  ResponsesError.StreamProtocolError,
-  ResponsesError.EventTooLarge,
-  ResponsesError.ResponseTooLarge,
-  ResponsesError.StreamTruncated,
-  ResponsesError.ResponseFailed,
-  ResponsesError.ResponseDecodeError
-])
+/** A `ResponsesError` from the model call (after the client's and the turn's retries): core's own union. */
+export const ModelCallError = ResponsesError.ResponsesErrorSchema
 
 /** The model call failed; `error` is the client's typed error. */
 export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {

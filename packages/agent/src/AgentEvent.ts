@@ -1,8 +1,8 @@
 /**
  * The one event vocabulary of a run, as emitted by `agent.stream(input)`: `RunStart`, `TurnStart`,
  * `TextDelta`, `ReasoningDelta`, `ToolCallStart`, `ToolCallArgumentsDelta`, `ToolCallEnd`,
- * `ToolResult`, `TurnRestarted`, `TurnEnd` (with usage), `NeedsApproval` and `RunEnd` (with the
- * stop reason). Every event is a plain tagged object described by a Schema, so a server can
+ * `ToolResult`, `TurnRestarted`, `TurnEnd` (with usage), `NeedsApproval`, `Warning` and `RunEnd`
+ * (with the stop reason). Every event is a plain tagged object described by a Schema, so a server can
  * forward it to a UI as JSON (`AgentEvent` encodes and decodes). Gotcha: after `TurnRestarted` a
  * UI must drop the partial text and tool-call deltas of that turn: the model call starts again.
  */
@@ -82,6 +82,27 @@ export const NeedsApproval = Schema.TaggedStruct("NeedsApproval", {
   arguments: Schema.String,
   argsHash: Schema.String
 })
+/** One position where a terminal `output` differs from the streamed items (see `Warning`). */
+export const OutputDifference = Schema.Struct({
+  outputIndex: Schema.Number,
+  /** `unannounced`: only in the terminal output; `dropped`: streamed only; `changed`: both, different. */
+  kind: Schema.Literals(["unannounced", "dropped", "changed"]),
+  itemType: Schema.String,
+  callId: Schema.optionalKey(Schema.String),
+  name: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * Something the model's stream did that the run tolerated. `OutputMismatch`: the terminal response's
+ * `output` disagrees with the streamed `output_item.done` items; the terminal output wins (it is what
+ * goes into the history and whose calls run), and `differences` lists where (at most 64).
+ */
+export const Warning = Schema.TaggedStruct("Warning", {
+  turn: Schema.Number,
+  kind: Schema.Literals(["OutputMismatch"]),
+  message: Schema.String,
+  differences: Schema.Array(OutputDifference)
+})
 /** The run ended, with why and the total usage. */
 export const RunEnd = Schema.TaggedStruct("RunEnd", {
   runId: Schema.String,
@@ -102,6 +123,7 @@ export const AgentEvent = Schema.Union([
   TurnRestarted,
   TurnEnd,
   NeedsApproval,
+  Warning,
   RunEnd
 ])
 /** Any event of a run. */

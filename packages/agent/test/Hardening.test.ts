@@ -28,6 +28,21 @@ const setup = (steps: ReadonlyArray<FakeStep>) => {
   return { fake, runs, layer: Layer.mergeAll(fake.layer, testToolsLayer(runs)) }
 }
 
+// the local Responses server on 127.0.0.1 and the real client over undici
+const overHttp = (script: ReadonlyArray<M.Step>) => {
+  const runs = makeRuns()
+  const client = Layer.unwrap(
+    Effect.gen(function* () {
+      const server = yield* ResponsesServer.ResponsesServer
+      return ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: Redacted.make("sk-test-key") })
+    })
+  )
+  return {
+    runs,
+    layer: Layer.mergeAll(client, testToolsLayer(runs)).pipe(Layer.provideMerge(ResponsesServer.layer(script)))
+  }
+}
+
 const outputsOf = (json: ReadonlyArray<string>) =>
   json
     .map((text) => JSON.parse(text) as { type?: string; call_id?: string; output?: string })
@@ -333,18 +348,6 @@ describe("issue 13: approvals are bound to run, call, name, arguments and nonce,
 })
 
 describe("issue 13: turn restarts obey the client's retry policy (real sockets, stream mode)", () => {
-  // the local Responses server on 127.0.0.1 and the real client over undici
-  const overHttp = (script: ReadonlyArray<M.Step>) => {
-    const runs = makeRuns()
-    const client = Layer.unwrap(
-      Effect.gen(function* () {
-        const server = yield* ResponsesServer.ResponsesServer
-        return ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: Redacted.make("sk-test-key") })
-      })
-    )
-    return Layer.mergeAll(client, testToolsLayer(runs)).pipe(Layer.provideMerge(ResponsesServer.layer(script)))
-  }
-
   for (const status of [429, 503]) {
     it.live(`retry-after: 999999 on a ${status}: exactly 1 request, no TurnRestarted, the client's typed error`, () =>
       Effect.gen(function* () {
@@ -356,7 +359,7 @@ describe("issue 13: turn restarts obey the client's retry policy (real sockets, 
           )
           const server = yield* ResponsesServer.ResponsesServer
           return { events, error, requests: yield* server.requests }
-        }).pipe(Effect.provide(overHttp([refusal, refusal, refusal, M.message("never")])))
+        }).pipe(Effect.provide(overHttp([refusal, refusal, refusal, M.message("never")]).layer))
         assert.strictEqual(requests.length, 1)
         assert.notInclude(
           events.map((event) => event._tag),
@@ -379,12 +382,62 @@ describe("issue 13: turn restarts obey the client's retry policy (real sockets, 
         const events = yield* Stream.runCollect(assistant.stream("Q"))
         const server = yield* ResponsesServer.ResponsesServer
         return { events, requests: yield* server.requests }
-      }).pipe(Effect.provide(overHttp([M.withFault(answer, { dropAfterEvents: 5, drop: "reset" }), answer])))
+      }).pipe(Effect.provide(overHttp([M.withFault(answer, { dropAfterEvents: 5, drop: "reset" }), answer]).layer))
       assert.include(
         events.map((event) => event._tag),
         "TurnRestarted"
       )
       assert.strictEqual(requests.length, 2)
+    })
+  )
+})
+
+describe("issue 13: a terminal output that disagrees with the streamed items", () => {
+  it.live("the terminal output wins (its call runs) after a Warning that lists every difference", () =>
+    Effect.gen(function* () {
+      // SSE on a real socket: the stream announces echo (call_streamed), the terminal says charge_card
+      const streamed = M.toEvents(M.functionCall("echo", { text: "announced" }, { callId: "call_streamed" }), {
+        model: "m",
+        input: []
+      }) as Array<Record<string, unknown>>
+      const terminal = streamed.at(-1) as { type: string; response: Record<string, unknown> }
+      assert.strictEqual(terminal.type, "response.completed")
+      terminal.response = {
+        ...terminal.response,
+        output: [
+          {
+            type: "function_call",
+            id: "fc_terminal",
+            call_id: "call_terminal",
+            name: "charge_card",
+            arguments: '{"amount":5}',
+            status: "completed"
+          }
+        ]
+      }
+      const sse = M.sse(streamed.map((event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`))
+      const { runs, layer } = overHttp([sse, M.message("Done.")])
+      const events = yield* Stream.runCollect(assistant.stream("go")).pipe(Effect.provide(layer))
+      const tags = events.map((event) => event._tag)
+      const warning = events.find((event) => event._tag === "Warning")
+      assert.deepStrictEqual(warning?._tag === "Warning" ? [warning.turn, warning.kind, warning.differences] : [], [
+        1,
+        "OutputMismatch",
+        [{ outputIndex: 0, kind: "changed", itemType: "function_call", callId: "call_terminal", name: "charge_card" }]
+      ])
+      assert.include(warning?._tag === "Warning" ? warning.message : "", "the terminal output is what runs")
+      assert.isBelow(tags.indexOf("Warning"), tags.indexOf("TurnEnd"), "before the turn ends and anything runs")
+      assert.deepStrictEqual(
+        runs.calls.map((call) => [call.name, call.callId]),
+        [["charge_card", "call_terminal"]]
+      )
+      // the announced-only call never ran; a matching terminal output gives no warning
+      const plain = setup([M.functionCall("echo", { text: "x" }), M.message("Done.")])
+      const quiet = yield* Stream.runCollect(assistant.stream("go").pipe(Stream.provide(plain.layer)))
+      assert.notInclude(
+        quiet.map((event) => event._tag),
+        "Warning"
+      )
     })
   )
 })

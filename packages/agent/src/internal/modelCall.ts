@@ -3,7 +3,8 @@
  * SSE stream, maps provider events to `AgentEvent`s as they arrive and returns the final response.
  * When a stream drops after events reached the consumer (or fails in a retryable way after them), the
  * call is re-run from scratch under the shared retry budget, after a `TurnRestarted` event (C06, A10);
- * a failure before the first event is the client's to retry, and is final here.
+ * a failure before the first event is the client's to retry, and is final here. A terminal output
+ * that disagrees with the streamed items wins, after a `Warning` listing the differences.
  * A plain drop restarts at once; another retryable failure (e.g. an overloaded `error` event)
  * first waits the `RetryPolicy` backoff.
  * Gotcha: the attempts already spent are passed to the client as `previousAttempts`, so the client
@@ -12,7 +13,7 @@
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
-import { RetryPolicy } from "@volley/core"
+import { ResponseAccumulator, RetryPolicy } from "@volley/core"
 import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
 import { StreamTruncated } from "@volley/core/ResponsesError"
 import type { ResponsesError } from "@volley/core/ResponsesError"
@@ -123,6 +124,8 @@ const consume = (
       }),
       Effect.flatMap(() => {
         const final = folder.final()
+        if (final !== undefined && folder.differences.length > 0)
+          return Effect.as(context.emit(outputMismatch(context.turn, folder.differences)), final)
         return final === undefined
           ? Effect.fail(
               new StreamTruncated({
@@ -138,12 +141,34 @@ const consume = (
     )
   })
 
+/** The `Warning` for a terminal output that disagrees with the streamed items. */
+const outputMismatch = (turn: number, differences: ReadonlyArray<ResponseAccumulator.OutputDifference>): AgentEvent => {
+  const calls = differences.filter((difference) => difference.callId !== undefined).length
+  return {
+    _tag: "Warning",
+    turn,
+    kind: "OutputMismatch",
+    message: `the terminal output differs from the streamed items at ${differences.length} position(s)${
+      calls > 0 ? `, ${calls} of them function calls` : ""
+    }; the terminal output is what runs`,
+    differences: differences.map((difference) => ({
+      outputIndex: difference.outputIndex,
+      kind: difference.kind,
+      itemType: difference.itemType,
+      ...(difference.callId === undefined ? {} : { callId: difference.callId }),
+      ...(difference.name === undefined ? {} : { name: difference.name })
+    }))
+  }
+}
+
 /** Folds provider events into agent events and the final response. */
 class EventFolder {
   readonly turn: number
   responseId: string | undefined
   /** Events received so far (a failure with none came before the first event). */
   received = 0
+  /** How the terminal output differs from the streamed items (set by `final`). */
+  differences: ReadonlyArray<ResponseAccumulator.OutputDifference> = []
   private terminal: Response | undefined
   private readonly done = new Map<number, OutputItem>()
   private readonly callIds = new Map<number, string>()
@@ -206,12 +231,16 @@ class EventFolder {
     return [...this.done.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1])
   }
 
-  /** The terminal response; its output falls back to the `output_item.done` items when empty. */
+  /**
+   * The terminal response; its output falls back to the `output_item.done` items when empty. A non-empty
+   * terminal output wins, and how it differs from the streamed items is left in `differences`.
+   */
   final(): Response | undefined {
     const terminal = this.terminal
     if (terminal === undefined) return undefined
-    if ((terminal.output === undefined || terminal.output.length === 0) && this.done.size > 0)
-      return { ...terminal, output: this.items() }
+    if (terminal.output === undefined || terminal.output.length === 0)
+      return this.done.size > 0 ? { ...terminal, output: this.items() } : terminal
+    this.differences = ResponseAccumulator.compareOutput(this.items(), terminal.output)
     return terminal
   }
 }
