@@ -670,6 +670,34 @@ describe("ResponsesClient: secrets and configuration", () => {
     })
   )
 
+  it.effect("G01 a server echoing the Authorization header into x-request-id: no error type carries the key", () =>
+    Effect.gen(function* () {
+      const sse = (body: string, echo: string) =>
+        new Response(body, { headers: { "content-type": "text/event-stream", "x-request-id": echo } })
+      const created = `data: ${JSON.stringify({ type: "response.created", response: { id: "resp_1" } })}\n\n`
+      const replies: Record<string, (echo: string) => Response> = {
+        AuthenticationError: (echo) => errorResponse(401, { "x-request-id": echo }),
+        InternalProviderError: (echo) => errorResponse(500, { "x-request-id": echo }),
+        ResponseDecodeError: (echo) =>
+          new Response("not json", { headers: { "content-type": "application/json", "x-request-id": echo } }),
+        StreamTruncated: (echo) => sse(created, echo),
+        StreamProtocolError: (echo) => sse(`${created}data: {oops}\n\n`, echo)
+      }
+      for (const [tag, reply] of Object.entries(replies)) {
+        const fake = makeFake((_, req) => reply(req.headers.authorization ?? ""))
+        const client = yield* clientOver(fake, { retryPolicy: { maxRetries: 0 } })
+        const call = tag.startsWith("Stream") ? Stream.runDrain(client.stream(request)) : client.create(request)
+        const error = failureOf(yield* Effect.exit(call))
+        assert.strictEqual(error._tag, tag)
+        assert.include(error.requestId ?? "", "Bearer", tag)
+        for (const rendering of [error.requestId ?? "", String(error), JSON.stringify(error)]) {
+          assert.notInclude(rendering, canaryKey, tag)
+          assert.notInclude(rendering, canaryKey.slice(-8), tag)
+        }
+      }
+    })
+  )
+
   it.effect("G01 a failed response echoing the key in its error and output: the partial is redacted too", () =>
     Effect.gen(function* () {
       const fake = makeFake(() =>
