@@ -1,20 +1,19 @@
 /**
- * `volley-local`: a deterministic, rule-based stand-in for a real model, so the demo and examples
- * run with no API key (it reports the model name `volley-local`). With tools offered it calls every
- * tool the latest user message mentions, several in one turn (one call per place for a place
- * parameter: "weather in Paris and the time in Tokyo" gives `get_weather` and `get_time`), filling
- * other parameters from the tool's JSON Schema and the prompt (enums named in it, numbers, quoted
- * strings, noun phrases; never the whole prompt). Steps asked in order ("find X, then Y") run in
- * later rounds fed by earlier outputs (ids, cities); once no call is left, or an output is an error,
- * or `maxToolRounds` is reached, it answers from the outputs. With a `json_schema` text format it
- * answers JSON fitting the schema; otherwise a short honest message. Entry points: `respond`,
- * `responder` (a script step), `layer`. Gotcha: it is stateless, like the real API: the round it is
- * in is read from the calls already in the request's history, so the same request gives the same turn.
+ * `volley-local`: a deterministic, rule-based stand-in for a real model (model name `volley-local`),
+ * so the demo and examples run with no API key. With tools offered it calls every tool the latest
+ * user message mentions, several in one turn, filling their parameters from each tool's JSON Schema
+ * and the prompt (places, enums, numbers, quoted strings, noun phrases; never the whole prompt);
+ * steps asked in order ("find X, then Y") run in later rounds fed by earlier outputs, one call a turn
+ * under `parallel_tool_calls: false`. Once no call is left, an output is an error or `maxToolRounds`
+ * is reached, it answers from the outputs (as JSON fitting a `json_schema` text format), and with no
+ * tool to call it says what it is. Entry points: `respond`, `responder` (a script step), `layer`.
+ * Gotcha: it is stateless like the real API: the round is read from the calls in the request's
+ * history, so the same request always gives the same turn.
  */
 import type { CreateRequest, FunctionCall, FunctionCallOutput, InputItem } from "@volley/core/ResponsesSchema"
 import type * as Layer from "effect/Layer"
 import { chat, failureOf, schemaAnswer, structuredAnswer, summarise } from "./internal/localAnswer.ts"
-import { callsFor, chainOf, emptyChain, planRounds } from "./internal/localPlan.ts"
+import { callsFor, chainOf, emptyChain, type PlannedCall, planRounds, type Step } from "./internal/localPlan.ts"
 import * as LocalText from "./internal/localText.ts"
 import { estimateTokens } from "./internal/render.ts"
 import { inputItems, messageText } from "./RecordedRequest.ts"
@@ -72,13 +71,9 @@ const decide = (request: CreateRequest): ScriptedModel.Turn => {
     question,
     before.filter((item): item is FunctionCall => item.type === "function_call")
   )
-  const done = roundsDone(after)
   const settled = calls.every((call) => outputs.some((o) => o.call_id === call.call_id))
   const failed = outputs.some((output) => failureOf(output) !== undefined)
-  const next =
-    settled && !failed && done < maxToolRounds && done < rounds.length
-      ? callsFor(rounds[done]!, question, done === 0 ? emptyChain : chainOf(outputs))
-      : []
+  const next = !settled || failed ? [] : nextCalls(rounds, question, after, request.parallel_tool_calls === false)
   if (next.length > 0)
     return ScriptedModel.turn(...next.map((call) => ScriptedModel.functionCall(call.name, call.arguments)))
   if (calls.length > 0) {
@@ -94,8 +89,35 @@ const decide = (request: CreateRequest): ScriptedModel.Turn => {
   )
 }
 
+// The calls of the next round: the round index is the number of batches of calls since the user
+// spoke. With `parallel_tool_calls: false` one call a turn: the calls made so far are matched
+// against the planned rounds in order, and the first planned call not made yet comes next.
+const nextCalls = (
+  rounds: ReadonlyArray<ReadonlyArray<Step>>,
+  question: string,
+  after: ReadonlyArray<InputItem>,
+  oneAtATime: boolean
+): ReadonlyArray<PlannedCall> => {
+  const calls = after.filter((item): item is FunctionCall => item.type === "function_call")
+  const outputs = after.filter((item): item is FunctionCallOutput => item.type === "function_call_output")
+  const last = Math.min(rounds.length, maxToolRounds)
+  if (!oneAtATime) {
+    const done = batches(after)
+    return done < last ? callsFor(rounds[done]!, question, done === 0 ? emptyChain : chainOf(outputs)) : []
+  }
+  let made = 0
+  for (let round = 0; round < last; round++) {
+    const earlier = new Set(calls.slice(0, made).map((call) => call.call_id))
+    const chain = round === 0 ? emptyChain : chainOf(outputs.filter((output) => earlier.has(output.call_id)))
+    const planned = callsFor(rounds[round]!, question, chain)
+    if (calls.length - made < planned.length) return planned.slice(calls.length - made, calls.length - made + 1)
+    made += planned.length
+  }
+  return []
+}
+
 // The batches of calls made since the user spoke: each run of consecutive `function_call` items is one.
-const roundsDone = (items: ReadonlyArray<InputItem>): number => {
+const batches = (items: ReadonlyArray<InputItem>): number => {
   let count = 0
   let inBatch = false
   for (const item of items) {

@@ -43,11 +43,11 @@ const handlers: Handlers = {
 }
 
 /** Runs `prompt` the way an agent loop would (at most 10 requests): each round's calls, then the answer. */
-const converse = (prompt: string, run: Handlers = handlers) => {
+const converse = (prompt: string, run: Handlers = handlers, extra: Partial<CreateRequest> = {}) => {
   const input: Array<InputItem> = [{ role: "user", content: prompt }]
   const rounds: Array<Array<string>> = []
   for (let request = 0; request < 10; request++) {
-    const body: CreateRequest = { model: "m", input: [...input], tools }
+    const body: CreateRequest = { model: "m", input: [...input], tools, ...extra }
     const turn = LocalModel.respond(body)
     assert.deepStrictEqual(LocalModel.respond(body), turn, "the same request gives the same turn")
     const calls = turn.items.flatMap((item) => (item._tag === "FunctionCall" ? [item] : []))
@@ -106,6 +106,31 @@ describe("LocalModel: chained tool calls", () => {
   it("without a sequence word, the steps are one parallel round", () => {
     const { rounds } = converse("What's the weather in Oslo and the warmest city in Asia?")
     assert.deepStrictEqual(rounds, [['get_weather({"city":"Oslo"})', 'find_warmest_city({"region":"Asia"})']])
+  })
+})
+
+describe("LocalModel: parallel_tool_calls false", () => {
+  it("the same calls come one a turn, parallel ones and chained ones, then the same answer", () => {
+    const oneAtATime = { parallel_tool_calls: false }
+    const both = converse("Weather in Paris and Tokyo, then find the warmest city in Asia", handlers, oneAtATime)
+    assert.deepStrictEqual(both.rounds, [
+      ['get_weather({"city":"Paris"})'],
+      ['get_weather({"city":"Tokyo"})'],
+      ['find_warmest_city({"region":"Asia"})']
+    ])
+    assert.strictEqual(both.answer, converse("Weather in Paris and Tokyo, then find the warmest city in Asia").answer)
+    const chained = converse("Find the customer named 'Ada' and then list her orders", handlers, oneAtATime)
+    assert.deepStrictEqual(chained.rounds, [
+      ['find_customer({"name":"Ada"})'],
+      ['list_orders({"customer_id":"c_42","status":"all"})']
+    ])
+  })
+
+  it("still at most maxToolRounds rounds of the plan", () => {
+    const { rounds } = converse("Weather in Paris, then Tokyo, then Oslo, then Rome, then Berlin", handlers, {
+      parallel_tool_calls: false
+    })
+    assert.strictEqual(rounds.length, LocalModel.maxToolRounds)
   })
 })
 
