@@ -22,12 +22,13 @@ import * as Stream from "effect/Stream"
 import { RetryPolicy } from "@volley/core"
 import { ResponsesClient } from "@volley/core/ResponsesClient"
 import type { FunctionTool, InputItem, ProviderRouting, TextFormat, ToolChoice } from "@volley/core/ResponsesSchema"
+import { Tool } from "@volley/tools"
 import type { AgentEvent } from "./AgentEvent.ts"
 import * as AgentError from "./AgentError.ts"
 import * as AgentKnobs from "./AgentKnobs.ts"
 import * as ApprovalLedger from "./ApprovalLedger.ts"
 import { sign } from "./internal/approval.ts"
-import { argsHash, inputItems } from "./internal/history.ts"
+import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
 import {
   type AgentSpec,
   closeBatch,
@@ -244,6 +245,9 @@ const outputSpec = <A>(
   return {
     textFormat,
     decodeOutput: (text) => {
+      // the schema's decoder is recursive: model JSON nested deeper than the one limit never reaches it
+      if (nestsDeeperThan(text, Tool.maxArgumentsDepth))
+        return { ok: false, issue: `the JSON nests deeper than ${Tool.maxArgumentsDepth} levels` }
       const exit = decode(text)
       if (Exit.isSuccess(exit)) return { ok: true, value: exit.value }
       const error = Cause.squash(exit.cause)

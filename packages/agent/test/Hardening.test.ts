@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { ResponsesClient } from "@volley/core"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
@@ -15,7 +16,7 @@ import * as AgentError from "../src/AgentError.ts"
 import type { AgentEvent } from "../src/AgentEvent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
 import * as ApprovalLedger from "../src/ApprovalLedger.ts"
-import { argsHash, validatePairing } from "../src/internal/history.ts"
+import { argsHash, nestsDeeperThan, validatePairing } from "../src/internal/history.ts"
 import * as RunState from "../src/RunState.ts"
 import { type FakeStep, inputJson, makeFake } from "./support/FakeClient.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
@@ -439,5 +440,41 @@ describe("issue 13: a terminal output that disagrees with the streamed items", (
         "Warning"
       )
     })
+  )
+})
+
+describe("issue 13: structured output nested too deep", () => {
+  interface Tree {
+    readonly children: ReadonlyArray<Tree>
+  }
+  const Tree: Schema.Codec<Tree> = Schema.Struct({
+    children: Schema.Array(Schema.suspend((): Schema.Codec<Tree> => Tree))
+  })
+  const nested = (levels: number) => `${'{"children":['.repeat(levels)}${"]}".repeat(levels)}`
+
+  it("nestsDeeperThan is one iterative pass: strings are skipped, 1,000,000 levels do not overflow", () => {
+    assert.isFalse(nestsDeeperThan('{"a":"[[[[[[","b":[1,[2]]}', 3))
+    assert.isTrue(nestsDeeperThan('{"a":[[[1]]]}', 3))
+    assert.isFalse(nestsDeeperThan('{"a":"\\"[[[["}', 1))
+    assert.isTrue(nestsDeeperThan("[".repeat(1_000_000), 256))
+  })
+
+  it.effect(
+    "a recursive output schema and an answer nested 20,000 deep: StructuredOutputInvalid naming the limit",
+    () =>
+      Effect.gen(function* () {
+        const treeAgent = Agent.make({ name: "tree", model: "m", output: Tree })
+        const deep = nested(20_000)
+        const { layer } = setup([M.message(deep), M.message(deep)])
+        const error = yield* Effect.flip(treeAgent.run("a tree").pipe(Effect.provide(layer)))
+        assert.strictEqual(error._tag, "StructuredOutputInvalid")
+        assert.strictEqual(
+          error._tag === "StructuredOutputInvalid" ? error.issue : "",
+          "the JSON nests deeper than 256 levels"
+        )
+        const shallow = setup([M.message(nested(100))])
+        const ok = yield* treeAgent.run("a tree").pipe(Effect.provide(shallow.layer))
+        assert.strictEqual(ok._tag, "Completed")
+      })
   )
 })

@@ -125,6 +125,27 @@ export const argsHash = (args: string): string => {
   return `sha256:${hash("sha256", canonical, "hex")}`
 }
 
+/**
+ * Whether a JSON text nests objects and arrays deeper than `limit`: one iterative pass over the
+ * characters (strings skipped), so a hostile text cannot overflow the stack before a recursive
+ * decoder sees it. Malformed text is left for the decoder to refuse.
+ */
+export const nestsDeeperThan = (text: string, limit: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
+}
+
 /** The UTF-8 size of an item as it will appear in a request body. */
 export const itemBytes = (item: InputItem): number => Buffer.byteLength(JSON.stringify(item), "utf8")
 
