@@ -97,6 +97,33 @@ describe("Defaults (docs/reliability.md)", () => {
     assert.strictEqual(ResponsesClient.defaultMaxEventSize, 16 * 1024 * 1024)
   })
 
+  it("max SSE stream 64 MiB, max JSON body 32 MiB, 256 connections per origin (issue 13)", () => {
+    assert.strictEqual(ResponsesClient.defaultMaxStreamBytes, 64 * 1024 * 1024)
+    assert.strictEqual(ResponsesClient.defaultMaxJsonBytes, 32 * 1024 * 1024)
+    assert.strictEqual(ResponsesClient.defaultMaxConnections, 256)
+  })
+
+  it.effect("a JSON body whose content-length is over the 32 MiB default is refused unread (ResponseTooLarge)", () =>
+    Effect.gen(function* () {
+      const fake = makeFake(
+        () =>
+          new Response("{}", {
+            headers: { "content-type": "application/json", "content-length": String(32 * 1024 * 1024 + 1) }
+          })
+      )
+      const client = yield* clientOver(fake)
+      const exit = yield* Effect.exit(client.create(request))
+      const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      assert.strictEqual(error?._tag === "Some" ? error.value._tag : undefined, "ResponseTooLarge")
+    })
+  )
+
+  it("span events per streamed call: 4 retry: fields, 16 mismatches (the rest counted); redaction depth 64", () => {
+    assert.strictEqual(ResponsesClient.maxRetryFieldEvents, 4)
+    assert.strictEqual(ResponsesClient.maxMismatchEvents, 16)
+    assert.strictEqual(Redaction.maxRedactDepth, 64)
+  })
+
   it("redacted headers: authorization, api-key, x-api-key, x-amz-security-token, cookie, set-cookie", () => {
     assert.deepStrictEqual(Redaction.redactedHeaderNames, [
       "authorization",
