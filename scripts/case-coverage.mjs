@@ -5,10 +5,11 @@
 // non-skipped test title starts with its ID. When the vitest report names its test files, each
 // case's links in the doc are checked too: a linked file must hold a passing test for that ID, and
 // a file that holds one must be linked (so the doc's test column cannot drift).
-// Usage: node scripts/case-coverage.mjs <vitest-json-report> [--doc <path>]
+// Usage: node scripts/case-coverage.mjs <vitest-json-report> [--doc <path>] [--write-links]
+// `--write-links` rewrites each case row's "tests" cell from the report (after adding or moving tests).
 // Prints the covered/missing IDs and the number of skipped tests. Exits 1 on a missing ID or a
 // wrong link when VOLLEY_STRICT_CASES=1 (scripts/test.mjs sets it), and always on a doc with no case list.
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 
 const root = join(import.meta.dirname, "..")
@@ -86,8 +87,24 @@ if (named && (report.testResults ?? []).length > 0) {
     for (const file of actual)
       if (!links.includes(file)) wrongLinks.push(`${id}: ${file} has a ${id} test but is not linked`)
   }
-  if (wrongLinks.length > 0) {
-    process.stderr.write(`case links in ${relative(root, docPath)} out of date:\n`)
+  if (wrongLinks.length > 0 && args.includes("--write-links")) {
+    const text = readFileSync(docPath, "utf8").replace(
+      /^(\|[ \t]*([A-G]\d\d)[ \t]*\|.*\|)[^|\n]*\|[ \t]*$/gm,
+      (row, head, id) => {
+        if (!ids.includes(id)) return row
+        const files = [...(filesById.get(id) ?? [])].sort()
+        const cell = files.map((file) => {
+          const target = relative(dirname(docPath), join(root, file))
+          return `[${file.replace(/^packages\//, "").replace("/test/", "/")}](${target})`
+        })
+        return `${head} ${cell.join(", ")} |`
+      }
+    )
+    writeFileSync(docPath, text)
+    process.stderr.write(`case links in ${relative(root, docPath)} rewritten from the report\n`)
+    wrongLinks.length = 0
+  } else if (wrongLinks.length > 0) {
+    process.stderr.write(`case links in ${relative(root, docPath)} out of date (--write-links rewrites them):\n`)
     for (const line of wrongLinks) process.stderr.write(`  ${line}\n`)
   }
 } else {

@@ -85,6 +85,34 @@ describe("case coverage reads its IDs from docs/reliability.md", () => {
     assert.include(stale.stderr, "packages/a/test/Z.test.ts, which has no passing A01 test")
   })
 
+  it("--write-links rewrites each row's tests cell from the report, keeping the other cells", () => {
+    const report = named([
+      ["a/test/X.test.ts", "A01 one"],
+      ["a/test/Y.test.ts", "A01 two"]
+    ])
+    const file = doc([row("A01", "a/test/Z.test.ts"), row("A02")])
+    const gateWrite = spawnSync(
+      process.execPath,
+      [
+        path.join(root, "scripts", "case-coverage.mjs"),
+        write("report.json", JSON.stringify(report)),
+        "--doc",
+        file,
+        "--write-links"
+      ],
+      { env: { PATH: process.env.PATH ?? "" }, encoding: "utf8" }
+    )
+    assert.include(gateWrite.stderr, "rewritten from the report")
+    const text = fs.readFileSync(file, "utf8")
+    // (links are relative to the doc; the labels of files outside the repository are long, not checked)
+    assert.match(
+      text,
+      /\| A01 \| x \| y \| \[[^\]]*\]\(\.\.\/packages\/a\/test\/X\.test\.ts\), \[[^\]]*\]\(\.\.\/packages\/a\/test\/Y\.test\.ts\) \|\n/
+    )
+    assert.include(text, "| A02 | x | y |  |\n")
+    assert.include(text, "| A99 | not a case row: outside the case list |")
+  })
+
   it("a doc without a case list, or with a duplicated row, fails", () => {
     const report = named([["a/test/X.test.ts", "A01 x"]])
     assert.strictEqual(gate(write("docs/empty.md", "# nothing here\n"), report).status, 1)
