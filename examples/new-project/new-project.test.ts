@@ -181,20 +181,32 @@ const startServer = (): Promise<string> =>
   })
 
 describe("the packed packages in a new project", () => {
-  it.live("each tarball holds the built JavaScript, declarations, maps, sources and LICENSE, and nothing else", () =>
-    Effect.promise(async () => {
-      assert.strictEqual(tarballs.length, packages.length)
-      for (const tarball of tarballs) {
-        const listed = await ok("tar", run("tar", ["tzf", tarball], { cwd: dir }))
-        const files = listed.stdout.split("\n").filter((line) => line !== "")
-        const stray = files.filter(
-          (file) => !/^package\/(package\.json|LICENSE|dist\/.+\.(js|d\.ts|js\.map|d\.ts\.map)|src\/.+\.ts)$/.test(file)
-        )
-        assert.deepStrictEqual(stray, [], `${path.basename(tarball)}: unexpected files`)
-        for (const file of ["dist/index.js", "dist/index.d.ts", "dist/index.js.map", "dist/index.d.ts.map", "LICENSE"])
-          assert.include(files, `package/${file}`, `${path.basename(tarball)} lacks ${file}`)
-      }
-    })
+  it.live(
+    "each tarball holds the built JavaScript, declarations, maps, sources, README and LICENSE, and nothing else",
+    () =>
+      Effect.promise(async () => {
+        assert.strictEqual(tarballs.length, packages.length)
+        for (const tarball of tarballs) {
+          const listed = await ok("tar", run("tar", ["tzf", tarball], { cwd: dir }))
+          const files = listed.stdout.split("\n").filter((line) => line !== "")
+          const stray = files.filter(
+            (file) =>
+              !/^package\/(package\.json|LICENSE|README\.md|dist\/.+\.(js|d\.ts|js\.map|d\.ts\.map)|src\/.+\.ts)$/.test(
+                file
+              )
+          )
+          assert.deepStrictEqual(stray, [], `${path.basename(tarball)}: unexpected files`)
+          for (const file of [
+            "dist/index.js",
+            "dist/index.d.ts",
+            "dist/index.js.map",
+            "dist/index.d.ts.map",
+            "LICENSE",
+            "README.md"
+          ])
+            assert.include(files, `package/${file}`, `${path.basename(tarball)} lacks ${file}`)
+        }
+      })
   )
 
   it.live("publint (strict) reports nothing on any tarball", () =>
