@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as TraceRecord from "../src/TraceRecord.ts"
 import * as TraceServer from "../src/TraceServer.ts"
 import * as TraceStore from "../src/TraceStore.ts"
+import { approverRun } from "./support/runs.ts"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "volley-traces-server-"))
 
@@ -66,6 +67,22 @@ describe("TraceServer", () => {
       assert.strictEqual(first.status, 200)
       assert.strictEqual((yield* fetchText(`${server.url}events`)).status, 503)
       controller.abort()
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a real run that the client retried and that paused for approval: marked on the list and the run", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const result = yield* approverRun(dir)
+      assert.strictEqual(result._tag, "Paused")
+      const server = yield* TraceServer.make({ dir })
+      const list = yield* fetchText(server.url)
+      assert.include(list.body, "⏸</span> ApprovalRequired")
+      const runs = yield* TraceStore.read(dir)
+      const page = yield* fetchText(`${server.url}run/${runs.runs[0]!.spanId}`)
+      assert.include(page.body, "Waiting for approval for")
+      assert.include(page.body, "↻ 1 retry")
+      assert.include(page.body, "volley.retry.error")
     }).pipe(Effect.scoped)
   )
 

@@ -1,9 +1,13 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert, describe, it } from "@effect/vitest"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Tracer from "effect/Tracer"
 import { AgentKnobs } from "@volley/agent"
 import * as TraceRecord from "../src/TraceRecord.ts"
@@ -123,6 +127,43 @@ describe("TraceSink", () => {
     })
   )
 
+  it.live("inside the OpenTelemetry layer: spans are still exported, with the parents OTel knows", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const exporter = new InMemorySpanExporter()
+      const otel = NodeSdk.layer(() => ({
+        resource: { serviceName: "traces-test" },
+        spanProcessor: new SimpleSpanProcessor(exporter)
+      }))
+      const spans = yield* fakeRun.pipe(
+        Effect.provide(TraceSink.layer({ dir })),
+        Effect.andThen(Effect.sync(() => exporter.getFinishedSpans())),
+        Effect.provide(otel)
+      )
+      const byName = new Map(spans.map((span) => [span.name, span]))
+      assert.deepStrictEqual([...byName.keys()].sort(), [
+        "POST",
+        "chat m1",
+        "execute_tool get_weather",
+        "execute_tool write_file",
+        "invoke_agent helper"
+      ])
+      const agent = byName.get("invoke_agent helper")!
+      const chat = byName.get("chat m1")!
+      assert.strictEqual(chat.parentSpanContext?.spanId, agent.spanContext().spanId)
+      assert.strictEqual(byName.get("POST")!.parentSpanContext?.spanId, chat.spanContext().spanId)
+      assert.strictEqual(chat.attributes["gen_ai.response.id"], "resp_1")
+      // the file has the same ids as the exported spans
+      const starts = recordsIn(dir).filter((record) => record.type === "start")
+      assert.deepStrictEqual(
+        starts.map((record) => record.spanId),
+        [agent, chat, byName.get("execute_tool get_weather")!, byName.get("execute_tool write_file")!].map(
+          (span) => span.spanContext().spanId
+        )
+      )
+    })
+  )
+
   it.live("content (arguments) only when CaptureContent is on", () =>
     Effect.gen(function* () {
       const off = tempDir()
@@ -197,11 +238,12 @@ describe("TraceSink", () => {
       assert.deepStrictEqual(TraceSink.argsWithoutTrace(["--trace", "hello", "--stream"]), ["hello", "--stream"])
       assert.isFalse(TraceSink.wantsTrace(["hello"]))
       const dir = tempDir()
-      process.env.VOLLEY_TRACE_DIR = dir
-      yield* Effect.withSpan(Effect.void, "chat off").pipe(Effect.provide(TraceSink.layerFromArgv(["hello"])))
+      // the folder from configuration (a provider of its own: the default one may have read the environment already)
+      const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ VOLLEY_TRACE_DIR: dir }))
+      const fromArgv = (argv: ReadonlyArray<string>) => TraceSink.layerFromArgv(argv).pipe(Layer.provide(config))
+      yield* Effect.withSpan(Effect.void, "chat off").pipe(Effect.provide(fromArgv(["hello"])))
       assert.deepStrictEqual(fs.readdirSync(dir), [])
-      yield* Effect.withSpan(Effect.void, "chat on").pipe(Effect.provide(TraceSink.layerFromArgv(["--trace"])))
-      delete process.env.VOLLEY_TRACE_DIR
+      yield* Effect.withSpan(Effect.void, "chat on").pipe(Effect.provide(fromArgv(["--trace"])))
       assert.strictEqual(recordsIn(dir).length, 2)
     })
   )

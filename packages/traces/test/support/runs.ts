@@ -2,7 +2,7 @@
  * Real agent runs on the scripted Responses server (127.0.0.1, real undici client), traced into a
  * folder by `TraceSink`: `planner` (a restarted turn, two parallel tool calls, a failing tool and a
  * `researcher` sub-agent), `checker` (a model error) and `watcher` (a tool that waits for the test's
- * signal, for the live view). Every run uses a canary API key, and the planner's prompt and a tool's
+ * signal, for the live view) and `approver` (a 503 retried by the client, then a pause for approval). Every run uses a canary API key, and the planner's prompt and a tool's
  * output carry it too, so tests can check it never reaches a file or a page.
  */
 import * as Deferred from "effect/Deferred"
@@ -38,7 +38,14 @@ const WaitForSignal = Tool.make("wait_for_signal", {
   success: Schema.String
 })
 
-const Tools = Toolkit.make(GetWeather, LookupFlights, WaitForSignal)
+const DeleteFile = Tool.make("delete_file", {
+  description: "Deletes a file",
+  parameters: Schema.Struct({ path: Schema.String }),
+  success: Schema.String,
+  needsApproval: true
+})
+
+const Tools = Toolkit.make(GetWeather, LookupFlights, WaitForSignal, DeleteFile)
 
 const toolsLayer = (signal: Deferred.Deferred<string>) =>
   Tools.toLayer({
@@ -48,7 +55,8 @@ const toolsLayer = (signal: Deferred.Deferred<string>) =>
       ),
     lookup_flights: () =>
       Effect.sleep(Duration.millis(40)).pipe(Effect.andThen(Effect.fail({ reason: "no flights today" }))),
-    wait_for_signal: () => Deferred.await(signal)
+    wait_for_signal: () => Deferred.await(signal),
+    delete_file: ({ path }) => Effect.succeed(`deleted ${path}`)
   })
 
 const researcher = Agent.make({ name: "researcher", model: "small-model", instructions: "Research briefly" })
@@ -61,6 +69,7 @@ const planner = Agent.make({
 })
 const checker = Agent.make({ name: "checker", model: "big-model", instructions: "Check things" })
 const watcher = Agent.make({ name: "watcher", model: "big-model", toolkit: Tools })
+const approver = Agent.make({ name: "approver", model: "big-model", toolkit: Tools })
 
 const slow = (turn: M.Turn, latencyMs: number): M.Turn =>
   M.withFault(turn, { latency: Duration.millis(latencyMs), chunkDelay: Duration.millis(4) })
@@ -137,3 +146,18 @@ export const watcherRun = (dir: string, signal: Deferred.Deferred<string>) =>
     signal,
     watcher.run("Wait for the operator")
   )
+
+/** The approver's run: the first request gets a 503 (retried), then a call that needs approval pauses the run. */
+export const approverRun = (dir: string) =>
+  Effect.gen(function* () {
+    const signal = yield* Deferred.make<string>()
+    return yield* traced(
+      dir,
+      [
+        M.httpError(503, { headers: { "retry-after-ms": "10" } }),
+        slow(M.withUsage(M.functionCall("delete_file", { path: "/tmp/old.log" }), usage(25, 7)), 30)
+      ],
+      signal,
+      approver.run("Clean up old logs")
+    )
+  })
