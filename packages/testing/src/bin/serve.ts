@@ -5,15 +5,17 @@
  * pointed at it. Modes: `--script FILE` (.json list of turn specs, or .ts/.js default-exporting
  * steps), `--local` (volley-local, also the default and the fallback after a script), `--record DIR
  * --upstream URL` (key from `HAOAI_API_KEY`), `--replay DIR`; plus `--port` and `--host`.
- * This file is a process boundary: it reads argv and the environment and may exit the process.
+ * Installed from the package it is the `volley-serve` bin (dist/bin/serve.js); in the workspace,
+ * `node packages/testing/src/bin/serve.ts`. This file is a process boundary: it reads argv and the
+ * environment and may exit the process.
  */
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import * as Fixture from "../Fixture.ts"
 import * as LocalModel from "../LocalModel.ts"
 import * as Record from "../Record.ts"
@@ -21,7 +23,7 @@ import * as Replay from "../Replay.ts"
 import * as ResponsesServer from "../ResponsesServer.ts"
 import * as ScriptedModel from "../ScriptedModel.ts"
 
-const usage = `usage: serve [--script FILE] [--local] [--record DIR --upstream URL] [--replay DIR] [--port N] [--host H]
+const usage = `usage: volley-serve [--script FILE] [--local] [--record DIR --upstream URL] [--replay DIR] [--port N] [--host H]
   --script FILE   serve scripted turns (.json: an array of turn specs; .ts/.js: default export of steps)
   --local         answer with volley-local (default; also used after a script runs out)
   --record DIR    proxy to --upstream (default $HAOAI_BASE_URL) with $HAOAI_API_KEY and write fixtures to DIR
@@ -99,4 +101,24 @@ const program = Effect.gen(function* () {
   return yield* Effect.never
 }).pipe(Effect.scoped)
 
-NodeRuntime.runMain(program)
+// The main-fiber runner of @effect/platform-node's NodeRuntime, inlined so that installing this
+// package does not bring @effect/platform-node (and its redis and ws peers) for these lines: SIGINT
+// or SIGTERM interrupts the program (closing the server), a failure is reported and exits non-zero.
+const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
+  let receivedSignal = false
+  const onSignal = () => {
+    receivedSignal = true
+    fiber.interruptUnsafe(fiber.id)
+  }
+  fiber.addObserver((exit) => {
+    process.removeListener("SIGINT", onSignal)
+    process.removeListener("SIGTERM", onSignal)
+    teardown(exit, (code) => {
+      if (receivedSignal || code !== 0) process.exit(code)
+    })
+  })
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+})
+
+runMain(program)
