@@ -132,6 +132,11 @@ describe("TraceServer", () => {
       assert.strictEqual(page.status, 200)
       assert.include(page.body, "binny")
       assert.include(page.body, "Running")
+      // Ctrl-C stops it: the server closes and the process exits
+      const closed = new Promise<number | null>((resolve) => child.on("close", resolve))
+      child.kill("SIGINT")
+      const stopped = yield* Effect.promise(() => closed)
+      assert.isNotNull(stopped)
       const bad = spawn(process.execPath, [bin, "--port", "nope"], { stdio: ["ignore", "ignore", "pipe"] })
       const code = yield* Effect.promise(() => new Promise<number | null>((resolve) => bad.on("close", resolve)))
       assert.strictEqual(code, 2)

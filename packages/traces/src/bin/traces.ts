@@ -7,8 +7,8 @@
  */
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import * as TraceServer from "../TraceServer.ts"
 import { defaultDir } from "../TraceSink.ts"
 
@@ -39,4 +39,24 @@ const program = Effect.gen(function* () {
   return yield* Effect.never
 })
 
-NodeRuntime.runMain(Effect.scoped(program))
+// The main-fiber runner of @effect/platform-node's NodeRuntime, inlined as in @volley/testing's
+// volley-serve (no platform-node and its peers for these lines): SIGINT or SIGTERM interrupts the
+// program (closing the server), a failure is reported and exits non-zero.
+const runMain = Runtime.makeRunMain(({ fiber, teardown }) => {
+  let receivedSignal = false
+  const onSignal = () => {
+    receivedSignal = true
+    fiber.interruptUnsafe(fiber.id)
+  }
+  fiber.addObserver((exit) => {
+    process.removeListener("SIGINT", onSignal)
+    process.removeListener("SIGTERM", onSignal)
+    teardown(exit, (code) => {
+      if (receivedSignal || code !== 0) process.exit(code)
+    })
+  })
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+})
+
+runMain(Effect.scoped(program))
