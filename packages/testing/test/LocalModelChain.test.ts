@@ -103,6 +103,14 @@ describe("LocalModel: chained tool calls", () => {
     assert.deepStrictEqual(rounds, [['get_weather({"city":"Paris"})'], ['get_weather({"city":"Tokyo"})']])
   })
 
+  it("without 'then', a step needing an id the prompt does not give waits for the step before it", () => {
+    const { rounds } = converse("Find customer Grace and list her open orders")
+    assert.deepStrictEqual(rounds, [
+      ['find_customer({"name":"Grace"})'],
+      ['list_orders({"customer_id":"c_42","status":"open"})']
+    ])
+  })
+
   it("without a sequence word, the steps are one parallel round", () => {
     const { rounds } = converse("What's the weather in Oslo and the warmest city in Asia?")
     assert.deepStrictEqual(rounds, [['get_weather({"city":"Oslo"})', 'find_warmest_city({"region":"Asia"})']])

@@ -27,6 +27,12 @@ const searchNotes = tool(
   ["topic"]
 )
 const findCustomer = tool("find_customer", "Find a customer by name", { name: { type: "string" } }, ["name"])
+const listOrders = tool(
+  "list_orders",
+  "List the orders of a customer",
+  { customer_id: { type: "string" }, status: { type: "string", enum: ["all", "open", "shipped"] } },
+  ["customer_id", "status"]
+)
 
 /** The calls of the turn volley-local answers `prompt` with, as `name(arguments)`. */
 const callsFor = (prompt: string, tools: ReadonlyArray<FunctionTool>, extra: Partial<CreateRequest> = {}) =>
@@ -88,6 +94,26 @@ describe("LocalModel: several tools in one turn", () => {
     assert.deepStrictEqual(callsFor("What is current in Paris?", [getWeather, getTime]), ["Message"])
   })
 
+  it("one clause asks for one tool: the one its words weigh most ('find' weighs little)", () => {
+    assert.deepStrictEqual(callsFor("Find orders for customer c_9", [findCustomer, listOrders]), [
+      'list_orders({"customer_id":"c_9","status":"all"})'
+    ])
+    assert.deepStrictEqual(
+      callsFor("Find customer Grace and list the open orders of c_7", [findCustomer, listOrders]),
+      ['find_customer({"name":"Grace"})', 'list_orders({"customer_id":"c_7","status":"open"})']
+    )
+  })
+
+  it("a few everyday words stand for the weather and the time", () => {
+    assert.deepStrictEqual(callsFor("Is it raining in London right now?", [getWeather, getTime]), [
+      'get_weather({"city":"London"})'
+    ])
+    assert.deepStrictEqual(
+      callsFor("What's the forecast for Berlin, and what hour is it in Seoul?", [getWeather, getTime]),
+      ['get_weather({"city":"Berlin"})', 'get_time({"city":"Seoul"})']
+    )
+  })
+
   it("tool_choice naming a function calls only that one", () => {
     const forced = { tool_choice: { type: "function", name: "get_time" } } as Partial<CreateRequest>
     assert.deepStrictEqual(
@@ -124,7 +150,8 @@ describe("LocalModel: arguments from the schema and the prompt", () => {
     const prompts: ReadonlyArray<readonly [string, string]> = [
       ["Research this topic: the history of the bicycle", "the history of the bicycle"],
       ["Can you search notes about early steam engines?", "early steam engines"],
-      ["Please look up the research notes on Roman roads, thanks", "the research notes on Roman roads"]
+      ["Please look up the research notes on Roman roads, thanks", "the research notes on Roman roads"],
+      ["Search notes on bicycles", "bicycles"]
     ]
     for (const [prompt, topic] of prompts) {
       assert.deepStrictEqual(argumentsFor(prompt, searchNotes), { topic }, prompt)

@@ -19,9 +19,18 @@ import {
   wordsAt,
   extractPlaces
 } from "./localText.ts"
-import { type FillContext, isPlaceProperty, type JsonSchema, maxDepth, placeParam, valueFor } from "./localValues.ts"
+import {
+  type FillContext,
+  idKey,
+  idToken,
+  isPlaceProperty,
+  type JsonSchema,
+  maxDepth,
+  placeParam,
+  valueFor
+} from "./localValues.ts"
 
-/** A function tool offered in the request, with its matching words (name words weigh 2, description words 1). */
+/** A function tool offered in the request, with its matching words (name words weigh 2, description words 1, verbs like "find" 0.5). */
 export interface ToolInfo {
   readonly name: string
   readonly parameters: JsonSchema
@@ -43,6 +52,14 @@ export interface PlannedCall {
   readonly arguments: Record<string, unknown>
 }
 
+const genericVerbs = new Set(["find", "list", "search", "look", "lookup", "fetch", "check", "show", "read"])
+
+// A few words people use for the demo's tools without naming them ("Is it raining in Oslo?").
+const synonyms: Readonly<Record<string, ReadonlyArray<string>>> = {
+  weather: ["forecast", "rain", "raining", "rainy", "sunny", "snow", "snowing", "temperature", "umbrella", "windy"],
+  time: ["clock", "hour", "o'clock"]
+}
+
 /** At most this many calls in one turn. */
 export const maxCallsPerTurn = 8
 
@@ -54,8 +71,15 @@ export const functionTools = (request: CreateRequest): ReadonlyArray<ToolInfo> =
     const t = tool as { readonly name: string; readonly description?: string | null; readonly parameters?: unknown }
     const parameters = typeof t.parameters === "object" && t.parameters !== null ? (t.parameters as JsonSchema) : {}
     const keywords = new Map<string, number>()
-    for (const word of wordsAt(t.description ?? "")) keywords.set(word.text, 1)
-    for (const word of wordsAt(t.name.replace(/[_-]/g, " "))) keywords.set(word.text, 2)
+    const add = (text: string, weight: number) => {
+      for (const { text: word } of wordsAt(text)) {
+        // a generic request verb ("find" in find_customer) weighs less than any word of substance
+        const w = genericVerbs.has(word) ? 0.5 : weight
+        for (const each of [word, ...(synonyms[word] ?? [])]) keywords.set(each, Math.max(keywords.get(each) ?? 0, w))
+      }
+    }
+    add(t.description ?? "", 1)
+    add(t.name.replace(/[_-]/g, " "), 2)
     return [{ name: t.name, parameters, keywords }]
   })
 }
@@ -92,7 +116,11 @@ export const planRounds = (
     const steps = stepsOf(question, start, end, mentions, inSegment).filter(
       (step) => rounds.length > 0 || step.places.length > 0 || !requiresPlace(step.tool)
     )
-    if (steps.length > 0) rounds.push(steps)
+    // "find customer Grace and list her orders": a step needing an id the prompt does not give waits
+    // for the outputs of the steps before it, as if the prompt had said "then"
+    const waiting = steps.filter((step, i) => i > 0 && needsEarlierId(step))
+    const ready = steps.filter((step) => !waiting.includes(step))
+    for (const round of [ready, waiting]) if (round.length > 0) rounds.push(round)
     previous = steps.at(-1)?.tool ?? previous
   }
   if (rounds.length > 0) return rounds
@@ -107,24 +135,31 @@ interface Mention {
   readonly tool: ToolInfo
 }
 
-// A word mentions a tool when that tool weighs it more than every other tool does. When some tool
-// is named (a word of its name), tools only described ("local" in "the local time") are dropped.
+// Each chunk of the prompt (between "and", commas and sentence ends) mentions at most one tool: the
+// one its words weigh most (see `ToolInfo.keywords`), on a tie the one named first, and
+// none when that is still a tie. "find orders for customer c_9" asks for orders, not also a customer.
 const mentionsIn = (text: string, start: number, end: number, tools: ReadonlyArray<ToolInfo>): Array<Mention> => {
-  const found = wordsAt(text.slice(start, end)).flatMap((word) => {
-    let best: Array<ToolInfo> = []
-    let weight = 0
-    for (const tool of tools) {
-      const w = tool.keywords.get(word.text) ?? 0
-      if (w > weight) {
-        best = [tool]
-        weight = w
-      } else if (w === weight && w > 0) best.push(tool)
-    }
-    return best.length === 1 ? [{ at: start + word.at, tool: best[0]!, weight }] : []
+  const words = wordsAt(text.slice(start, end)).map((w) => ({ at: start + w.at, text: w.text }))
+  const bounds = [start, ...chunkStarts(text, start, end), end]
+  return bounds.slice(1).flatMap((chunkEnd, i) => {
+    const inChunk = words.filter((w) => w.at >= bounds[i]! && w.at < chunkEnd)
+    const ranked = tools.flatMap((tool) => {
+      const hits = inChunk.filter((w) => tool.keywords.has(w.text))
+      const score = hits.reduce((sum, w) => sum + tool.keywords.get(w.text)!, 0)
+      return hits.length === 0 ? [] : [{ tool, score, at: hits[0]!.at }]
+    })
+    ranked.sort((x, y) => y.score - x.score || x.at - y.at)
+    const [first, second] = ranked
+    if (first === undefined) return []
+    return second !== undefined && second.score === first.score && second.at === first.at ? [] : [first]
   })
-  const named = new Set(found.flatMap((m) => (m.weight === 2 ? [m.tool] : [])))
-  return found.filter((m) => named.size === 0 || named.has(m.tool))
 }
+
+// Where the chunks of [start, end) begin: after " and ", a comma, a semicolon or a sentence end.
+const chunkStarts = (text: string, start: number, end: number): ReadonlyArray<number> =>
+  [...text.slice(start, end).matchAll(/\s+and\s+|[,;]\s*|[.?!](?:\s+|$)/g)].map(
+    (m) => start + (m.index ?? 0) + m[0].length
+  )
 
 const stepsOf = (
   text: string,
@@ -190,6 +225,13 @@ const requiresPlace = (tool: ToolInfo): boolean => {
   return key !== undefined && Array.isArray(tool.parameters.required) && tool.parameters.required.includes(key)
 }
 
+// A required id parameter that the step's clause gives no value for (no id-like token, no quote).
+const needsEarlierId = (step: Step): boolean => {
+  const required = Array.isArray(step.tool.parameters.required) ? step.tool.parameters.required : []
+  const wantsId = Object.keys(propertiesOf(step.tool)).some((key) => idKey.test(key) && required.includes(key))
+  return wantsId && idToken(step.clause) === undefined && quotedAt(step.clause).length === 0
+}
+
 const names = (found: ReadonlyArray<Found>): ReadonlyArray<string> => unique(found.map((f) => f.text))
 
 /** What earlier tool outputs of this question offer a chained step: key/value pairs, places, their text. */
@@ -229,7 +271,7 @@ export const chainOf = (outputs: ReadonlyArray<FunctionCallOutput>): Chain => {
     else texts.push(typeof parsed === "string" ? parsed : raw)
   }
   const text = texts.join(". ").slice(0, maxText)
-  const id = /\b[A-Za-z]+[_-]\d[\w-]*\b/.exec(text)?.[0]
+  const id = idToken(text)
   if (id !== undefined && !pairs.some(([k]) => /(?:^|_)id$|Id$/.test(k))) pairs.push(["id", id])
   // from free text only known places: capitalised words there are names as often as places
   return { pairs, places: unique(keyed.length > 0 ? keyed : extractPlaces(text, true)) }

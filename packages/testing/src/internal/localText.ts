@@ -206,6 +206,8 @@ export const nounPhrase = (clause: string, skip: ReadonlySet<string> = new Set()
   const parts = phrase.split(" ")
   const leading = (word: string) => leadWords.has(word.toLowerCase().replace(/’/g, "'")) || skip.has(normalise(word))
   while (parts.length > 1 && leading(parts[0]!)) parts.shift()
+  // "search notes on bicycles": the tool's words are gone, and so is the preposition they left
+  if (parts.length > 1 && /^(?:on|about|of|for|regarding|with)$/i.test(parts[0]!)) parts.shift()
   while (parts.length > 1 && /^(?:please|now|today)$/i.test(parts.at(-1)!)) parts.pop()
   const result = parts
     .join(" ")

@@ -195,9 +195,20 @@ const rawString = (key: string, s: JsonSchema, context: FillContext): string => 
   }
   const quoted = context.quoted.shift()
   if (quoted !== undefined) return quoted
-  const phrase = nounPhrase(context.clause, context.toolWords) || nounPhrase(context.question, context.toolWords)
+  if (idKey.test(key)) {
+    const id = idToken(context.clause) ?? idToken(context.question)
+    if (id !== undefined) return id
+  }
+  const skip = new Set([...(context.toolWords ?? []), ...words(key)])
+  const phrase = nounPhrase(context.clause, skip) || nounPhrase(context.question, skip)
   return phrase === "" ? key || "example" : phrase
 }
+
+/** A key naming an id: `id`, `customer_id`, `orderId`. */
+export const idKey = /(?:^|_|-)id$|[a-z]Id$/
+
+/** The first id-like token of `text` (`c_42`, `ord-7`, `A-1001`), if any. */
+export const idToken = (text: string): string | undefined => /\b[A-Za-z]+[_-]\d[\w-]*\b/.exec(text)?.[0]
 
 const fitLength = (value: string, s: JsonSchema): string => {
   let out = value
