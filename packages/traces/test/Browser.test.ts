@@ -13,7 +13,7 @@ import { afterAll, assert, beforeAll, layer } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { type BrowserContext, chromium, type Page } from "playwright-core"
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core"
 import * as TraceServer from "../src/TraceServer.ts"
 import { canary, checkerRun, plannerRun, watcherRun } from "./support/runs.ts"
 
@@ -72,6 +72,10 @@ const axeViolations = ui(async () => {
     return result.violations.map((violation) => `${violation.id}: ${violation.nodes[0]?.target.join(" ")}`)
   })
 })
+
+/** The text a person sees in `locator` (rendered: hidden parts left out, line breaks kept). */
+// biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text this test checks
+const shown = (locator: Locator) => ui(() => locator.innerText())
 
 const shot = (name: string, fullPage = false) =>
   ui(() => page.screenshot({ path: path.join(artifacts, name), fullPage }))
@@ -147,7 +151,7 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
           "Model call big-model"
         ])
         const steps = page.locator("button.step")
-        const text = (index: number) => ui(() => steps.nth(index).innerText())
+        const text = (index: number) => shown(steps.nth(index))
         assert.include(yield* text(1), "TurnRestarted")
         assert.include(yield* text(2), "first event")
         assert.notInclude(yield* text(2), "TurnRestarted")
@@ -169,7 +173,7 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
         // click a tool call: arguments, output; a failing tool: its typed error
         yield* ui(() => steps.nth(3).click())
         assert.strictEqual(yield* ui(() => steps.nth(3).getAttribute("aria-expanded")), "true")
-        const details = yield* ui(() => page.locator(".details:not([hidden])").first().innerText())
+        const details = yield* shown(page.locator(".details:not([hidden])").first())
         assert.include(details, "Arguments")
         assert.include(details, '"city": "Paris"')
         assert.include(details, "Output")
@@ -183,12 +187,12 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
           yield* ui(() => steps.nth(5).textContent())
         )
         yield* ui(() => page.keyboard.press("Enter"))
-        const failed = yield* ui(() => page.locator(".details:not([hidden])").nth(1).innerText())
+        const failed = yield* shown(page.locator(".details:not([hidden])").nth(1))
         assert.include(failed, "ToolFailed")
         assert.include(failed, "Error")
         // a model call: usage and the captured items
         yield* ui(() => steps.nth(8).click())
-        const model = yield* ui(() => page.locator(".details:not([hidden])").nth(2).innerText())
+        const model = yield* shown(page.locator(".details:not([hidden])").nth(2))
         assert.include(model, "Tokens in\n410")
         assert.include(model, "Response items")
         assert.include(model, "First event")
@@ -224,8 +228,8 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
         // the list itself updates when the run appears; open the run while its tool is waiting
         yield* ui(() => page.click("table.runs a:has-text('watcher')"))
         yield* ui(() => page.waitForSelector("button.step:has-text('wait_for_signal')"))
-        assert.include(yield* ui(() => page.locator("h1").innerText()), "Running")
-        assert.include(yield* ui(() => page.locator("button.step:has-text('wait_for_signal')").innerText()), "running")
+        assert.include(yield* shown(page.locator("h1")), "Running")
+        assert.include(yield* shown(page.locator("button.step:has-text('wait_for_signal')")), "running")
         yield* ui(() => page.evaluate(() => Object.assign(window, { volleyMarker: 1 })))
         yield* shot("traces-live.png")
         yield* Deferred.succeed(signal, "go")
