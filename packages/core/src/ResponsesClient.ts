@@ -548,7 +548,7 @@ const spanOptions = (settings: Settings, request: CreateRequest): Tracer.SpanOpt
 
 const contentAttribute = (settings: Settings, value: unknown): string =>
   truncateUtf8(
-    redactWith(typeof value === "string" ? value : (JSON.stringify(value) ?? ""), settings.endpoint.needles),
+    redactWith(typeof value === "string" ? value : stringifyOrPlaceholder(value), settings.endpoint.needles),
     maxContentAttributeBytes
   )
 
@@ -587,6 +587,15 @@ const annotateEvent = (settings: Settings, span: Tracer.Span, event: StreamEvent
     case "response.incomplete":
       annotateResponse(settings, span, event.response)
       return
+  }
+}
+
+/** `JSON.stringify` as a value for a span attribute: a boundary with a throwing API (cycles, BigInt, depth). */
+const stringifyOrPlaceholder = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? ""
+  } catch {
+    return "<not serialisable>"
   }
 }
 

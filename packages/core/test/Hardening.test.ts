@@ -2,7 +2,7 @@
  * Issue 13 (hardening round 2), in memory: one retryable-code list on the JSON and SSE paths, the
  * stream byte cap in the decoder, redaction that never gives up below its depth limit, a terminal
  * output that disagrees with the streamed items (the terminal wins, with a warning), and deltas
- * that name an unknown or a foreign `item_id`. The socket-level cases are in HostileServer.test.ts,
+ * that name an unknown or a foreign `item_id`, and the one nesting limit for model JSON. The socket-level cases are in HostileServer.test.ts,
  * the crash cases in a child process in HostileChild.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -12,6 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { retryableResponseCodes, withAttempts } from "../src/internal/errors.ts"
 import { deepPlaceholder, maxRedactDepth, redactDeep, secretNeedles } from "../src/internal/redact.ts"
+import { exceedsDepth, maxJsonDepth } from "../src/internal/jsonDepth.ts"
 import { makeEventDecoder } from "../src/internal/sse.ts"
 import * as ResponseAccumulator from "../src/ResponseAccumulator.ts"
 import { type ResponsesError, StreamTruncated } from "../src/ResponsesError.ts"
@@ -248,4 +249,45 @@ describe("issue 13 #13: a delta for an unknown item_id", () => {
     const item = accumulator.snapshot().output?.[0] as { content?: Array<{ text?: string }> } | undefined
     assert.strictEqual(item?.content?.[0]?.text, "ab")
   })
+})
+
+describe("issue 13 #9/#10: one nesting limit where model JSON enters the client", () => {
+  const deepItem = (depth: number): string => {
+    let inner = '"leaf"'
+    for (let i = 0; i < depth; i++) inner = `{"n":${inner}}`
+    return `{"type":"mystery_item","id":"x_1","payload":${inner}}`
+  }
+
+  it("exceedsDepth is iterative: 100,000 levels are refused without a stack overflow; 256 levels pass", () => {
+    let deep: unknown = "leaf"
+    for (let i = 0; i < 100_000; i++) deep = [deep]
+    assert.isTrue(exceedsDepth(deep))
+    let ok: unknown = "leaf"
+    for (let i = 1; i < maxJsonDepth; i++) ok = { n: ok }
+    assert.isFalse(exceedsDepth([ok]))
+    assert.isTrue(exceedsDepth([[ok]]))
+  })
+
+  it.effect(
+    "an output item nested 100,000 deep: ResponseDecodeError{path: (nesting)} from create and from stream",
+    () =>
+      Effect.gen(function* () {
+        const item = deepItem(100_000)
+        const body = `{"id":"resp_1","object":"response","status":"completed","output":[${item}]}`
+        const fake = makeFake((_, req) => {
+          const streaming = JSON.parse(new TextDecoder().decode((req.body as { body: Uint8Array }).body)).stream
+          if (!streaming) return new Response(body, { headers: { "content-type": "application/json" } })
+          return new Response(
+            `data: ${JSON.stringify(payload.created())}\n\ndata: {"type":"response.output_item.done","output_index":0,"item":${item}}\n\n`,
+            { headers: { "content-type": "text/event-stream" } }
+          )
+        })
+        const client = yield* clientOver(fake, { retryPolicy: { maxRetries: 0 } })
+        for (const call of [client.create(request), Stream.runDrain(client.stream(request))]) {
+          const error = failureOf(yield* Effect.exit(call))
+          assert.strictEqual(error._tag, "ResponseDecodeError")
+          assert.strictEqual((error as { path?: string }).path, "(nesting)")
+        }
+      })
+  )
 })

@@ -41,6 +41,7 @@ import {
   withAttempts
 } from "./errors.ts"
 import { decodeResponseFast } from "./fastDecode.ts"
+import { exceedsDepth, maxJsonDepth } from "./jsonDepth.ts"
 import { redactWith, truncateUtf8 } from "./redact.ts"
 import { parseRetryAfter } from "./retryAfter.ts"
 import { decodeEvents } from "./sse.ts"
@@ -603,6 +604,21 @@ export const decodeJsonResponse = (
           attempts: 1,
           causes: [],
           path: "(root)",
+          ...id
+        })
+      )
+    )
+  }
+  if (exceedsDepth(json)) {
+    // refused before any recursive walk (the history's JSON.stringify) sees it
+    return Effect.fail(
+      notRetryable(
+        new ResponseDecodeError({
+          message: `response nests deeper than ${maxJsonDepth} levels`,
+          retryable: false,
+          attempts: 1,
+          causes: [],
+          path: "(nesting)",
           ...id
         })
       )

@@ -33,6 +33,7 @@ import {
 import { decodeStreamEventUnsafe, hostedEventTypes, type Response, type StreamEvent } from "../ResponsesSchema.ts"
 import { isRetryableCode } from "./errors.ts"
 import { decodeStructuralEventFast } from "./fastDecode.ts"
+import { exceedsDepth, maxJsonDepth } from "./jsonDepth.ts"
 import { excerpt, truncateUtf8 } from "./redact.ts"
 import { makeFrameParser } from "./sseFrames.ts"
 
@@ -137,6 +138,9 @@ export const makeEventDecoder = (options?: DecodeOptions): EventDecoder => {
     if (typeof json !== "object" || json === null || typeof (json as { type?: unknown }).type !== "string") {
       return stop(errors.protocol("MissingType", index, `event ${index} has no string "type"`))
     }
+    const type = (json as { type: string }).type
+    // model data enters here: nothing nested past the limit reaches a recursive walk (JSON.stringify of the history)
+    if (!flatEventTypes.has(type) && exceedsDepth(json)) return stop(errors.tooDeep(type))
     const decoded = decodeEvent(json)
     if (decoded === undefined) return stop(errors.decode((json as { type: string }).type, json))
     const contradiction = accumulator.add(decoded, index)
@@ -293,6 +297,13 @@ const makeErrors = (options: DecodeOptions | undefined, accumulator: ResponseAcc
         maxBytes,
         partial: accumulator.snapshot()
       }),
+    tooDeep: (type: string) =>
+      new ResponseDecodeError({
+        ...stamp,
+        message: `malformed ${type} event: nested deeper than ${maxJsonDepth} levels`,
+        retryable: false,
+        path: "(nesting)"
+      }),
     decode: (type: string, json: unknown) => {
       const path = schemaPath(json)
       return new ResponseDecodeError({
@@ -351,6 +362,16 @@ const decodeEvent = (json: unknown): StreamEvent | undefined => {
 }
 
 const hostedTypes: ReadonlySet<string> = new Set(hostedEventTypes)
+
+/** Events whose fields are flat by schema (the hot deltas): no nesting check. */
+const flatEventTypes: ReadonlySet<string> = new Set([
+  "response.output_text.delta",
+  "response.refusal.delta",
+  "response.function_call_arguments.delta",
+  "response.reasoning_summary_text.delta",
+  "response.reasoning_text.delta",
+  "keepalive"
+])
 
 const isNumber = (value: unknown): boolean => typeof value === "number"
 const isOptionalNumber = (value: unknown): boolean => value === undefined || typeof value === "number"
