@@ -5,9 +5,25 @@
 // `.js`. tsc rewrites them in the JavaScript (`rewriteRelativeImportExtensions`) but not in
 // declarations (microsoft/TypeScript#61037); TypeScript itself accepts either, other tools and
 // editors expect `.js`. The replacement keeps every line's length, so the declaration maps stay exact.
+//
+// Why the workspace runs src/ and only the tarball points at dist/: each package's `exports` map to
+// `./src/*.ts`, and `publishConfig.exports` (plus `publishConfig.bin` for volley-serve) to
+// `./dist/*.js` with `types`. `pnpm pack` / `pnpm publish` write the publishConfig fields into the
+// packed package.json, so consumers only ever load built JavaScript. A custom export condition
+// (e.g. "@volley/source") would need `--conditions` on every `node examples/...` run, in vitest and
+// in tsc's `customConditions`; publishConfig keeps plain `node`, vitest and tsc working on the
+// sources with no build step. The cost: publish with pnpm, not npm (npm ignores publishConfig.exports).
 import { spawnSync } from "node:child_process"
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+
+// npm would pack the workspace `exports` (TypeScript sources) as they are: refuse, in one line.
+if (process.env.npm_lifecycle_event === "prepack" && !(process.env.npm_config_user_agent ?? "").startsWith("pnpm/")) {
+  process.stderr.write(
+    "build: pack and publish with pnpm (pnpm pack / pnpm publish): npm ignores publishConfig.exports\n"
+  )
+  process.exit(1)
+}
 
 const dist = join(process.cwd(), "dist")
 rmSync(dist, { recursive: true, force: true })

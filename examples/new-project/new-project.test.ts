@@ -229,6 +229,17 @@ describe("the packed packages in a new project", () => {
     })
   )
 
+  it.live("npm pack refuses (it would ship the workspace exports, which point at TypeScript sources)", () =>
+    Effect.promise(async () => {
+      const out = path.join(dir, "npm-pack")
+      await fs.mkdir(out)
+      const ran = await run("npm", ["pack", "--pack-destination", out], { cwd: path.join(root, "packages", "core") })
+      assert.notStrictEqual(ran.code, 0)
+      assert.include(ran.stdout + ran.stderr, "pack and publish with pnpm")
+      assert.deepStrictEqual(await fs.readdir(out), [])
+    })
+  )
+
   it.live("the installed declarations import .js siblings, never .ts", () =>
     Effect.promise(async () => {
       const offenders: Array<string> = []
