@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core"
 import * as TraceServer from "../src/TraceServer.ts"
-import { canary, checkerRun, plannerRun, watcherRun } from "./support/runs.ts"
+import { canary, checkerRun, dropArtefact, plannerRun, watcherRun } from "./support/runs.ts"
 
 const chromiumPath = "/usr/bin/chromium"
 const artifacts = fileURLToPath(new URL("../../../.volley/artifacts/", import.meta.url))
@@ -207,6 +207,8 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
           .readdirSync(dir)
           .map((name) => fs.readFileSync(path.join(dir, name), "utf8"))
           .join("")
+        dropArtefact("trace files", files)
+        dropArtefact("pages", html)
         assert.include(files, "<redacted>")
         for (const needle of [canary, canary.slice(-8)]) {
           assert.notInclude(html, needle)

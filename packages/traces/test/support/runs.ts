@@ -5,6 +5,8 @@
  * signal, for the live view) and `approver` (a 503 retried by the client, then a pause for approval). Every run uses a canary API key, and the planner's prompt and a tool's
  * output carry it too, so tests can check it never reaches a file or a page.
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,8 +20,17 @@ import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import { Tool, Toolkit } from "@volley/tools"
 import * as TraceSink from "../../src/TraceSink.ts"
 
-/** The canary key: given to the client, put in the prompt and in a tool's output. */
-export const canary = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
+/** The canary key (the suite's `VOLLEY_CANARY_KEY` under `npm test`): given to the client, put in the prompt and a tool's output. */
+export const canary: string =
+  process.env.VOLLEY_CANARY_KEY ?? `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
+
+/** Hands what a test produced (trace files, pages) to the suite-wide canary sweep; a no-op outside `npm test`. */
+export const dropArtefact = (label: string, text: string): void => {
+  const dir = process.env.VOLLEY_CANARY_DIR
+  if (dir === undefined) return
+  fs.mkdirSync(dir, { recursive: true })
+  fs.appendFileSync(path.join(dir, `artefacts-traces-${process.pid}.jsonl`), `${JSON.stringify({ label, text })}\n`)
+}
 
 const GetWeather = Tool.make("get_weather", {
   description: "Current weather for a city",
