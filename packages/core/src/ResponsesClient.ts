@@ -37,6 +37,7 @@ import {
   type Timeouts,
   type Transport
 } from "./internal/http.ts"
+import { maxJsonDepth as jsonDepthLimit } from "./internal/jsonDepth.ts"
 import { isRedactedHeader, redactedHeaderNames, redactWith, secretNeedles, truncateUtf8 } from "./internal/redact.ts"
 import { defaultMaxStreamBytes as sseMaxStreamBytes, defaultMaxEventSize as sseMaxEventSize } from "./internal/sse.ts"
 import * as Undici from "./internal/undici.ts"
@@ -98,6 +99,9 @@ export const defaultMaxEventSize: number = sseMaxEventSize
 
 /** Default cap on all the bytes of one SSE stream (64 MiB); past it the stream fails with `ResponseTooLarge`. */
 export const defaultMaxStreamBytes: number = sseMaxStreamBytes
+
+/** Deepest nesting of model JSON accepted (256 levels); deeper is `ResponseDecodeError{path: "(nesting)"}`. */
+export const maxJsonDepth: number = jsonDepthLimit
 
 /** Default cap on one JSON response body (32 MiB); a larger one fails with `ResponseTooLarge` unread. */
 export const defaultMaxJsonBytes = 32 * 1024 * 1024

@@ -15,6 +15,7 @@ import { deepPlaceholder, maxRedactDepth, redactDeep, secretNeedles } from "../s
 import { exceedsDepth, maxJsonDepth } from "../src/internal/jsonDepth.ts"
 import { makeEventDecoder } from "../src/internal/sse.ts"
 import * as ResponseAccumulator from "../src/ResponseAccumulator.ts"
+import * as ResponsesClient from "../src/ResponsesClient.ts"
 import { type ResponsesError, StreamTruncated } from "../src/ResponsesError.ts"
 import { decodeStreamEventUnsafe, type OutputItem, type StreamEvent } from "../src/ResponsesSchema.ts"
 import { recordError } from "./support/canary.ts"
@@ -266,6 +267,7 @@ describe("issue 13 #9/#10: one nesting limit where model JSON enters the client"
     for (let i = 1; i < maxJsonDepth; i++) ok = { n: ok }
     assert.isFalse(exceedsDepth([ok]))
     assert.isTrue(exceedsDepth([[ok]]))
+    assert.strictEqual(ResponsesClient.maxJsonDepth, 256)
   })
 
   it.effect(
