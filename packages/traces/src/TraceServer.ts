@@ -5,7 +5,8 @@
  * Entry points: `make(options)` in a scope and `layer(options)`; it listens on 127.0.0.1 only and
  * `url` is `http://127.0.0.1:PORT/`. Built on `node:http` behind Effect (see docs/traces.md for why).
  * Gotcha: the folder is polled (every `pollInterval`, default 250 ms) rather than watched, which works
- * the same on every file system; at most `maxClients` SSE connections are kept.
+ * the same on every file system; while a run of the last hour is still going, `change` is also sent
+ * every second so its durations grow. At most `maxClients` SSE connections are kept.
  */
 import * as http from "node:http"
 import * as path from "node:path"
@@ -133,18 +134,27 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
     runFork(handle(req, res))
   })
 
-  // One poller for all clients: a changed fingerprint is broadcast as a `change` event.
+  // One poller for all clients: a changed fingerprint is broadcast as a `change` event, and so is
+  // every second while a run is going (its durations and bars grow even when its tool writes nothing).
   let last = yield* TraceStore.fingerprint(dir)
-  let ticks = 0
+  let lastBroadcast = 0
+  let lastWrite = Date.now()
+  const broadcast = (text: string) => {
+    lastWrite = Date.now()
+    for (const client of clients) client.write(text)
+  }
   const poll = Effect.gen(function* () {
-    ticks++
     if (clients.size === 0) return
     const current = yield* TraceStore.fingerprint(dir)
-    if (current !== last) {
-      last = current
-      for (const client of clients) client.write(`event: change\ndata: ${ticks}\n\n`)
-    } else if (ticks % 60 === 0) {
-      for (const client of clients) client.write(": keep-alive\n\n")
+    const now = Date.now()
+    const changed = current !== last
+    last = current
+    const ticking = now - lastBroadcast >= 1000 && cache !== undefined && TraceStore.hasRecentRun(cache.runs, now)
+    if (changed || ticking) {
+      lastBroadcast = now
+      broadcast(`event: change\ndata: ${now}\n\n`)
+    } else if (now - lastWrite >= 15_000) {
+      broadcast(": keep-alive\n\n")
     }
   })
   yield* Effect.forkScoped(Effect.repeat(poll, Schedule.spaced(options.pollInterval ?? Duration.millis(250))))

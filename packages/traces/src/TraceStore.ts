@@ -213,6 +213,10 @@ export const overlapping = (step: Step, siblings: ReadonlyArray<Step>): number =
   return count
 }
 
+/** True when a run that started within the last hour has no end yet (a live page keeps ticking). */
+export const hasRecentRun = (runs: Runs, now: number): boolean =>
+  runs.runs.some((run) => run.end === undefined && now - run.start < 3_600_000)
+
 /** The runs-list row of a run. */
 export const summarise = (run: Step, now: number): Summary => {
   const usage = usageOf(run)

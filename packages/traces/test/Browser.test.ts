@@ -233,6 +233,11 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
         assert.include(yield* shown(page.locator("h1")), "Running")
         assert.include(yield* shown(page.locator("button.step:has-text('wait_for_signal')")), "running")
         yield* ui(() => page.evaluate(() => Object.assign(window, { volleyMarker: 1 })))
+        // nothing is written while the tool waits, yet the page keeps moving: the run's duration grows
+        const elapsed = shown(page.locator("dl.summary div:nth-child(3) dd"))
+        const before = yield* elapsed
+        yield* ui(() => page.waitForTimeout(1600))
+        assert.notStrictEqual(yield* elapsed, before)
         yield* shot("traces-live.png")
         yield* Deferred.succeed(signal, "go")
         yield* Fiber.join(fiber)
