@@ -1,10 +1,9 @@
 /**
- * Tests of the apps/hello template: the agent against scripted turns in memory, the program run as
- * a user runs it (`node apps/hello/main.ts`, no key, so volley-local), and docs/getting-started.md
- * quoting `main.ts` verbatim. Copy and adapt these with the template.
+ * Tests of the apps/hello template: the agent against scripted turns in memory (`TestClient.layer`),
+ * and the program run as a user runs it (`node apps/hello/main.ts`: no key, so volley-local). Copy
+ * and adapt them with the template.
  */
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { LocalModel, RecordedRequest, ResponsesServer, ScriptedModel, TestClient } from "@volley/testing"
@@ -69,11 +68,4 @@ describe("apps/hello", () => {
       assert.strictEqual(ran.stderr, `${LocalModel.notice}\n`)
     })
   )
-
-  it("docs/getting-started.md quotes main.ts verbatim (below its header)", () => {
-    const source = readFileSync(mainFile, "utf8")
-    const body = source.slice(source.indexOf("*/\n") + 3)
-    const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "getting-started.md"), "utf8")
-    assert.include(doc, `\`\`\`ts\n${body}\`\`\``)
-  })
 })
