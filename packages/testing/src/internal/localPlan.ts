@@ -1,11 +1,11 @@
 /**
  * volley-local's tool planning: which tools a prompt asks for, in which rounds, and with which
- * arguments. `planRounds` splits the prompt into steps done in order ("…, then …") and, inside a
- * step, finds every tool mentioned (a word of its name or description that no other tool shares as
- * strongly), each with the places and the clause that follow its mention. `callsFor` turns a step
- * into calls (one per place for a place parameter), reading earlier outputs for chained values.
- * Gotcha: the plan is recomputed from the prompt on every request; the caller picks the round by
- * counting the batches of calls already in the history, so the model stays stateless.
+ * arguments. `planRounds` splits the prompt into segments done in order ("…, then …"); in each, every
+ * clause (between "and", commas, sentence ends) names at most one tool, the one its words weigh most,
+ * which gets the places and the text that follow its mention; a step needing an id the prompt does
+ * not give moves to the next round. `callsFor` turns a step into calls (one per place for a place
+ * parameter), reading earlier outputs (`chainOf`) for chained values. Gotcha: the plan is recomputed
+ * from the prompt on every request and the caller picks the round from the calls in the history.
  */
 import type { CreateRequest, FunctionCall, FunctionCallOutput } from "@volley/core/ResponsesSchema"
 import {
