@@ -227,7 +227,12 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
         const fiber = yield* Effect.forkChild(watcherRun(dir, signal))
         yield* ui(() => page.goto(server.url))
         yield* ui(() => page.waitForSelector("tbody tr:has-text('watcher')"))
-        // the list itself updates when the run appears; open the run while its tool is waiting
+        // the list ticks while the run is going, but never under someone typing a filter
+        yield* ui(() => page.fill("#f-text", "watch"))
+        yield* ui(() => page.waitForTimeout(1300))
+        assert.strictEqual(yield* ui(() => page.inputValue("#f-text")), "watch")
+        yield* ui(() => page.locator("#f-text").blur())
+        // open the run while its tool is waiting
         yield* ui(() => page.click("table.runs a:has-text('watcher')"))
         yield* ui(() => page.waitForSelector("button.step:has-text('wait_for_signal')"))
         assert.include(yield* shown(page.locator("h1")), "Running")

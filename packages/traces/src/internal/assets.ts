@@ -2,8 +2,9 @@
  * The page's only assets, served by the traces server itself (no CDN: machines here have no
  * internet): `css` (layout, waterfall bars, colours chosen to pass WCAG AA contrast) and `script`
  * (opening a step's details, arrow-key navigation between steps, and live updates over SSE that
- * re-fetch the page's content and keep open details and focus). Gotcha: the script is plain ES2020
- * in a string, not compiled; keep it small and test it through the browser tests.
+ * re-fetch the page's content, keep open details and focus, and wait while the filters are in use).
+ * Gotcha: the script is plain ES2020 in a string, not compiled; keep it small and test it through
+ * the browser tests.
  */
 
 /** The stylesheet (`/assets/app.css`). */
@@ -91,8 +92,17 @@ export const script = `"use strict";
   });
   var live = main.getAttribute("data-live") || "none";
   if (live === "none" || typeof EventSource === "undefined") return;
-  var busy = false, again = false;
+  var busy = false, again = false, skipped = false;
+  function typing() {
+    var active = document.activeElement;
+    return !!(active && active.closest && active.closest("form.filters"));
+  }
+  // never swap the content under someone using the filters: catch up when they leave the form
+  main.addEventListener("focusout", function () {
+    setTimeout(function () { if (skipped && !typing()) { skipped = false; refresh(); } }, 0);
+  });
   function refresh() {
+    if (typing()) { skipped = true; return; }
     if (busy) { again = true; return; }
     busy = true;
     var url = new URL(location.href);
