@@ -52,12 +52,14 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
   const clients = new Set<http.ServerResponse>()
   const context = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(context)
+  // decoded records are kept per file (only appended bytes are decoded); runs are rebuilt on a change
+  const reader = TraceStore.makeReader(dir)
   let cache: { readonly fingerprint: string; readonly runs: TraceStore.Runs } | undefined
 
   const runs = Effect.gen(function* () {
     const fingerprint = yield* TraceStore.fingerprint(dir)
     if (cache !== undefined && cache.fingerprint === fingerprint) return cache.runs
-    const read = yield* TraceStore.read(dir)
+    const read = yield* reader.read
     cache = { fingerprint, runs: read }
     return read
   })

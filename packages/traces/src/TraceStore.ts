@@ -21,6 +21,9 @@ export const maxFileBytes = 64 * 1024 * 1024
 /** Most steps kept over all files. */
 export const maxSteps = 200_000
 
+/** Most records kept per file. */
+export const maxRecordsPerFile = 1_000_000
+
 /** Most events kept per step. */
 export const maxEventsPerStep = 256
 
@@ -128,25 +131,85 @@ export const build = (records: Iterable<TraceRecord.TraceRecord>, skipped = 0): 
   return { runs, bySpanId, skipped }
 }
 
-/** Reads `dir` (bounded) and builds the runs; a missing folder has no runs. */
-export const read = (dir: string): Effect.Effect<Runs> =>
-  Effect.gen(function* () {
-    const names = yield* readdir(dir)
-    const files = names.filter(TraceRecord.isTraceFileName).sort()
-    const kept = files.slice(-maxFiles)
-    const records: Array<TraceRecord.TraceRecord> = []
-    let skipped = files.length - kept.length
-    for (const name of kept) {
-      const text = yield* readTail(path.join(dir, name))
-      for (const line of text.split("\n")) {
+/** Reads `dir` once (bounded) and builds the runs; a missing folder has no runs. */
+export const read = (dir: string): Effect.Effect<Runs> => makeReader(dir).read
+
+/** A reader of `dir` that keeps what it decoded: each `read` decodes only the bytes appended since the last. */
+export interface Reader {
+  readonly read: Effect.Effect<Runs>
+}
+
+/** What a reader keeps per day file. */
+interface FileState {
+  /** Bytes of the file consumed so far. */
+  offset: number
+  /** Bytes after the last newline (a line still being written). */
+  partial: Buffer
+  /** The next line is the rest of a line not kept (the read started mid-line, or the line was too long). */
+  dropFirst: boolean
+  readonly records: Array<TraceRecord.TraceRecord>
+  skipped: number
+}
+
+/**
+ * An incremental reader: per file, the decoded records and the offset read up to. A file that shrank
+ * is read again from the start; one that grew by more than `maxFileBytes` (a limit tests may lower)
+ * since the last read is read from its last `maxFileBytes` (earlier records dropped), like a first
+ * read of a large file. A line still being written waits for its newline.
+ */
+export const makeReader = (dir: string, limits?: { readonly maxFileBytes?: number | undefined }): Reader => {
+  const maxBytes = limits?.maxFileBytes ?? maxFileBytes
+  const files = new Map<string, FileState>()
+  const readFile = (name: string) =>
+    Effect.gen(function* () {
+      const file = path.join(dir, name)
+      const size = (yield* statOf(file))?.size ?? 0
+      let state = files.get(name)
+      if (state === undefined || size < state.offset || size - state.offset > maxBytes) {
+        const offset = Math.max(0, size - maxBytes)
+        state = { offset, partial: Buffer.alloc(0), dropFirst: offset > 0, records: [], skipped: 0 }
+        files.set(name, state)
+      }
+      if (size === state.offset) return state
+      const bytes = yield* readRange(file, state.offset, size)
+      state.offset += bytes.length
+      const chunk = state.partial.length === 0 ? bytes : Buffer.concat([state.partial, bytes])
+      // a newline byte never occurs inside a multi-byte UTF-8 character: cutting there is safe
+      const lastNewline = chunk.lastIndexOf(0x0a)
+      const lines = lastNewline < 0 ? [] : chunk.subarray(0, lastNewline).toString("utf8").split("\n")
+      state.partial = lastNewline < 0 ? chunk : chunk.subarray(lastNewline + 1)
+      if (lines.length > 0 && state.dropFirst) {
+        lines.shift()
+        state.dropFirst = false
+      }
+      if (state.partial.length > TraceRecord.maxLineBytes) {
+        state.partial = Buffer.alloc(0)
+        state.dropFirst = true
+        state.skipped++
+      }
+      for (const line of lines) {
         if (line.length === 0) continue
         const record = TraceRecord.decodeLine(line)
-        if (record === undefined) skipped++
-        else records.push(record)
+        if (record === undefined || state.records.length >= maxRecordsPerFile) state.skipped++
+        else state.records.push(record)
       }
-    }
-    return build(records, skipped)
-  })
+      return state
+    })
+  return {
+    read: Effect.gen(function* () {
+      const names = (yield* readdir(dir)).filter(TraceRecord.isTraceFileName).sort()
+      const kept = names.slice(-maxFiles)
+      for (const name of files.keys()) if (!kept.includes(name)) files.delete(name)
+      const states: Array<FileState> = []
+      for (const name of kept) states.push(yield* readFile(name))
+      const skipped = states.reduce((sum, state) => sum + state.skipped, names.length - kept.length)
+      return build(
+        states.flatMap((state) => state.records),
+        skipped
+      )
+    })
+  }
+}
 
 /** A cheap fingerprint of the folder (names, sizes, times) to tell whether anything changed. */
 export const fingerprint = (dir: string): Effect.Effect<string> =>
@@ -248,23 +311,14 @@ const statOf = (file: string): Effect.Effect<fs.Stats | undefined> =>
     fs.stat(file, (error, stat) => resume(Effect.succeed(error === null ? stat : undefined)))
   })
 
-/** The last `maxFileBytes` of a file as text; a cut first line is dropped. */
-const readTail = (file: string): Effect.Effect<string> =>
-  Effect.callback<string>((resume) => {
+/** Bytes `[start, end)` of a file (fewer when it shrank meanwhile; none when it cannot be read). */
+const readRange = (file: string, start: number, end: number): Effect.Effect<Buffer> =>
+  Effect.callback<Buffer>((resume) => {
     fs.open(file, "r", (openError, fd) => {
-      if (openError !== null) return resume(Effect.succeed(""))
-      fs.fstat(fd, (statError, stat) => {
-        if (statError !== null) return fs.close(fd, () => resume(Effect.succeed("")))
-        const length = Math.min(stat.size, maxFileBytes)
-        const position = stat.size - length
-        const buffer = Buffer.alloc(length)
-        fs.read(fd, buffer, 0, length, position, (readError, bytesRead) => {
-          fs.close(fd, () => {
-            if (readError !== null) return resume(Effect.succeed(""))
-            const text = buffer.subarray(0, bytesRead).toString("utf8")
-            resume(Effect.succeed(position === 0 ? text : text.slice(text.indexOf("\n") + 1)))
-          })
-        })
+      if (openError !== null) return resume(Effect.succeed(Buffer.alloc(0)))
+      const buffer = Buffer.alloc(Math.max(0, end - start))
+      fs.read(fd, buffer, 0, buffer.length, start, (readError, bytesRead) => {
+        fs.close(fd, () => resume(Effect.succeed(readError === null ? buffer.subarray(0, bytesRead) : Buffer.alloc(0))))
       })
     })
   })

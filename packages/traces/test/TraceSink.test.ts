@@ -293,4 +293,40 @@ describe("TraceRecord and TraceStore", () => {
     assert.strictEqual(TraceStore.overlapping(runs.bySpanId.get("t1")!, lead.children), 1)
     assert.strictEqual(TraceStore.stopReasonOf(lead), "Running")
   })
+
+  it.live(
+    "the reader decodes only appended bytes: a half-written line waits, a shrunk file is read again, a tail read drops its cut line",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const file = path.join(dir, "2026-12-03.jsonl")
+        const line = (spanId: string) =>
+          JSON.stringify({ v: 1, type: "start", traceId: "t", spanId, name: "invoke_agent a", time: 1, attributes: {} })
+        const reader = TraceStore.makeReader(dir)
+        const ids = (runs: TraceStore.Runs) => runs.runs.map((run) => run.spanId).sort()
+        const third = line("r3")
+        fs.writeFileSync(file, `${line("r1")}\n${line("r2")}\n${third.slice(0, 20)}`)
+        let runs = yield* reader.read
+        assert.deepStrictEqual(ids(runs), ["r1", "r2"])
+        assert.strictEqual(runs.skipped, 0, "a line still being written is not an error")
+        fs.appendFileSync(file, `${third.slice(20)}\n`)
+        runs = yield* reader.read
+        assert.deepStrictEqual(ids(runs), ["r1", "r2", "r3"])
+        fs.writeFileSync(file, `${line("n1")}\n`)
+        runs = yield* reader.read
+        assert.deepStrictEqual(ids(runs), ["n1"], "a shrunk file is read again")
+        // an over-long line is skipped, and the line after it still counts
+        fs.appendFileSync(file, "x".repeat(TraceRecord.maxLineBytes + 1))
+        runs = yield* reader.read
+        fs.appendFileSync(file, `yyy\n${line("n2")}\n`)
+        runs = yield* reader.read
+        assert.deepStrictEqual(ids(runs), ["n1", "n2"])
+        assert.strictEqual(runs.skipped, 1)
+        // only the last maxFileBytes are read: the line cut at the start is dropped without complaint
+        const tail = TraceStore.makeReader(dir, { maxFileBytes: line("n2").length + 30 })
+        const tailRuns = yield* tail.read
+        assert.deepStrictEqual(ids(tailRuns), ["n2"])
+        assert.strictEqual(tailRuns.skipped, 0)
+      })
+  )
 })
