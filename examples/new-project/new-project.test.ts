@@ -259,6 +259,45 @@ describe("the packed packages in a new project", () => {
     })
   )
 
+  // npm hoists every package to the top of node_modules, so an undeclared import would still run here
+  // and break only under a stricter layout (pnpm, Yarn PnP): check the declarations instead.
+  it.live("every package import in the built JavaScript is a declared dependency or peer", () =>
+    Effect.promise(async () => {
+      const undeclared: Array<string> = []
+      for (const name of packages) {
+        const installed = path.join(project(), "node_modules", "@volley", name)
+        const manifest = JSON.parse(await fs.readFile(path.join(installed, "package.json"), "utf8")) as {
+          readonly dependencies?: Record<string, string>
+          readonly peerDependencies?: Record<string, string>
+        }
+        const declared = new Set([
+          `@volley/${name}`,
+          ...Object.keys(manifest.dependencies ?? {}),
+          ...Object.keys(manifest.peerDependencies ?? {})
+        ])
+        const walk = async (folder: string): Promise<void> => {
+          for (const entry of await fs.readdir(folder, { withFileTypes: true })) {
+            const file = path.join(folder, entry.name)
+            if (entry.isDirectory()) await walk(file)
+            else if (entry.name.endsWith(".js"))
+              for (const match of (await fs.readFile(file, "utf8")).matchAll(
+                /(?:from|import)\s*\(?\s*["']([^"'.][^"']*)["']/g
+              )) {
+                const specifier = match[1]!
+                if (specifier.startsWith("node:")) continue
+                const parts = specifier.split("/")
+                const pkg = specifier.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!
+                if (!declared.has(pkg))
+                  undeclared.push(`@volley/${name}: ${path.relative(installed, file)} imports ${pkg}`)
+              }
+          }
+        }
+        await walk(path.join(installed, "dist"))
+      }
+      assert.deepStrictEqual(undeclared, [])
+    })
+  )
+
   it.live("tsc type-checks the program (strict, skipLibCheck: false) and emits JavaScript", () =>
     Effect.promise(async () => {
       const compiled = await timed("tsc", () => run(bin("tsc"), ["-p", "tsconfig.json"], { cwd: project() }))
