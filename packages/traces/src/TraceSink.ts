@@ -87,7 +87,7 @@ export const make = Effect.fnUntraced(function* (inner: Tracer.Tracer, options: 
   const interval = options.flushInterval ?? Duration.millis(100)
   yield* Effect.forkScoped(Effect.repeat(writer.flush, Schedule.spaced(interval)))
   yield* Effect.addFinalizer(() => writer.flush)
-  const settings: Settings = { writer, needles, forceContent: options.captureContent === true }
+  const settings: Settings = { writer, needles, forceContent: options.captureContent === true, memo: new Map() }
   const tracer = wrapTracer(inner, settings)
   const sink = TraceSink.of({ dir, flush: writer.flush, dropped: Effect.sync(() => writer.dropped) })
   return { tracer, sink }
@@ -132,6 +132,8 @@ interface Settings {
   readonly writer: Writer
   readonly needles: ReadonlyArray<string>
   readonly forceContent: boolean
+  /** Redacted forms of short strings seen before (at most 4,096, then cleared). */
+  readonly memo: Map<string, string>
 }
 
 /** A line to write: built when flushed (a start line then carries the attributes set right after it). */
@@ -273,18 +275,19 @@ class RecordingSpan implements Tracer.Span {
   get kind() {
     return this.inner.kind
   }
+  // Lines are built when the writer flushes, off the span's caller: a span only queues a closure.
   start(parentId: string | undefined, startTime: bigint): void {
     const time = toMillis(startTime)
     this.settings.writer.push({
       time,
       build: () =>
-        this.line({
+        line({
           v: TraceRecord.version,
           type: "start",
           traceId: this.traceId,
           spanId: this.spanId,
           ...(parentId === undefined ? {} : { parentId }),
-          name: this.name,
+          name: redact(this.settings, this.name),
           time,
           attributes: this.attributesNow()
         })
@@ -293,17 +296,22 @@ class RecordingSpan implements Tracer.Span {
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
     this.inner.end(endTime, exit)
     const time = toMillis(endTime)
-    const line = this.line({
-      v: TraceRecord.version,
-      type: "end",
-      traceId: this.traceId,
-      spanId: this.spanId,
+    const outcome = outcomeOf(exit, this.settings)
+    const firstEventTime = this.firstEventTime
+    this.settings.writer.push({
       time,
-      ...outcomeOf(exit, this.settings.needles),
-      ...(this.firstEventTime === undefined ? {} : { firstEventTime: this.firstEventTime }),
-      attributes: this.attributesNow()
+      build: () =>
+        line({
+          v: TraceRecord.version,
+          type: "end",
+          traceId: this.traceId,
+          spanId: this.spanId,
+          time,
+          ...outcome,
+          ...(firstEventTime === undefined ? {} : { firstEventTime }),
+          attributes: this.attributesNow()
+        })
     })
-    this.settings.writer.push({ time, build: () => line })
   }
   attribute(key: string, value: unknown): void {
     this.inner.attribute(key, value)
@@ -313,40 +321,61 @@ class RecordingSpan implements Tracer.Span {
   event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
     this.inner.event(name, startTime, attributes)
     const time = toMillis(startTime)
-    const line = this.line({
-      v: TraceRecord.version,
-      type: "event",
-      traceId: this.traceId,
-      spanId: this.spanId,
-      name,
+    const entries = Object.entries(attributes ?? {})
+    this.settings.writer.push({
       time,
-      attributes: sanitise(Object.entries(attributes ?? {}), this.capture, this.settings.needles)
+      build: () =>
+        line({
+          v: TraceRecord.version,
+          type: "event",
+          traceId: this.traceId,
+          spanId: this.spanId,
+          name: redact(this.settings, name),
+          time,
+          attributes: sanitise(entries, this.capture, this.settings)
+        })
     })
-    this.settings.writer.push({ time, build: () => line })
   }
   addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
     this.inner.addLinks(links)
   }
   private attributesNow(): TraceRecord.SpanStart["attributes"] {
-    return sanitise(this.recorded.entries(), this.capture, this.settings.needles)
+    return sanitise(this.recorded.entries(), this.capture, this.settings)
   }
-  /** The record as one redacted line of at most `maxLineBytes` (attributes dropped when over). */
-  private line(record: TraceRecord.TraceRecord): string {
-    const text = JSON.stringify(Redaction.redactDeep(record, this.settings.needles))
-    if (Buffer.byteLength(text, "utf8") <= TraceRecord.maxLineBytes) return text
-    const slim = { ...record, attributes: { "volley.trace.attributes_dropped": true } }
-    if ("error" in slim && slim.error !== undefined)
-      slim.error = { tag: slim.error.tag, message: Redaction.truncateUtf8(slim.error.message, 1024) }
-    return JSON.stringify(Redaction.redactDeep(slim, this.settings.needles))
-  }
+}
+
+/**
+ * A record as one line of at most `maxLineBytes` (attributes dropped when over). Every string in it
+ * was redacted where it was built (names, attribute keys and values, error messages); ids are hex.
+ */
+const line = (record: TraceRecord.TraceRecord): string => {
+  const text = JSON.stringify(record)
+  // a UTF-8 byte count is needed only when the line could be over (at most 3 bytes per UTF-16 unit)
+  if (text.length * 3 <= TraceRecord.maxLineBytes || Buffer.byteLength(text, "utf8") <= TraceRecord.maxLineBytes)
+    return text
+  const slim = { ...record, attributes: { "volley.trace.attributes_dropped": true } }
+  if ("error" in slim && slim.error !== undefined)
+    slim.error = { tag: slim.error.tag, message: Redaction.truncateUtf8(slim.error.message, 1024) }
+  return JSON.stringify(slim)
+}
+
+/** `Redaction.redactWith` with the sink's needles, memoised for short repeated strings (names, keys). */
+const redact = (settings: Settings, text: string): string => {
+  if (text.length > 128) return Redaction.redactWith(text, settings.needles)
+  const known = settings.memo.get(text)
+  if (known !== undefined) return known
+  const redacted = Redaction.redactWith(text, settings.needles)
+  if (settings.memo.size >= 4096) settings.memo.clear()
+  settings.memo.set(text, redacted)
+  return redacted
 }
 
 type Scalar = string | number | boolean
 
-const scalarOf = (value: unknown, needles: ReadonlyArray<string>): Scalar | undefined => {
+const scalarOf = (value: unknown, settings: Settings): Scalar | undefined => {
   switch (typeof value) {
     case "string":
-      return Redaction.truncateUtf8(Redaction.redactWith(value, needles), TraceRecord.maxValueBytes)
+      return Redaction.truncateUtf8(redact(settings, value), TraceRecord.maxValueBytes)
     case "number":
       return Number.isFinite(value) ? value : String(value)
     case "boolean":
@@ -355,10 +384,7 @@ const scalarOf = (value: unknown, needles: ReadonlyArray<string>): Scalar | unde
       return value.toString()
     case "object":
       if (value === null) return undefined
-      return Redaction.truncateUtf8(
-        Redaction.redactWith(JSON.stringify(value) ?? "", needles),
-        TraceRecord.maxValueBytes
-      )
+      return Redaction.truncateUtf8(redact(settings, JSON.stringify(value) ?? ""), TraceRecord.maxValueBytes)
     default:
       return undefined
   }
@@ -368,7 +394,7 @@ const scalarOf = (value: unknown, needles: ReadonlyArray<string>): Scalar | unde
 const sanitise = (
   entries: Iterable<readonly [string, unknown]>,
   capture: boolean,
-  needles: ReadonlyArray<string>
+  settings: Settings
 ): Record<string, TraceRecord.SpanStart["attributes"][string]> => {
   const out: Record<string, TraceRecord.SpanStart["attributes"][string]> = {}
   let count = 0
@@ -377,12 +403,12 @@ const sanitise = (
     if (!capture && contentAttributes.includes(key)) continue
     const kept = Array.isArray(value)
       ? value.slice(0, 64).flatMap((item) => {
-          const scalar = scalarOf(item, needles)
+          const scalar = scalarOf(item, settings)
           return scalar === undefined ? [] : [scalar]
         })
-      : scalarOf(value, needles)
+      : scalarOf(value, settings)
     if (kept === undefined) continue
-    out[key] = kept
+    out[redact(settings, key)] = kept
     count++
   }
   return out
@@ -391,14 +417,14 @@ const sanitise = (
 /** The outcome of a span's exit: ok, interrupted, or the typed error's tag and redacted message. */
 const outcomeOf = (
   exit: Exit.Exit<unknown, unknown>,
-  needles: ReadonlyArray<string>
+  settings: Settings
 ): { readonly outcome: "ok" | "error" | "interrupted"; readonly error?: { tag: string; message: string } } => {
   if (Exit.isSuccess(exit)) return { outcome: "ok" }
   const failure = Cause.findErrorOption(exit.cause)
   if (Option.isNone(failure)) {
     if (Cause.hasInterrupts(exit.cause)) return { outcome: "interrupted" }
     const defect = Cause.squash(exit.cause)
-    return { outcome: "error", error: { tag: "Defect", message: messageOf(defect, needles) } }
+    return { outcome: "error", error: { tag: "Defect", message: messageOf(defect, settings.needles) } }
   }
   const error = failure.value
   const tag =
@@ -407,7 +433,7 @@ const outcomeOf = (
       : error instanceof Error
         ? error.name
         : "Error"
-  return { outcome: "error", error: { tag, message: messageOf(error, needles) } }
+  return { outcome: "error", error: { tag: redact(settings, tag), message: messageOf(error, settings.needles) } }
 }
 
 const messageOf = (error: unknown, needles: ReadonlyArray<string>): string =>
