@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
-import { ResponsesClient } from "@volley/core"
-import { LocalModel, ResponsesServer } from "@volley/testing"
+import { TestClient } from "@volley/testing"
 import { Effect, Layer, Redacted } from "effect"
 import { WeatherHandlers } from "../quickstart/weather.ts"
+import { examplePath, runScript } from "../shared/process.ts"
 import { program, Tracing } from "./main.ts"
 
 const key = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
@@ -12,12 +12,7 @@ describe("tracing example", () => {
   it.live("exports invoke_agent > chat > execute_tool spans with GenAI attributes and no secrets or content", () =>
     Effect.gen(function* () {
       const exporter = new InMemorySpanExporter()
-      const client = Layer.unwrap(
-        Effect.gen(function* () {
-          const server = yield* ResponsesServer.ResponsesServer
-          return ResponsesClient.layerUndici({ baseUrl: server.baseUrl, apiKey: Redacted.make(key) })
-        })
-      ).pipe(Layer.provide(LocalModel.layer()))
+      const client = TestClient.layerLocal({ apiKey: Redacted.make(key) })
       // Read the spans while the SDK is still up: its shutdown clears the in-memory exporter.
       const { answer, spans } = yield* program("What's the weather in Paris?").pipe(
         Effect.provide(Layer.mergeAll(WeatherHandlers, client)),
@@ -45,6 +40,20 @@ describe("tracing example", () => {
       assert.notInclude(dump, key)
       assert.notInclude(dump, key.slice(-8))
       assert.notInclude(dump, "What's the weather", "prompts are not recorded by default")
+    })
+  )
+
+  it.live("a remote HAOAI_BASE_URL without a key is one error line, no stack trace, exit code 1", () =>
+    Effect.gen(function* () {
+      const ran = yield* runScript(examplePath("tracing/main.ts"), [], {
+        HAOAI_BASE_URL: "https://api.example.invalid/v1"
+      })
+      assert.strictEqual(ran.code, 1)
+      assert.strictEqual(ran.stdout, "")
+      assert.strictEqual(
+        ran.stderr,
+        "error: InvalidConfiguration: HAOAI_API_KEY is not set (a missing key is allowed only for loopback base URLs)\n"
+      )
     })
   )
 })
