@@ -1,0 +1,40 @@
+/**
+ * Every example program, run as a user would with `HAOAI_BASE_URL` pointing at a remote API and no
+ * `HAOAI_API_KEY`: each must stop with exactly one line on stderr naming the missing key, no stack
+ * trace, and a non-zero exit code. (Without `HAOAI_BASE_URL` they fall back to volley-local; their own
+ * tests cover that.) Nothing is sent anywhere: the client refuses before the first request.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { examplePath, runScript } from "./process.ts"
+
+const stateDir = mkdtempSync(join(tmpdir(), "volley-missing-key-"))
+const state = join(stateDir, "run.json")
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }))
+const programs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+  ["readme/main.ts", []],
+  ["new-project/main.ts", []],
+  ["tracing/main.ts", []],
+  ["structured-output/main.ts", ["Plan 2 days in Lisbon"]],
+  ["sub-agents/main.ts", []],
+  ["workflow/main.ts", ["tea"]],
+  ["streaming-tui/main.ts", ["Weather in Oslo?"]],
+  ["approval/main.ts", ["start", "--state", state, "Delete old-report.pdf from the workspace"]]
+]
+
+describe("a missing key", () => {
+  for (const [program, args] of programs)
+    it.live(`${program}: one line, no stack trace, non-zero exit`, () =>
+      Effect.gen(function* () {
+        const ran = yield* runScript(examplePath(program), args, { HAOAI_BASE_URL: "https://api.example.invalid/v1" })
+        assert.notStrictEqual(ran.code, 0)
+        const lines = ran.stderr.split("\n").filter((line) => line.trim() !== "")
+        assert.strictEqual(lines.length, 1, ran.stderr)
+        assert.include(lines[0], "HAOAI_API_KEY is not set")
+        assert.notMatch(ran.stderr + ran.stdout, /^\s+at /m)
+      })
+    )
+})
