@@ -336,8 +336,6 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
   return error._tag === "ModelError" ? `ModelError(${String(error.error?._tag)})` : error._tag
 }
 
-const untypedOutcomes = new Set(["completed", "defect", "interrupted", "untyped", "TimeoutError"])
-
 /**
  * Heap figures while a case runs: `held`, the heap after a forced GC every 50 ms (what the client
  * keeps: a per-event accumulation shows here), `peak`, the heap used sampled every 5 ms without a GC
@@ -407,7 +405,7 @@ const hostile = Effect.gen(function* () {
     },
     {
       name: `output item nested ${depth} deep`,
-      expected: "a typed error",
+      expected: "ModelError(ResponseDecodeError)",
       run: hostileAgent.run("deep-item")
     }
   ]
@@ -430,7 +428,7 @@ const hostile = Effect.gen(function* () {
         peakHeap[i] = Math.max(peakHeap[i]!, peak.peak - baseline)
         peakRss[i] = Math.max(peakRss[i]!, peak.rss)
         const outcome = outcomeOf(exit)
-        if (untypedOutcomes.has(outcome) && outcome !== hostileCase.expected && Exit.isFailure(exit))
+        if (outcome !== hostileCase.expected && Exit.isFailure(exit))
           firstMiss[i] ??= String(Cause.squash(exit.cause)).slice(0, 160)
         outcomes[i]!.set(outcome, (outcomes[i]!.get(outcome) ?? 0) + 1)
       }
@@ -450,10 +448,7 @@ const hostile = Effect.gen(function* () {
   )
   for (const [i, hostileCase] of cases.entries()) {
     const seen = [...outcomes[i]!.entries()].map(([outcome, n]) => `${outcome}×${n}`).join(" ")
-    const ok =
-      hostileCase.expected === "a typed error"
-        ? [...outcomes[i]!.keys()].every((outcome) => !untypedOutcomes.has(outcome))
-        : outcomes[i]!.size === 1 && outcomes[i]!.get(hostileCase.expected) === hostileRounds
+    const ok = outcomes[i]!.size === 1 && outcomes[i]!.get(hostileCase.expected) === hostileRounds
     report(`hostile ${hostileCase.name}`, seen, hostileCase.expected, ok)
     if (firstMiss[i] !== undefined) process.stdout.write(`  (first miss: ${JSON.stringify(firstMiss[i])})\n`)
     report(
