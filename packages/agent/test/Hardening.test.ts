@@ -478,3 +478,43 @@ describe("issue 13: structured output nested too deep", () => {
       })
   )
 })
+
+describe("issue 13: an output item nested 100,000 deep (real sockets)", () => {
+  it.live("JSON and stream mode: ModelError{ResponseDecodeError}, no second request, nothing ran", () =>
+    Effect.gen(function* () {
+      // built as text: a 100,000-deep value cannot go through JSON.stringify (that is the point)
+      const deepItem = `{"type":"future_thing","id":"ft_1","payload":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+      const call = M.functionCall("echo", { text: "x" }, { callId: "call_1" })
+      const request = { model: "m", input: [] }
+      const response = JSON.stringify(M.toResponse(call, request)).replace('"output":[', `"output":[${deepItem},`)
+      const events = M.toEvents(call, request).map((event) => JSON.stringify(event))
+      const doneAt = events.findIndex((event) => event.includes('"response.output_item.done"'))
+      events.splice(
+        doneAt,
+        0,
+        `{"type":"response.output_item.done","sequence_number":99,"output_index":1,"item":${deepItem}}`
+      )
+      const sse = M.sse(events.map((event) => `data: ${event}\n\n`))
+      const json = M.withFault(M.message(""), { body: response, contentType: "application/json" })
+      for (const streaming of [false, true]) {
+        const { runs, layer } = overHttp([streaming ? sse : json, M.message("never")])
+        const { error, requests } = yield* Effect.gen(function* () {
+          const error = streaming
+            ? yield* Effect.flip(Stream.runDrain(assistant.stream("Q")))
+            : yield* Effect.flip(assistant.run("Q"))
+          const server = yield* ResponsesServer.ResponsesServer
+          return { error, requests: yield* server.requests }
+        }).pipe(Effect.provide(layer))
+        assert.strictEqual(error._tag, "ModelError", String(streaming))
+        assert.strictEqual(error._tag === "ModelError" ? error.error._tag : "", "ResponseDecodeError")
+        assert.strictEqual(
+          error._tag === "ModelError" && error.error._tag === "ResponseDecodeError" ? error.error.path : "",
+          "(nesting)"
+        )
+        assert.match(error.message, /deeper than 256 levels/)
+        assert.strictEqual(requests.length, 1)
+        assert.strictEqual(runs.calls.length, 0)
+      }
+    })
+  )
+})

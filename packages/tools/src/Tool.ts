@@ -6,7 +6,7 @@
  * model calls it. Handlers are not part of a tool: give them to `Toolkit.toLayer`.
  * Gotcha: Schemas must need no services to decode or encode; use `strict: false` for records and tuples.
  */
-import type { ResponsesSchema } from "@volley/core"
+import { ResponsesClient, type ResponsesSchema } from "@volley/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -40,10 +40,10 @@ export const defaultMaxOutputBytes = 65_536
 
 /**
  * Deepest nesting of tool arguments (objects and arrays) accepted where the model's JSON is first
- * parsed; deeper arguments are fed back as invalid (`kind: "json"`), and the agent's argument hash
- * hashes them as raw text instead of walking them.
+ * parsed: the one limit for model JSON, `ResponsesClient.maxJsonDepth` (256). Deeper arguments are fed
+ * back as invalid (`kind: "json"`), and the agent's argument hash hashes them as raw text.
  */
-export const maxArgumentsDepth = 256
+export const maxArgumentsDepth: number = ResponsesClient.maxJsonDepth
 
 /** Valid tool names, as the Responses API requires. */
 export const namePattern = /^[a-zA-Z0-9_-]{1,64}$/
