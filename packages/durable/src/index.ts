@@ -1,0 +1,10 @@
+/**
+ * `@volley/durable`: agent runs that survive a crash, on Effect's workflow + cluster engine with
+ * Postgres. `DurableAgent.run(agent, input, { runId })` runs an agent as one workflow execution
+ * whose model and tool calls are activities; `DurableEngine` gives the engines (memory, one machine
+ * on Postgres); `DurablePostgres` starts an embedded Postgres or connects to `DATABASE_URL`.
+ * Gotcha: the engine layers are unstable Effect modules, pinned to effect 4.1.0.
+ */
+
+/** Embedded or configured Postgres for the durable engine. */
+export * as DurablePostgres from "./DurablePostgres.ts"
