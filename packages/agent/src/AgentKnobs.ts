@@ -3,12 +3,16 @@
  * `ToolConcurrency` (8), `Budgets` (none), `MaxInputBytes` (none), `RetryTurnOnStreamDrop` (true),
  * `ModelRetries` (the client's `RetryPolicy.maxRetries`: one budget for client and turn retries),
  * `MalformedArgumentTurns` (3), `RepeatedCalls` (3 / 5), `MaxCallsPerTurn` (128), `UnknownTool` ("feedback"),
- * `CaptureContent` (false) and `StepWrapper` (identity). Override one for a run with
+ * `CaptureContent` (false) and `StepWrapper` (identity; `ModelStep`/`ToolStep` say what each step stores). Override one for a run with
  * `Effect.provideService(AgentKnobs.MaxTurns, 5)`. Gotcha: a knob is read once when the run starts
  * (or resumes), so changing it mid-run has no effect on that run.
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { type ResponsesError, ResponsesErrorSchema } from "@volley/core/ResponsesError"
+import { FunctionCallOutput, Response } from "@volley/core/ResponsesSchema"
+import type { ToolCallResultLike, ToolRunErrorLike } from "./internal/tools.ts"
 
 /** Model calls per run before `MaxTurns` (default 10, agents-js `DEFAULT_MAX_TURNS`). */
 export const MaxTurns = Context.Reference<number>("@volley/agent/MaxTurns", { defaultValue: () => 10 })
@@ -87,9 +91,42 @@ export interface StepId {
   readonly callId?: string | undefined
 }
 
-/** Wraps every step (a durable engine turns each into an activity keyed by its `StepId`). */
+/** What a step stores: codecs for its result and its typed failure (a durable engine persists them). */
+export interface StepSchema<A, E> {
+  readonly success: Schema.Codec<A, unknown>
+  readonly error: Schema.Codec<E, unknown>
+}
+
+/** Wraps every step (a durable engine turns each into an activity keyed by its `StepId`, storing what `schema` describes). */
 export interface StepWrapperShape {
-  readonly wrap: <A, E, R>(id: StepId, step: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly wrap: <A, E, R>(
+    id: StepId,
+    step: Effect.Effect<A, E, R>,
+    schema?: StepSchema<A, E>
+  ) => Effect.Effect<A, E, R>
+}
+
+/** What a model step stores: the decoded response, or the client's typed error. */
+export const ModelStep: StepSchema<Response, ResponsesError> = { success: Response, error: ResponsesErrorSchema }
+
+/** What a tool step stores: the call's output item and outcome (failures the model sees are results), or the error that ends the run. */
+export const ToolStep: StepSchema<ToolCallResultLike, ToolRunErrorLike> = {
+  success: Schema.Struct({
+    callId: Schema.String,
+    name: Schema.String,
+    output: FunctionCallOutput,
+    outcome: Schema.Union([
+      Schema.Struct({ _tag: Schema.Literal("Success") }),
+      Schema.Struct({ _tag: Schema.Literal("Failure"), error: Schema.Struct({ _tag: Schema.String }) })
+    ]),
+    isArgumentError: Schema.Boolean
+  }),
+  error: Schema.Struct({
+    _tag: Schema.Literals(["ToolNotFound", "ToolFailed", "ToolTimeout"]),
+    name: Schema.String,
+    callId: Schema.String,
+    message: Schema.String
+  })
 }
 
 /** Wraps every model call and tool call (default: runs it as is). */

@@ -24,7 +24,7 @@ import type {
 } from "@volley/core/ResponsesSchema"
 import type { AgentEvent } from "../AgentEvent.ts"
 import * as AgentError from "../AgentError.ts"
-import type { BudgetsShape, StepWrapperShape } from "../AgentKnobs.ts"
+import { type BudgetsShape, ModelStep, type StepWrapperShape } from "../AgentKnobs.ts"
 import type { ApprovalLedgerShape } from "../ApprovalLedger.ts"
 import type { Approval, PendingApproval, RunState } from "../RunState.ts"
 import { addUsage, emptyUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
@@ -322,7 +322,7 @@ const modelTurn = <A, R>(
           })
         : createCall(deps.client, request)
     // one frame for the call's outcome, and no step for an event nobody listens to (`run` mode)
-    const called = Effect.matchEffect(knobs.wrap({ runId: run.runId, turn, kind: "model" }, call), {
+    const called = Effect.matchEffect(knobs.wrap({ runId: run.runId, turn, kind: "model" }, call, ModelStep), {
       onFailure: (error) => Effect.fail(new AgentError.ModelError({ ...transcript(run, error.message), error })),
       onSuccess: (response) => {
         run.turns = turn

@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import type { FunctionCall, FunctionCallOutput, FunctionTool } from "@volley/core/ResponsesSchema"
 import type { AgentEvent } from "../AgentEvent.ts"
-import type { StepWrapperShape } from "../AgentKnobs.ts"
+import { type StepWrapperShape, ToolStep } from "../AgentKnobs.ts"
 import type { CallPlan } from "./decide.ts"
 import { errorText, outputItem } from "./history.ts"
 
@@ -139,7 +139,8 @@ export const runBatch = <R>(
         })
       }
       const step = context.toolkit.handle(call, context.options)
-      return context.wrap({ runId: context.runId, turn: context.turn, kind: "tool", callId: call.call_id }, step).pipe(
+      const id = { runId: context.runId, turn: context.turn, kind: "tool", callId: call.call_id } as const
+      return context.wrap(id, step, ToolStep).pipe(
         Effect.flatMap((result) => {
           context.outputs.set(call.call_id, result.output)
           const text = outputText(result.output)
