@@ -8,3 +8,9 @@
 
 /** Embedded or configured Postgres for the durable engine. */
 export * as DurablePostgres from "./DurablePostgres.ts"
+
+/** Agent runs as workflow executions whose model and tool calls are stored steps. */
+export * as DurableAgent from "./DurableAgent.ts"
+
+/** The workflow engines: in memory, or one machine on Postgres. */
+export * as DurableEngine from "./DurableEngine.ts"

@@ -1,0 +1,55 @@
+/**
+ * The agent the durable tests run: an `add` tool that records every real run of its handler (with
+ * the step key it was handed) in a caller-supplied sink, and a scripted model that calls `add` once
+ * per turn for `steps` turns, then answers with the sum. The script is a `responder` computed from
+ * the request's history, so any process (a restarted child included) gets the same answers.
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { Agent } from "@volley/agent"
+import type { CreateRequest } from "@volley/core/ResponsesSchema"
+import { ScriptedModel as M } from "@volley/testing"
+import { Tool, Toolkit } from "@volley/tools"
+import { DurableAgent } from "@volley/durable"
+
+const Add = Tool.make("add", {
+  description: "Adds two numbers",
+  parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  success: Schema.Number
+})
+
+/** The toolkit of the test agent. */
+export const Tools = Toolkit.make(Add)
+
+/** The test agent. */
+export const adder = Agent.make({ name: "adder", model: "m", instructions: "Add", toolkit: Tools })
+
+/** One real run of the tool handler. */
+export interface ToolRun {
+  readonly callId: string
+  readonly key: string | undefined
+}
+
+/** The handlers, reporting each real run to `record`. */
+export const toolsLayer = (record: (run: ToolRun) => void, delay?: Effect.Effect<void>) =>
+  Tools.toLayer({
+    add: ({ a, b }, { callId }) =>
+      Effect.gen(function* () {
+        const key = yield* DurableAgent.StepKey
+        record({ callId, key })
+        if (delay !== undefined) yield* delay
+        return a + b
+      })
+  })
+
+const outputsOf = (request: CreateRequest): number =>
+  Array.isArray(request.input) ? request.input.filter((item) => item.type === "function_call_output").length : 0
+
+/** A model that calls `add` once per turn for `steps` turns (call ids `c<turn>`), then answers "done <steps>". */
+export const script = (steps: number) =>
+  M.responder((request) => {
+    const done = outputsOf(request)
+    return done < steps
+      ? M.functionCall("add", { a: done, b: 1 }, { callId: `c${done + 1}` })
+      : M.message(`done ${steps}`)
+  })
