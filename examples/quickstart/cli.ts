@@ -16,16 +16,20 @@ export interface Args {
   readonly maxTurns: number | undefined
   readonly model: string | undefined
   readonly prompt: string
+  /** `--otlp URL`: export traces and GenAI metrics to this OTLP/HTTP collector (absent: none). */
+  readonly otlp?: string
 }
 
 /** Usage text. */
-export const usage = 'usage: npm run --silent demo -- [--no-stream] [--max-turns N] [--model ID] ["<prompt>"]'
+export const usage =
+  'usage: npm run --silent demo -- [--no-stream] [--max-turns N] [--model ID] [--otlp URL] ["<prompt>"]'
 
 /** Parses argv (without node and script); a string is a usage error message. */
 export const parseArgs = (argv: ReadonlyArray<string>): Args | string => {
   let stream = true
   let maxTurns: number | undefined
   let model: string | undefined
+  let otlp: string | undefined
   const words: Array<string> = []
   let rest = false
   for (let i = 0; i < argv.length; i++) {
@@ -44,11 +48,22 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args | string => {
       const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i]
       if (value === undefined || value === "") return "--model needs a model id"
       model = value
+    } else if (arg === "--otlp" || arg.startsWith("--otlp=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i]
+      if (value === undefined || !/^https?:\/\/[^\s]+$/.test(value))
+        return "--otlp needs a collector URL (http://host:4318)"
+      otlp = value
     } else if (arg.startsWith("--")) return `unknown option ${arg}`
     else words.push(arg)
   }
   const prompt = words.join(" ").trim()
-  return { stream, maxTurns, model, prompt: prompt === "" ? defaultPrompt : prompt }
+  return {
+    stream,
+    maxTurns,
+    model,
+    prompt: prompt === "" ? defaultPrompt : prompt,
+    ...(otlp === undefined ? {} : { otlp })
+  }
 }
 
 const httpError = (error: ResponsesError.ResponsesError): string | undefined => {

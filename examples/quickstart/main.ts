@@ -9,6 +9,7 @@
  */
 import { type AgentEvent, AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
+import { Observability } from "@volley/observability"
 import { LocalModel, ResponsesServer } from "@volley/testing"
 import { Cause, Config, Effect, Exit, Fiber, Layer, Logger, Option, References, Stream } from "effect"
 import { displayUrl, safeText } from "../shared/terminal.ts"
@@ -133,7 +134,19 @@ const main = Effect.gen(function* () {
         }
         if (result._tag === "Completed") out(result.output)
       })
-  const exit = yield* run.pipe(knobs, Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)), interruptOnSigint)
+  // `--otlp URL` exports spans and GenAI metrics there; otherwise `OTEL_EXPORTER_OTLP_ENDPOINT` if set.
+  // Provided outside the backend, so its release flushes the last batch before the process exits.
+  if (args.otlp !== undefined) progress(`volley: exporting traces and metrics to ${displayUrl(args.otlp)}`)
+  const telemetry =
+    args.otlp === undefined
+      ? Observability.layerOtlpConfig()
+      : Observability.layerOtlp({ url: args.otlp, serviceName: "volley-demo" })
+  const exit = yield* run.pipe(
+    knobs,
+    Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)),
+    Effect.provide(telemetry),
+    interruptOnSigint
+  )
   if (Exit.isSuccess(exit)) {
     if (stdoutTty) out("\n")
     return 0

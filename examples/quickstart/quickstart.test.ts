@@ -1,6 +1,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import { Effect } from "effect"
+import { metricNames, receiver, spanNames } from "../otlp/receiver.ts"
 import { examplePath, type Ran, runScript, startScript } from "../shared/process.ts"
 import { defaultPrompt, describeError, makeStyle, parseArgs } from "./cli.ts"
 import { weatherFor } from "./weather.ts"
@@ -350,5 +351,35 @@ describe("demo CLI: a hostile server", () => {
         ])
       )
     )
+  )
+})
+
+describe("demo CLI: --otlp", () => {
+  it("parses --otlp URL and refuses a value that is not an http(s) URL", () => {
+    const parsed = parseArgs(["--otlp", "http://127.0.0.1:4318", "hi"])
+    assert.strictEqual(typeof parsed === "string" ? parsed : parsed.otlp, "http://127.0.0.1:4318")
+    assert.strictEqual(typeof parsed === "string" ? parsed : parsed.prompt, "hi")
+    assert.include(String(parseArgs(["--otlp"])), "--otlp needs a collector URL")
+    assert.include(String(parseArgs(["--otlp=file:///etc/passwd"])), "--otlp needs a collector URL")
+  })
+
+  it.live("exports the run's spans and GenAI metrics to the collector, and the answer is unchanged", () =>
+    Effect.gen(function* () {
+      const collector = yield* receiver
+      const ran = yield* demo(["--otlp", collector.url, "What's the weather in Paris?"])
+      assert.strictEqual(ran.code, 0, ran.stderr)
+      assert.include(ran.stdout, "Paris")
+      assert.include(ran.stderr, `volley: exporting traces and metrics to ${collector.url}`)
+      const spans = spanNames(collector.received)
+      assert.include(spans, "invoke_agent quickstart")
+      assert.include(spans, "execute_tool get_weather")
+      assert.isTrue(spans.some((name) => name.startsWith("chat ")))
+      assert.includeMembers(metricNames(collector.received), [
+        "gen_ai.client.token.usage",
+        "gen_ai.client.operation.duration",
+        "volley.agent.runs"
+      ])
+      assert.notInclude(collector.received.map((r) => r.body).join("\n"), "What's the weather")
+    })
   )
 })
