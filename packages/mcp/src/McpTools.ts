@@ -20,6 +20,7 @@ import type * as Scope from "effect/Scope"
 import { McpClient, type McpClientError, McpProtocol, type McpSchema } from "effect/ai"
 import { FetchHttpClient } from "effect/http"
 import { ChildProcess } from "effect/process"
+import { combineHandled } from "./internal/combine.ts"
 import * as Connection from "./internal/connection.ts"
 import { resultText } from "./internal/content.ts"
 import { canBeStrict, toolName } from "./internal/names.ts"
@@ -414,6 +415,35 @@ const callHandler =
       }
       return text
     }).pipe(Effect.tapError((error) => Effect.annotateCurrentSpan({ "mcp.error.reason": error.reason })))
+
+// ---------------------------------------------------------------------------------------------
+// combining
+// ---------------------------------------------------------------------------------------------
+
+/** Any toolkit an agent accepts: a Volley `Toolkit`, an `McpToolkit`, or a combination. */
+export type AnyToolkit = Effect.Effect<unknown, never, unknown>
+
+/** `T` when every element gives a handled toolkit, `never` otherwise (so `combine` rejects other effects). */
+export type Toolkits<T extends ReadonlyArray<AnyToolkit>> = {
+  readonly [K in keyof T]: T[K] extends Effect.Effect<Toolkit.Handled<infer _Tools>, never, infer _R> ? T[K] : never
+}
+
+/**
+ * Several toolkits as one, for `Agent.make({ toolkit })`: e.g. your typed tools and one or more MCP
+ * servers' tools. Calls are routed by name; it needs every part's layer. Two parts defining one tool
+ * name is a programmer error (the effect dies with `ToolDefinitionError`): give MCP servers a `prefix`.
+ */
+export const combine = <const T extends ReadonlyArray<AnyToolkit>>(
+  ...toolkits: Toolkits<T>
+): Effect.Effect<Toolkit.Handled<Record<string, VolleyTool.Any>>, never, Effect.Services<T[number]>> =>
+  Effect.flatMap(
+    Effect.all(
+      toolkits as unknown as ReadonlyArray<
+        Effect.Effect<Toolkit.Handled<Record<string, VolleyTool.Any>>, never, Effect.Services<T[number]>>
+      >
+    ),
+    combineHandled
+  )
 
 // ---------------------------------------------------------------------------------------------
 // serving

@@ -92,16 +92,18 @@ describe("McpTools.serve", () => {
           return { listed, ok, invalid }
         })
       ),
-      Effect.map(({ listed, ok, invalid }) => {
-        assert.deepStrictEqual(
-          listed.tools.map((t) => t.name),
-          ["forecast", "approve_me"]
-        )
-        assert.deepStrictEqual(listed.tools[0]!.inputSchema.required, ["city", "days"])
-        assert.deepStrictEqual(ok.content, [{ type: "text", text: '{"city":"Oslo","days":3,"sky":"clear"}' }])
-        assert.isTrue(invalid.isError)
-        assert.include(JSON.stringify(invalid.content), "invalid_arguments")
-      }),
+      Effect.flatMap(({ listed, ok, invalid }) =>
+        Effect.sync(() => {
+          assert.deepStrictEqual(
+            listed.tools.map((t) => t.name),
+            ["forecast", "approve_me"]
+          )
+          assert.deepStrictEqual(listed.tools[0]!.inputSchema.required, ["city", "days"])
+          assert.deepStrictEqual(ok.content, [{ type: "text", text: '{"city":"Oslo","days":3,"sky":"clear"}' }])
+          assert.isTrue(invalid.isError)
+          assert.include(JSON.stringify(invalid.content), "invalid_arguments")
+        })
+      ),
       Effect.scoped
     )
   )

@@ -14,7 +14,7 @@ import { McpProtocol, McpServer } from "effect/ai"
 import { HttpRouter, HttpServer } from "effect/http"
 import { McpTools } from "../src/index.ts"
 import { registrations } from "./fixtures/FixtureServer.ts"
-import { alive, call, fixtureServer, node, recordingTracer } from "./support.ts"
+import { alive, call, fixtureServer, node, rawServer, recordingTracer } from "./support.ts"
 
 const fixture = (options: Partial<McpTools.StdioOptions<"fixture">> = {}) =>
   McpTools.stdio({ name: "fixture", command: node, args: [fixtureServer], prefix: "fx_", ...options })
@@ -203,6 +203,54 @@ describe("McpTools.stdio (Effect McpServer fixture)", () => {
       assert.strictEqual((error as { error: McpTools.McpToolsError } | undefined)?.error.reason, "Connect")
     })
   )
+})
+
+describe("McpTools.stdio (protocol failures from a hand-written server)", () => {
+  const raw = (mode: string) =>
+    McpTools.stdio({
+      name: "raw",
+      command: node,
+      args: [rawServer, mode],
+      timeout: "3 seconds",
+      connectTimeout: "1 second"
+    })
+
+  it.live("a JSON-RPC error answer goes back to the model; the connection is kept", () => {
+    const Raw = raw("rpc-error")
+    return Effect.gen(function* () {
+      const tools = yield* Raw
+      const first = yield* tools.handle(call("lookup"))
+      assert.strictEqual(first.outcome._tag, "Failure")
+      const text = first.output.output as string
+      assert.include(text, "RemoteError")
+      assert.include(text, "-32000")
+      assert.include(text, "database offline")
+      const second = yield* tools.handle(call("lookup"))
+      assert.include(second.output.output as string, "database offline")
+    }).pipe(Effect.provide(Raw.layer))
+  })
+
+  it.live("a result that is not a CallToolResult is a protocol error for the model, not a crash", () => {
+    const Raw = raw("bad-result")
+    return Effect.gen(function* () {
+      const tools = yield* Raw
+      const result = yield* tools.handle(call("lookup"))
+      assert.strictEqual(result.outcome._tag, "Failure")
+      assert.include(result.output.output as string, "McpToolsError")
+    }).pipe(Effect.provide(Raw.layer))
+  })
+
+  it.live("a server that never answers initialize fails the layer with Connect within connectTimeout", () => {
+    const Raw = raw("silent")
+    return Effect.gen(function* () {
+      const started = Date.now()
+      const exit = yield* Effect.exit(Effect.provide(Raw.asEffect(), Raw.layer))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+      assert.strictEqual((error as { error: McpTools.McpToolsError } | undefined)?.error.reason, "Connect")
+      assert.isBelow(Date.now() - started, 8000)
+    })
+  })
 })
 
 const FixtureHttp = HttpRouter.serve(

@@ -11,6 +11,9 @@ export const node = process.execPath
 /** The fixture MCP server script (Effect `McpServer` over stdio). */
 export const fixtureServer = fileURLToPath(new URL("./fixtures/fixture-server.ts", import.meta.url))
 
+/** The hand-written server for protocol failures (`rpc-error`, `bad-result`, `silent`). */
+export const rawServer = fileURLToPath(new URL("./fixtures/raw-server.ts", import.meta.url))
+
 /** The Volley toolkit served with `McpTools.serve` over stdio. */
 export const volleyServe = fileURLToPath(new URL("./fixtures/volley-serve.ts", import.meta.url))
 
