@@ -22,7 +22,9 @@ const programs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["sub-agents/main.ts", []],
   ["workflow/main.ts", ["tea"]],
   ["streaming-tui/main.ts", ["Weather in Oslo?"]],
-  ["approval/main.ts", ["start", "--state", state, "Delete old-report.pdf from the workspace"]]
+  ["approval/main.ts", ["start", "--state", state, "Delete old-report.pdf from the workspace"]],
+  ["otlp/main.ts", []],
+  ["effect-ai/main.ts", ["Weather in Oslo?"]]
 ]
 
 describe("a missing key", () => {
