@@ -8,12 +8,14 @@
 import { createServer } from "node:http"
 import { NodeHttpServer, NodeServices } from "@effect/platform-node"
 import type { Tool, Toolkit } from "@volley/tools"
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { McpProtocol, McpSchema, McpServer } from "effect/ai"
 import { HttpRouter } from "effect/http"
+import type { ServeError } from "effect/http/HttpServerError"
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -94,19 +96,22 @@ export const serve = <Tools extends Record<string, Tool.Any>, R, E, RL>(
   toolkit: Effect.Effect<Toolkit.Handled<Tools>, never, R>,
   handlers: Layer.Layer<R, E, RL>,
   options: ServeOptions
-): Layer.Layer<never, E | unknown, RL> => {
+): Layer.Layer<never, E | Cause.IllegalArgumentError | ServeError, RL> => {
   const registrations = Layer.effectDiscard(register(toolkit)).pipe(Layer.provide(handlers))
   const info = { name: options.name ?? "volley", version: options.version ?? "0.1.0", protocols, registrations }
+  // the MCP request markers the transports leave in the requirements are all discharged here (the
+  // registrations need only the handler layer's own requirements), which the types cannot follow
+  type Served = Layer.Layer<never, E | Cause.IllegalArgumentError | ServeError, RL>
   if (options.transport === "stdio") {
-    return McpServer.layerStdio(info).pipe(Layer.provide(NodeServices.layer)) as Layer.Layer<never, E | unknown, RL>
+    return Layer.empty.pipe(
+      Layer.provide(McpServer.layerStdio(info)),
+      Layer.provide(NodeServices.layer)
+    ) as unknown as Served
   }
   const { port, host, path } = options.transport.http
-  return HttpRouter.serve(McpServer.layerHttp({ ...info, path: path ?? "/mcp" }), {
+  const http = HttpRouter.serve(McpServer.layerHttp({ ...info, path: path ?? "/mcp" }), {
     disableLogger: true,
     disableListenLog: true
-  }).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port, host: host ?? "127.0.0.1" }))) as Layer.Layer<
-    never,
-    E | unknown,
-    RL
-  >
+  }).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port, host: host ?? "127.0.0.1" })))
+  return Layer.empty.pipe(Layer.provide(http)) as unknown as Served
 }
