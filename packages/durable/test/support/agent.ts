@@ -45,11 +45,20 @@ export const toolsLayer = (record: (run: ToolRun) => void, delay?: Effect.Effect
 const outputsOf = (request: CreateRequest): number =>
   Array.isArray(request.input) ? request.input.filter((item) => item.type === "function_call_output").length : 0
 
-/** A model that calls `add` once per turn for `steps` turns (call ids `c<turn>`), then answers "done <steps>". */
-export const script = (steps: number) =>
+const stepsOf = (request: CreateRequest): number => {
+  const first = Array.isArray(request.input) ? request.input[0] : undefined
+  const text = first !== undefined && first.type === "message" && typeof first.content === "string" ? first.content : ""
+  return Number(/steps=(\d+)/.exec(text)?.[1] ?? "0")
+}
+
+/**
+ * A model that calls `add` once per turn for `steps` turns (call ids `c<turn>`), then answers
+ * "done <steps>"; without `steps`, the count comes from a `steps=<n>` prompt.
+ */
+export const script = (steps?: number) =>
   M.responder((request) => {
     const done = outputsOf(request)
-    return done < steps
+    return done < (steps ?? stepsOf(request))
       ? M.functionCall("add", { a: done, b: 1 }, { callId: `c${done + 1}` })
-      : M.message(`done ${steps}`)
+      : M.message(`done ${steps ?? stepsOf(request)}`)
   })
