@@ -89,6 +89,8 @@ export interface StepId {
   readonly turn: number
   readonly kind: "model" | "tool"
   readonly callId?: string | undefined
+  /** The tool's name (tool steps), e.g. for a durable engine's per-tool side-effect class. */
+  readonly name?: string | undefined
 }
 
 /** What a step stores: codecs for its result and its typed failure (a durable engine persists them). */

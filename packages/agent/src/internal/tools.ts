@@ -139,7 +139,13 @@ export const runBatch = <R>(
         })
       }
       const step = context.toolkit.handle(call, context.options)
-      const id = { runId: context.runId, turn: context.turn, kind: "tool", callId: call.call_id } as const
+      const id = {
+        runId: context.runId,
+        turn: context.turn,
+        kind: "tool",
+        callId: call.call_id,
+        name: call.name
+      } as const
       return context.wrap(id, step, ToolStep).pipe(
         Effect.flatMap((result) => {
           context.outputs.set(call.call_id, result.output)
