@@ -87,23 +87,32 @@ export const runDuration = Metric.histogram("volley.agent.run.duration", {
 /** Deepest parent chain searched for the enclosing run of a `chat` span. */
 const maxAncestors = 64
 
-/** Longest string accepted as a metric attribute value (model and tool names come from the program). */
-const maxAttributeLength = 128
+/** Longest string kept as a metric attribute value; longer ones are cut. */
+export const maxAttributeLength = 128
+
+/**
+ * Most distinct values per attribute key per tracer; further values are recorded as `_OTHER`. Tool
+ * names (the model may call tools that do not exist) and response model names come from the model
+ * or the server, so without this bound they could grow the number of series without limit.
+ */
+export const maxValuesPerAttribute = 100
 
 /**
  * Wraps `inner` so that Volley's GenAI spans update the metrics above when they end. `context` is
  * where the metrics are registered (the `Metric.MetricRegistry` of the program exporting them).
  */
-export const tracer = (inner: Tracer.Tracer, context: Context.Context<never>): Tracer.Tracer =>
-  Tracer.make({
+export const tracer = (inner: Tracer.Tracer, context: Context.Context<never>): Tracer.Tracer => {
+  const sink = new Sink(context)
+  return Tracer.make({
     span(options) {
       const span = inner.span(options)
       const kind = kindOf(options.name)
       if (kind === undefined) return span
-      return new MeteredSpan(span, kind, context)
+      return new MeteredSpan(span, kind, sink)
     },
     ...(inner.context === undefined ? {} : { context: inner.context })
   })
+}
 
 /** Wraps the tracer in context with `tracer`, registering the metrics in the layer's context. */
 export const layer: Layer.Layer<never> = Layer.effect(
@@ -138,11 +147,11 @@ class MeteredSpan implements Tracer.Span {
   lastChatFailed = false
   readonly inner: Tracer.Span
   readonly op: Kind
-  readonly context: Context.Context<never>
-  constructor(inner: Tracer.Span, op: Kind, context: Context.Context<never>) {
+  readonly sink: Sink
+  constructor(inner: Tracer.Span, op: Kind, sink: Sink) {
     this.inner = inner
     this.op = op
-    this.context = context
+    this.sink = sink
   }
   get name(): string {
     return this.inner.name
@@ -183,7 +192,7 @@ class MeteredSpan implements Tracer.Span {
       const attrs: Array<[string, string]> = [["error.type", text(attributes?.["volley.retry.error"], "_OTHER")]]
       const model = this.inner.attributes.get("gen_ai.request.model")
       if (typeof model === "string") attrs.push(["gen_ai.request.model", clip(model)])
-      update(retries, 1, attrs, this.context)
+      this.sink.update(retries, 1, attrs)
     }
   }
   addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
@@ -214,14 +223,14 @@ class MeteredSpan implements Tracer.Span {
       const value = a.get(key)
       if (typeof value === "string") base.push([key, clip(value)])
     }
-    update(operationDuration, seconds, failure === undefined ? base : [...base, ["error.type", failure]], this.context)
+    this.sink.update(operationDuration, seconds, failure === undefined ? base : [...base, ["error.type", failure]])
     for (const [type, key] of [
       ["input", "gen_ai.usage.input_tokens"],
       ["output", "gen_ai.usage.output_tokens"]
     ] as const) {
       const tokens = a.get(key)
       if (typeof tokens === "number" && Number.isFinite(tokens) && tokens >= 0)
-        update(tokenUsage, tokens, [...base, ["gen_ai.token.type", type]], this.context)
+        this.sink.update(tokenUsage, tokens, [...base, ["gen_ai.token.type", type]])
     }
     const run = enclosingRun(this.inner.parent)
     if (run !== undefined) {
@@ -232,11 +241,13 @@ class MeteredSpan implements Tracer.Span {
 
   private endTool(seconds: number, failure: string | undefined): void {
     const a = this.inner.attributes
-    const name: Array<[string, string]> = [["gen_ai.tool.name", text(a.get("gen_ai.tool.name"), "_OTHER")]]
     const errorAttribute = a.get("error.type")
     const outcome = failure ?? (typeof errorAttribute === "string" ? clip(errorAttribute) : "success")
-    update(toolCalls, 1, [...name, ["volley.tool.outcome", outcome]], this.context)
-    update(toolDuration, seconds, name, this.context)
+    // a name the model made up is not a series of its own
+    const toolName = outcome === "ToolNotFound" ? "_OTHER" : text(a.get("gen_ai.tool.name"), "_OTHER")
+    const name: Array<[string, string]> = [["gen_ai.tool.name", toolName]]
+    this.sink.update(toolCalls, 1, [...name, ["volley.tool.outcome", outcome]])
+    this.sink.update(toolDuration, seconds, name)
   }
 
   private endRun(seconds: number, failure: string | undefined): void {
@@ -246,11 +257,11 @@ class MeteredSpan implements Tracer.Span {
       ["gen_ai.agent.name", text(a.get("gen_ai.agent.name"), "_OTHER")],
       ["volley.agent.stop_reason", typeof stop === "string" ? clip(stop) : (failure ?? "_OTHER")]
     ]
-    update(runs, 1, attrs, this.context)
-    update(runDuration, seconds, attrs, this.context)
+    this.sink.update(runs, 1, attrs)
+    this.sink.update(runDuration, seconds, attrs)
     const final = failure !== undefined && this.lastChatFailed ? 1 : 0
     const restarts = this.failedChats - final
-    if (restarts > 0) update(turnRestarts, restarts, [attrs[0]!], this.context)
+    if (restarts > 0) this.sink.update(turnRestarts, restarts, [attrs[0]!])
   }
 }
 
@@ -265,12 +276,29 @@ const enclosingRun = (parent: Option.Option<Tracer.AnySpan>): MeteredSpan | unde
   return undefined
 }
 
-const update = <S>(
-  metric: Metric.Metric<number, S>,
-  value: number,
-  attributes: ReadonlyArray<[string, string]>,
-  context: Context.Context<never>
-): void => Metric.withAttributes(metric, attributes).updateUnsafe(value, context)
+/** Where one tracer's metrics go, with the distinct values seen per attribute key. */
+class Sink {
+  readonly context: Context.Context<never>
+  private readonly seen = new Map<string, Set<string>>()
+  constructor(context: Context.Context<never>) {
+    this.context = context
+  }
+  update<S>(metric: Metric.Metric<number, S>, value: number, attributes: ReadonlyArray<[string, string]>): void {
+    const bounded = attributes.map(([key, raw]): [string, string] => [key, this.bound(key, raw)])
+    Metric.withAttributes(metric, bounded).updateUnsafe(value, this.context)
+  }
+  private bound(key: string, value: string): string {
+    let values = this.seen.get(key)
+    if (values === undefined) {
+      values = new Set()
+      this.seen.set(key, values)
+    }
+    if (values.has(value)) return value
+    if (values.size >= maxValuesPerAttribute) return "_OTHER"
+    values.add(value)
+    return value
+  }
+}
 
 const clip = (value: string): string =>
   value.length <= maxAttributeLength ? value : value.slice(0, maxAttributeLength)

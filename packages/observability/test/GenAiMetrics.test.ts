@@ -99,4 +99,27 @@ describe("GenAiMetrics.tracer", () => {
       })
     )
   )
+
+  it.effect("attribute values are bounded: made-up tool names are _OTHER, and at most 100 names per key", () =>
+    fresh(
+      Effect.gen(function* () {
+        const metered = GenAiMetrics.tracer(yield* Tracer.Tracer, yield* Effect.context<never>())
+        const toolSpan = (name: string, errorType?: string) =>
+          Effect.gen(function* () {
+            if (errorType !== undefined) yield* Effect.annotateCurrentSpan({ "error.type": errorType })
+          }).pipe(
+            Effect.withSpan(`execute_tool ${name}`, { attributes: { "gen_ai.tool.name": name } }),
+            Effect.provideService(Tracer.Tracer, metered)
+          )
+        yield* toolSpan("invented_by_the_model", "ToolNotFound")
+        for (let i = 0; i < GenAiMetrics.maxValuesPerAttribute + 20; i++) yield* toolSpan(`tool_${i}`)
+        const names = (yield* points("volley.tool.calls")).map((m) => attributesOf(m)["gen_ai.tool.name"])
+        assert.notInclude(names, "invented_by_the_model")
+        assert.include(names, "_OTHER")
+        assert.include(names, "tool_0")
+        assert.notInclude(names, `tool_${GenAiMetrics.maxValuesPerAttribute + 19}`)
+        assert.isAtMost(new Set(names).size, GenAiMetrics.maxValuesPerAttribute + 1)
+      })
+    )
+  )
 })
