@@ -64,6 +64,41 @@ describe("VolleyLanguageModel", () => {
     )
   )
 
+  it.live("history: an image as input_image, an earlier assistant answer as output_text; a forced tool choice", () =>
+    Effect.gen(function* () {
+      const toolkit = yield* WeatherKit
+      yield* LanguageModel.generateText({
+        prompt: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "What is this?" },
+              { type: "file", mediaType: "image/png", data: new Uint8Array([1, 2, 3]) }
+            ]
+          },
+          { role: "assistant", content: [{ type: "text", text: "A tiny image." }] },
+          { role: "user", content: "And the weather in Lima?" }
+        ],
+        toolkit,
+        toolChoice: { tool: "get_weather" }
+      })
+      const body = yield* request(0)
+      assert.deepStrictEqual(body.input, [
+        {
+          type: "message",
+          role: "user",
+          content: [
+            { type: "input_text", text: "What is this?" },
+            { type: "input_image", image_url: "data:image/png;base64,AQID", detail: "auto" }
+          ]
+        },
+        { type: "message", role: "assistant", content: [{ type: "output_text", text: "A tiny image." }] },
+        { type: "message", role: "user", content: [{ type: "input_text", text: "And the weather in Lima?" }] }
+      ])
+      assert.deepStrictEqual(body.tool_choice, { type: "function", name: "get_weather" })
+    }).pipe(provide([M.message("Sunny.")]), Effect.provide(weatherHandlers))
+  )
+
   it.live("withConfigOverride changes the request fields of the calls inside it", () =>
     Effect.gen(function* () {
       yield* LanguageModel.generateText({ prompt: "x" }).pipe(
