@@ -61,7 +61,7 @@ export const fromHandled = <Tools extends Record<string, AiTool.Any>>(
     const toolkit = Toolkit.make(...volleyTools)
     const handlers: Record<string, Toolkit.Handler<Tool.Any, unknown>> = {}
     for (const tool of tools)
-      handlers[tool.name] = (args, context) => run(handled as unknown as AnyHandled, tool.name, args, context.callId)
+      handlers[tool.name] = (args, context) => run(handled as unknown as AnyHandled, tool, args, context.callId)
     return yield* toolkit.asEffect().pipe(Effect.provide(toolkit.toLayer(handlers as never)))
   })
 
@@ -104,14 +104,35 @@ const toVolleyTool = (tool: AiTool.Any, options: Options): Tool.Any => {
 }
 
 /** Runs effect/ai's handler to its final (non-preliminary) result: the encoded result, or the encoded failure. */
-const run = (handled: AnyHandled, name: string, params: unknown, callId: string): Effect.Effect<unknown, unknown> =>
-  handled.handle(name, params as never, callId).pipe(
+const run = (handled: AnyHandled, tool: AiTool.Any, params: unknown, callId: string): Effect.Effect<unknown, unknown> =>
+  handled.handle(tool.name, params as never, callId).pipe(
     Effect.flatMap((results) => Stream.runLast(Stream.filter(results, (result) => !result.preliminary))),
+    Effect.catch((error: unknown) =>
+      AiError.isAiError(error)
+        ? Effect.fail({ error: error.reason._tag, message: error.message })
+        : // `failureMode: "error"` (McpClient's tools): the handler's failure as the tool's failure schema encodes it
+          encodeFailure(tool, error).pipe(Effect.flatMap(Effect.fail))
+    ),
     Effect.flatMap((last) => {
-      if (Option.isNone(last)) return Effect.fail({ error: "the tool produced no result" })
+      if (Option.isNone(last)) return Effect.fail({ error: "NoResult", message: "the tool produced no result" })
+      // `failureMode: "return"`: the failure is already encoded
       return last.value.isFailure ? Effect.fail(last.value.encodedResult) : Effect.succeed(last.value.encodedResult)
-    }),
-    Effect.mapError((error) =>
-      AiError.isAiError(error) ? { error: error.reason._tag, message: error.message } : error
-    )
+    })
   ) as Effect.Effect<unknown, unknown>
+
+const encodeFailure = (tool: AiTool.Any, error: unknown): Effect.Effect<unknown> =>
+  (
+    Schema.encodeUnknownEffect(tool.failureSchema as Schema.Codec<unknown, unknown>)(error) as Effect.Effect<
+      unknown,
+      unknown
+    >
+  ).pipe(Effect.orElseSucceed(() => plainFailure(error)))
+
+/** A failure the schema could not encode: its tag and message only. */
+const plainFailure = (error: unknown): { readonly error: string; readonly message: string } => {
+  const fields = typeof error === "object" && error !== null ? (error as { _tag?: unknown; message?: unknown }) : {}
+  return {
+    error: typeof fields._tag === "string" ? fields._tag : "ToolFailed",
+    message: typeof fields.message === "string" ? fields.message : String(error)
+  }
+}

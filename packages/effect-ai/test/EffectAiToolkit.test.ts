@@ -100,4 +100,50 @@ describe("EffectAiToolkit", () => {
       }
     })
   )
+
+  it.live("fromHandled: dynamic tools with raw JSON Schemas, as McpClient.toolkit builds them", () =>
+    Effect.gen(function* () {
+      const inputSchema = {
+        type: "object",
+        properties: { path: { type: "string", description: "A file path" } },
+        required: ["path"]
+      }
+      const Read = AiTool.dynamic("fs__read", {
+        parameters: inputSchema,
+        description: "Reads a file",
+        success: Schema.String,
+        failure: Unknown
+      })
+      const kit = AiToolkit.make(Read)
+      const handled = yield* kit.pipe(
+        Effect.provideContext(
+          yield* kit.toHandlers({
+            fs__read: (params: unknown) => {
+              const path = (params as { readonly path?: unknown }).path
+              return path === "/missing"
+                ? Effect.fail(new Unknown({ city: "nowhere" }))
+                : Effect.succeed(`contents of ${String(path)}`)
+            }
+          })
+        )
+      )
+      const reader = Agent.make({ name: "reader", model: "m", toolkit: EffectAiToolkit.fromHandled(handled) })
+      const result = yield* reader.run("Read both")
+      assert.strictEqual(result._tag, "Completed")
+      const server = yield* Effect.service(ResponsesServer.ResponsesServer)
+      const tool = (yield* server.request(0)).body!.tools?.[0]
+      assert.deepStrictEqual(tool?.type === "function" ? tool.parameters : undefined, inputSchema)
+      const [ok, failed] = yield* outputs
+      assert.strictEqual(ok, "contents of /etc/motd")
+      assert.include(String(failed), "UnknownCity")
+    }).pipe(
+      provide([
+        M.turn(
+          M.functionCall("fs__read", { path: "/etc/motd" }, { callId: "r1" }),
+          M.functionCall("fs__read", { path: "/missing" }, { callId: "r2" })
+        ),
+        M.message("Done.")
+      ])
+    )
+  )
 })
