@@ -16,6 +16,7 @@ import * as Effectable from "effect/Effectable"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import type * as Scope from "effect/Scope"
 import { McpClient, type McpClientError, McpProtocol, type McpSchema } from "effect/ai"
 import { FetchHttpClient } from "effect/http"
@@ -260,6 +261,23 @@ export const fromClientError = (server: string, error: McpClientError.McpClientE
 
 const Arguments = Schema.Record(Schema.String, Schema.Unknown)
 
+/** A failure as the model reads it: `reason: message` (the typed error stays in the call's outcome). */
+const FailureText = Schema.String.pipe(
+  Schema.decodeTo(
+    McpToolsError,
+    SchemaTransformation.transform<typeof McpToolsError.Encoded, string>({
+      decode: (message) => ({
+        _tag: "McpToolsError" as const,
+        server: "",
+        reason: "ToolError",
+        reconnects: false,
+        message
+      }),
+      encode: (error) => `${error.reason}: ${error.message}`
+    })
+  )
+)
+
 const isEmptyObject = (schema: Record<string, unknown>): boolean => {
   const properties = schema.properties
   return (
@@ -353,7 +371,7 @@ const makeTool = (
           description,
           parameters: Arguments,
           success: Schema.String,
-          failure: McpToolsError,
+          failure: FailureText,
           strict: false,
           timeout: options.timeout,
           maxOutputBytes: options.maxOutputBytes,

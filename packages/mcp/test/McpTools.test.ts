@@ -124,6 +124,20 @@ describe("McpTools.stdio (Effect McpServer fixture)", () => {
     }).pipe(Effect.provide(Fixture.layer))
   )
 
+  it.live("a call that times out while the server restarts does not cancel the restart", () => {
+    // a call timeout shorter than the server's start: each call restarting it would never succeed
+    const Quick = fixture({ timeout: "300 millis" })
+    return Effect.gen(function* () {
+      const tools = yield* Quick
+      yield* tools.handle(call("fx_crash"))
+      const during = yield* tools.handle(call("fx_echo", { text: "during" }))
+      assert.strictEqual(during.outcome._tag === "Failure" && during.outcome.error._tag, "ToolTimeout")
+      yield* Effect.sleep("3 seconds")
+      const after = yield* tools.handle(call("fx_echo", { text: "after" }))
+      assert.strictEqual(after.output.output, "echo: after")
+    }).pipe(Effect.provide(Quick.layer))
+  })
+
   it.live("a line that is not JSON-RPC drops the connection; the next call reconnects", () =>
     Effect.gen(function* () {
       const tools = yield* Fixture
@@ -236,7 +250,7 @@ describe("McpTools.stdio (protocol failures from a hand-written server)", () => 
       const tools = yield* Raw
       const result = yield* tools.handle(call("lookup"))
       assert.strictEqual(result.outcome._tag, "Failure")
-      assert.include(result.output.output as string, "McpToolsError")
+      assert.include(result.output.output as string, "Protocol: MCP server 'raw'")
     }).pipe(Effect.provide(Raw.layer))
   })
 
@@ -281,6 +295,38 @@ describe("McpTools.http (Effect McpServer over Streamable HTTP on 127.0.0.1)", (
       }).pipe(Effect.provide(Remote.layer))
     }).pipe(Effect.provide(FixtureHttp))
   )
+
+  it.live("a server that goes away is a typed error; the next call after it is back opens a new session", () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const serverOn = HttpRouter.serve(
+      McpServer.layerHttp({
+        name: "fixture",
+        version: "1.0.0",
+        path: "/mcp",
+        protocols: [McpProtocol.v2025_11_25],
+        registrations
+      }),
+      { disableLogger: true, disableListenLog: true }
+    ).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })))
+    const Remote = McpTools.http({ name: "remote", url: `http://127.0.0.1:${port}/mcp` })
+    return Effect.gen(function* () {
+      const first = yield* Scope.make()
+      yield* Layer.buildWithScope(serverOn, first)
+      const clientScope = yield* Scope.make()
+      const tools = yield* Effect.provide(Remote.asEffect(), yield* Layer.buildWithScope(Remote.layer, clientScope))
+      assert.strictEqual((yield* tools.handle(call("echo", { text: "1" }))).output.output, "echo: 1")
+      yield* Scope.close(first, Exit.void)
+      const down = yield* tools.handle(call("echo", { text: "2" }))
+      assert.strictEqual(down.outcome._tag, "Failure")
+      assert.include(down.output.output as string, "ServerExited: MCP server 'remote'")
+      const second = yield* Scope.make()
+      yield* Layer.buildWithScope(serverOn, second)
+      const back = yield* tools.handle(call("echo", { text: "3" }))
+      assert.strictEqual(back.output.output, "echo: 3")
+      yield* Scope.close(clientScope, Exit.void)
+      yield* Scope.close(second, Exit.void)
+    })
+  })
 
   it.live("an unreachable endpoint fails the layer with a Connect error", () =>
     Effect.gen(function* () {
