@@ -32,6 +32,8 @@ export interface OtlpOptions {
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
   /** How often batches are sent (default 5 seconds for spans, 10 for metrics). */
   readonly exportInterval?: Duration.Input | undefined
+  /** How long releasing the layer waits for the last export (default 3 seconds), e.g. with the collector down. */
+  readonly shutdownTimeout?: Duration.Input | undefined
 }
 
 /** The default `service.name`. */
@@ -48,9 +50,12 @@ export const layerOtlp = (options: OtlpOptions): Layer.Layer<never> => {
     ...(options.serviceVersion === undefined ? {} : { serviceVersion: options.serviceVersion })
   }
   const headers = plainHeaders(options.headers)
-  const exportInterval = options.exportInterval === undefined ? {} : { exportInterval: options.exportInterval }
-  const tracer = OtlpTracer.layer({ url: `${base}/v1/traces`, resource, headers, ...exportInterval })
-  const metrics = OtlpMetrics.layer({ url: `${base}/v1/metrics`, resource, headers, ...exportInterval })
+  const timing = {
+    ...(options.exportInterval === undefined ? {} : { exportInterval: options.exportInterval }),
+    ...(options.shutdownTimeout === undefined ? {} : { shutdownTimeout: options.shutdownTimeout })
+  }
+  const tracer = OtlpTracer.layer({ url: `${base}/v1/traces`, resource, headers, ...timing })
+  const metrics = OtlpMetrics.layer({ url: `${base}/v1/metrics`, resource, headers, ...timing })
   const exporters = Layer.mergeAll(tracer, metrics).pipe(
     Layer.provide(OtlpSerialization.layerJson),
     Layer.provide(FetchHttpClient.layer)

@@ -148,6 +148,25 @@ describe("Observability.layerOtlp", () => {
   )
 })
 
+describe("Observability.layerOtlp: a collector that is down", () => {
+  it.live("does not fail the program, and releasing the layer waits at most shutdownTimeout", () =>
+    Effect.gen(function* () {
+      // a port that was just free: nothing listens there
+      const closed = yield* Effect.scoped(Effect.map(receiver, (r) => r.url))
+      const started = Date.now()
+      const exit = yield* agent
+        .run("USER-CONTENT")
+        .pipe(
+          Effect.provide(Layer.mergeAll(TestClient.layer([M.message("fine")]), weatherLayer)),
+          Effect.provide(Observability.layerOtlp({ url: closed, shutdownTimeout: "500 millis" })),
+          Effect.exit
+        )
+      assert.strictEqual(exit._tag, "Success")
+      assert.isBelow(Date.now() - started, 2_500)
+    })
+  )
+})
+
 describe("Observability.layerOtlpConfig", () => {
   it.live("reads OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS and OTEL_SERVICE_NAME", () =>
     Effect.gen(function* () {
