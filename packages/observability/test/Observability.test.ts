@@ -148,6 +148,30 @@ describe("Observability.layerOtlp", () => {
   )
 })
 
+describe("Observability.layerOtlp: content capture", () => {
+  it.live("with captureContent on, the prompt is exported (so the default-off check above can fail)", () =>
+    Effect.gen(function* () {
+      const otlp = yield* receiver
+      yield* agent.run("USER-CONTENT").pipe(
+        Effect.provide(
+          Layer.mergeAll(
+            TestClient.layer([M.message("ANSWER-CONTENT")], {
+              apiKey: Redacted.make(canaryKey),
+              captureContent: true
+            }),
+            weatherLayer
+          )
+        ),
+        Effect.provide(Observability.layerOtlp({ url: otlp.url }))
+      )
+      const bytes = otlp.received.map((r) => r.body).join("\n")
+      assert.include(bytes, "USER-CONTENT")
+      assert.include(bytes, "gen_ai.input.messages")
+      assert.notInclude(bytes, canaryKey)
+    })
+  )
+})
+
 describe("Observability.layerOtlp: a collector that is down", () => {
   it.live("does not fail the program, and releasing the layer waits at most shutdownTimeout", () =>
     Effect.gen(function* () {
