@@ -113,6 +113,8 @@ export const defaultConnectTimeout: Duration.Duration = Duration.seconds(30)
 export const defaultMaxMessageBytes = 4 * 1024 * 1024
 /** Default number of tools offered per server. */
 export const defaultMaxTools = 128
+/** Tools whose input JSON Schema is larger than this (as JSON) are skipped with a warning. */
+export const maxSchemaBytes = 64 * 1024
 
 // ---------------------------------------------------------------------------------------------
 // the toolkit
@@ -167,18 +169,19 @@ const baseName = (command: string): string => command.split(/[\\/]/).pop() || "m
 /** The tools of an MCP server started as a child process, speaking newline-delimited JSON-RPC on stdio. */
 export const stdio = <const Name extends string = string>(options: StdioOptions<Name>): McpToolkit<Name> => {
   const name = (options.name ?? baseName(options.command)) as Name
-  const env: Record<string, string | Redacted.Redacted<string>> = {}
-  for (const key of inheritedEnv) {
-    const value = process.env[key]
-    if (value !== undefined) env[key] = value
-  }
-  Object.assign(env, options.env ?? {})
-  const command = ChildProcess.make(options.command, [...(options.args ?? [])], {
-    env,
-    extendEnv: false,
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd })
-  })
   const connect = Effect.gen(function* () {
+    // read when the server starts (not when the toolkit is defined): only the listed variables, plus `env`
+    const env: Record<string, string | Redacted.Redacted<string>> = {}
+    for (const key of inheritedEnv) {
+      const value = process.env[key]
+      if (value !== undefined) env[key] = value
+    }
+    Object.assign(env, options.env ?? {})
+    const command = ChildProcess.make(options.command, [...(options.args ?? [])], {
+      env,
+      extendEnv: false,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd })
+    })
     const transport = yield* McpClient.stdio({
       command,
       protocol: McpProtocol.v2025_11_25,
@@ -189,13 +192,16 @@ export const stdio = <const Name extends string = string>(options: StdioOptions<
   return build(name, "stdio", connect, options)
 }
 
-/** The tools of an MCP server reached over Streamable HTTP. */
+const hostOf = (url: string | URL): string =>
+  url instanceof URL ? url.hostname : URL.canParse(url) ? new URL(url).hostname : "mcp"
+
+/** The tools of an MCP server reached over Streamable HTTP (an invalid URL fails the layer with `Connect`). */
 export const http = <const Name extends string = string>(options: HttpOptions<Name>): McpToolkit<Name> => {
-  const name = (options.name ?? new URL(options.url).hostname) as Name
-  const headers: Record<string, string> = {}
-  for (const [key, value] of Object.entries(options.headers ?? {}))
-    headers[key] = Redacted.isRedacted(value) ? Redacted.value(value) : value
+  const name = (options.name ?? hostOf(options.url)) as Name
   const connect = Effect.gen(function* () {
+    const headers: Record<string, string> = {}
+    for (const [key, value] of Object.entries(options.headers ?? {}))
+      headers[key] = Redacted.isRedacted(value) ? Redacted.value(value) : value
     const transport = yield* McpClient.http({
       url: options.url,
       protocol: McpProtocol.v2025_11_25,
@@ -314,6 +320,17 @@ const connected = <Name extends string>(
             "mcp.server.name": server,
             "mcp.tool.name": remote.name.slice(0, 200),
             reason: name === undefined ? "invalid name" : "duplicate name"
+          })
+        )
+        continue
+      }
+      const schemaBytes = JSON.stringify(remote.inputSchema)?.length ?? 0
+      if (schemaBytes > maxSchemaBytes) {
+        yield* Effect.logWarning("mcp.tool.skipped").pipe(
+          Effect.annotateLogs({
+            "mcp.server.name": server,
+            "mcp.tool.name": remote.name.slice(0, 200),
+            reason: `input schema over ${maxSchemaBytes} bytes`
           })
         )
         continue

@@ -7,9 +7,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Agent } from "@volley/agent"
 import { ScriptedModel, TestClient } from "@volley/testing"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { McpTools } from "../src/index.ts"
 import { WeatherHandlers, WeatherTools } from "./fixtures/WeatherTools.ts"
@@ -73,6 +75,40 @@ describe("McpTools.serve", () => {
       const ok = yield* tools.handle(call("w_forecast", { city: "Lima", days: 1 }))
       assert.strictEqual(ok.output.output, '{"city":"Lima","days":1,"sky":"clear"}')
     }).pipe(Effect.provide(Remote.layer), Effect.provide(Server))
+  })
+
+  it.live("the reference SDK client over Streamable HTTP", () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const Server = McpTools.serve(WeatherTools, WeatherHandlers, { transport: { http: { port } } })
+    return Effect.acquireRelease(
+      Effect.promise(async () => {
+        const client = new Client({ name: "reference", version: "1.0.0" })
+        await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)))
+        return client
+      }),
+      (client) => Effect.promise(() => client.close())
+    ).pipe(
+      Effect.flatMap((client) =>
+        Effect.promise(() => client.callTool({ name: "forecast", arguments: { city: "Rome", days: 4 } }))
+      ),
+      Effect.flatMap((result) =>
+        Effect.sync(() => {
+          assert.deepStrictEqual(result.content, [{ type: "text", text: '{"city":"Rome","days":4,"sky":"clear"}' }])
+          assert.notStrictEqual(result.isError, true)
+        })
+      ),
+      Effect.scoped,
+      Effect.provide(Server)
+    )
+  })
+
+  it.live("a port already in use fails the serve layer", () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const serveOn = () => McpTools.serve(WeatherTools, WeatherHandlers, { transport: { http: { port } } })
+    return Effect.gen(function* () {
+      const exit = yield* Effect.exit(Layer.build(serveOn()).pipe(Effect.scoped))
+      assert.isTrue(Exit.isFailure(exit))
+    }).pipe(Effect.provide(serveOn()))
   })
 
   it.live("the reference SDK client lists and calls the served tools; invalid arguments are MCP errors", () =>

@@ -229,6 +229,15 @@ describe("McpTools.stdio (protocol failures from a hand-written server)", () => 
       connectTimeout: "1 second"
     })
 
+  it.live("names are made valid; duplicates, empty names and oversized schemas are skipped", () => {
+    const Raw = raw("rpc-error")
+    return Effect.gen(function* () {
+      const tools = yield* Raw
+      assert.deepStrictEqual([...tools.names], ["lookup", "a_b"])
+      assert.strictEqual(tools.definitions()[1]!.description, "Tool 'a.b' of MCP server 'raw'")
+    }).pipe(Effect.provide(Raw.layer))
+  })
+
   it.live("a JSON-RPC error answer goes back to the model; the connection is kept", () => {
     const Raw = raw("rpc-error")
     return Effect.gen(function* () {
