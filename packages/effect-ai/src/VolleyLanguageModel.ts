@@ -37,6 +37,12 @@ export interface Options {
   readonly config?: Config | undefined
   /** Send function tools with `strict: true` (closed object schemas); default false. A tool's own `Tool.Strict` wins. */
   readonly strictTools?: boolean | undefined
+  /**
+   * How `generateObject` schemas (and strict tools) become JSON Schema and are decoded: default
+   * `OpenAiStructuredOutput.toCodecOpenAI` (closed objects, sent with `strict: true`). With another
+   * transformer, e.g. `LanguageModel.defaultCodecTransformer`, `text.format` is sent with `strict: false`.
+   */
+  readonly codecTransformer?: LanguageModel.CodecTransformer | undefined
   /** Use `stream` for `generateText` too (default false: one JSON `create`). */
   readonly streamGenerate?: boolean | undefined
 }
@@ -44,13 +50,15 @@ export interface Options {
 /** Builds the `LanguageModel` over the `ResponsesClient` in context. */
 export const make = Effect.fnUntraced(function* (options: Options) {
   const client = yield* ResponsesClient.ResponsesClient
-  const codecTransformer = OpenAiStructuredOutput.toCodecOpenAI as LanguageModel.CodecTransformer
+  const openAi = OpenAiStructuredOutput.toCodecOpenAI as LanguageModel.CodecTransformer
+  const codecTransformer = options.codecTransformer ?? openAi
   const settingsNow = Effect.gen(function* () {
     const override = yield* ConfigOverride
     return {
       model: options.model,
       config: { ...options.config, ...override },
       strictTools: options.strictTools ?? false,
+      strictOutput: codecTransformer === openAi,
       codecTransformer
     }
   })

@@ -167,6 +167,22 @@ describe("VolleyLanguageModel", () => {
     }).pipe(provide([M.message(JSON.stringify({ name: "Ada", age: 36 }))]))
   )
 
+  it.live("generateObject with another codec transformer: its JSON Schema, sent with strict: false", () =>
+    Effect.gen(function* () {
+      const Tags = Schema.Record(Schema.String, Schema.Number)
+      const response = yield* LanguageModel.generateObject({ prompt: "Count", schema: Tags, objectName: "tags" })
+      assert.deepStrictEqual(response.value, { a: 1, b: 2 })
+      const format = (yield* request(0)).text?.format
+      assert.strictEqual(format?.type === "json_schema" ? format.strict : undefined, false)
+      assert.strictEqual(format?.type === "json_schema" ? format.schema.type : undefined, "object")
+    }).pipe(
+      provide([M.message(JSON.stringify({ a: 1, b: 2 }))], {
+        model: "m-1",
+        codecTransformer: LanguageModel.defaultCodecTransformer
+      })
+    )
+  )
+
   it.live("generateObject: an answer that does not match the schema is an AiError", () =>
     Effect.gen(function* () {
       const error = yield* LanguageModel.generateObject({

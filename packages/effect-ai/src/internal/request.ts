@@ -19,6 +19,8 @@ export interface RequestSettings {
   /** Extra request fields (temperature, `provider`, `reasoning`, …), merged under the mapped ones. */
   readonly config: Readonly<Record<string, unknown>>
   readonly strictTools: boolean
+  /** Send `text.format` json_schema with `strict: true` (the transformer closes every object). */
+  readonly strictOutput: boolean
   readonly codecTransformer: LanguageModel.CodecTransformer
 }
 
@@ -126,7 +128,7 @@ const jsonFormat = (
       type: "json_schema",
       name: validName(name),
       schema: jsonSchema as Record<string, unknown>,
-      strict: true
+      strict: settings.strictOutput
     })
   )
 
