@@ -6,22 +6,27 @@
  * Each model call is an activity `model/<turn>` storing the decoded response, each tool call an
  * activity `tool/<turn>/<call_id>` storing its output item; on a restart the loop replays from the
  * stored steps and only the step that was cut off runs again. The step key (`StepKey`, a hash of
- * execution id and step name) is sent as `Idempotency-Key` and handed to tools.
+ * execution id and step name) is sent as `Idempotency-Key` and handed to tools. A run paused for
+ * approval awaits a `DurableDeferred` per call (`approve/<call_id>`), decided by `approve`/`reject`.
  * Gotcha: the loop between steps must stay deterministic: an agent whose tools, instructions or
  * model settings change while runs are in flight replays against the new definition (docs/durable.md).
  */
 import type { Agent } from "@volley/agent"
-import { AgentError, AgentKnobs, RunHistory, StopReason } from "@volley/agent"
+import { AgentError, AgentKnobs, ApprovalLedger, RunHistory, StopReason } from "@volley/agent"
 import { ResponsesClient, type ResponsesClientShape } from "@volley/core/ResponsesClient"
 import { InputItem } from "@volley/core/ResponsesSchema"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import * as Activity from "effect/workflow/Activity"
+import * as DurableDeferred from "effect/workflow/DurableDeferred"
 import * as Workflow from "effect/workflow/Workflow"
 import type { WorkflowEngine, WorkflowInstance } from "effect/workflow/WorkflowEngine"
+import * as StepStore from "./internal/stepStore.ts"
 
 /** The step key of the step running now: hash(execution id, step name); `undefined` outside a durable step. */
 export const StepKey = Context.Reference<string | undefined>("@volley/durable/StepKey", {
@@ -44,14 +49,7 @@ export const DurableResult = Schema.Struct({
 /** What a finished durable run stores and returns. */
 export type DurableResult = typeof DurableResult.Type
 
-/** The run stopped for a human decision; durable approvals are not supported yet, so the run ends here. */
-export class RunPaused extends Schema.TaggedError<RunPaused>()("RunPaused", {
-  runId: Schema.String,
-  message: Schema.String,
-  pending: Schema.Array(Schema.String)
-}) {}
-
-/** Every error a durable run ends with: the agent's own errors, or `RunPaused`. */
+/** Every error a durable run ends with: the agent's own (`toLayer` checks that none is missing). */
 export const DurableRunError = Schema.Union([
   AgentError.MaxTurnsExceeded,
   AgentError.BudgetExceeded,
@@ -68,8 +66,7 @@ export const DurableRunError = Schema.Union([
   AgentError.ToolNotFound,
   AgentError.ToolRunFailed,
   AgentError.StructuredOutputInvalid,
-  AgentError.ModelError,
-  RunPaused
+  AgentError.ModelError
 ])
 /** Every error a durable run ends with. */
 export type DurableRunError = typeof DurableRunError.Type
@@ -90,11 +87,49 @@ export interface StepReport {
   readonly replayed: boolean
 }
 
+/**
+ * What a tool's call does to the world, and so what a crash mid-call means (docs/durable.md):
+ * `readOnly` (re-run freely), `keyed` (re-run with the same `StepKey`, which the tool forwards to the
+ * remote system), `transactional` (writes through `SqlClient` in the step's transaction: exactly
+ * once), `unsafe` (at most once: a call cut off by a crash is not re-run and the model is told the
+ * outcome is unknown; pair it with `needsApproval` or an outbox).
+ */
+export type ToolClass = "readOnly" | "keyed" | "transactional" | "unsafe"
+
+/** The class of tools not listed in `LayerOptions.tools`. */
+export const defaultToolClass: ToolClass = "keyed"
+
+/** A paused run's calls awaiting a decision (`approve/<call_id>`). */
+export interface PauseReport {
+  readonly runId: string
+  readonly pending: ReadonlyArray<{ readonly callId: string; readonly name: string; readonly arguments: string }>
+}
+
 /** Options of `layer`. */
 export interface LayerOptions {
   /** Called after each step's result is stored (or read back): progress, tests. */
   readonly onStep?: ((report: StepReport) => Effect.Effect<void>) | undefined
+  /** Called when a run pauses for approvals (again on every replay of the pause). */
+  readonly onPause?: ((report: PauseReport) => Effect.Effect<void>) | undefined
+  /** Side-effect class per tool name (default `keyed`); `transactional` and `unsafe` need a `SqlClient`. */
+  readonly tools?: Readonly<Record<string, ToolClass>> | undefined
 }
+
+/** A human decision on one call, as the run's `approve/<call_id>` deferred stores it. */
+export const Decision = Schema.Struct({
+  decision: Schema.Literals(["approve", "reject"]),
+  message: Schema.optionalKey(Schema.String)
+})
+/** A human decision on one call. */
+export type Decision = typeof Decision.Type
+
+/** The durable deferred a paused run awaits for one call. */
+export const approval = (callId: string) => DurableDeferred.make(`approve/${callId}`, { success: Decision })
+
+/** What `approve` / `reject` did: recorded, or nothing because the call was already decided. */
+export type DecisionAnswer =
+  | { readonly _tag: "Recorded"; readonly decision: "approve" | "reject" }
+  | { readonly _tag: "AlreadyDecided"; readonly callId: string }
 
 /** The workflow of an agent: one per agent name, payload `{ runId, input }`, idempotent by `runId`. */
 export const workflow = <A, R>(agent: Agent.Agent<A, R>) =>
@@ -125,11 +160,34 @@ const keyedClient = (client: ResponsesClientShape): ResponsesClientShape => {
   }
 }
 
+/** The step under its tool's side-effect class (model steps and `readOnly`/`keyed` tools run as they are). */
+const classed = <A, E, R>(
+  id: AgentKnobs.StepId,
+  key: string,
+  step: Effect.Effect<A, E, R>,
+  schema: AgentKnobs.StepSchema<A, E>,
+  options: LayerOptions | undefined,
+  sql: Option.Option<SqlClient.SqlClient>
+): Effect.Effect<A, E, R> => {
+  if (id.kind !== "tool") return step
+  const name = id.name ?? ""
+  const toolClass = options?.tools?.[name] ?? defaultToolClass
+  if (toolClass === "readOnly" || toolClass === "keyed") return step
+  if (Option.isNone(sql))
+    return Effect.die(`the ${toolClass} tool ${name} needs a SqlClient (DurableEngine.layerPostgres)`)
+  if (toolClass === "transactional") return StepStore.transactional(sql.value, key, step, schema.success)
+  const unknown = Effect.orDie(
+    Schema.decodeUnknownEffect(schema.success)(StepStore.outcomeUnknown(id.callId ?? "", name))
+  )
+  return StepStore.atMostOnce(sql.value, key, step, schema.success, unknown)
+}
+
 /** The step wrapper of one execution: each step with a schema becomes an activity of that execution. */
 const makeWrapper = (
   services: Context.Context<WorkflowEngine | WorkflowInstance>,
   runId: string,
-  onStep: LayerOptions["onStep"]
+  options: LayerOptions | undefined,
+  sql: Option.Option<SqlClient.SqlClient>
 ): AgentKnobs.StepWrapperShape => ({
   wrap: <A, E, R>(
     id: AgentKnobs.StepId,
@@ -148,10 +206,11 @@ const makeWrapper = (
           error: schema.error,
           execute: Effect.suspend(() => {
             ran = true
-            return step
+            return classed(id, key, step, schema, options, sql)
           }).pipe(Effect.provideService(InsideStep, true), Effect.provideService(StepKey, key))
         })
         const stored = Effect.provideContext(activity, services)
+        const onStep = options?.onStep
         return onStep === undefined ? stored : Effect.tap(stored, () => onStep({ runId, name, key, replayed: !ran }))
       })
     })
@@ -162,37 +221,61 @@ const makeWrapper = (
 
 /**
  * Registers the agent's workflow on the current `WorkflowEngine`: each execution runs the agent
- * with every model and tool call as a stored step.
+ * with every model and tool call as a stored step, and awaits decisions when the agent pauses.
  */
 export const layer = <A, R>(
   agent: Agent.Agent<A, R>,
   options?: LayerOptions
 ): Layer.Layer<never, never, WorkflowEngine | R | ResponsesClient> =>
-  workflow(agent).toLayer((payload, executionId) =>
-    Effect.gen(function* () {
-      const services = yield* Effect.context<WorkflowEngine | WorkflowInstance>()
-      const wrapper = makeWrapper(services, payload.runId, options?.onStep)
-      const result = yield* agent
-        .run(payload.input, { runId: payload.runId })
-        .pipe(
-          Effect.provideService(AgentKnobs.StepWrapper, wrapper),
-          Effect.updateService(ResponsesClient, keyedClient)
-        )
-      if ("pending" in result)
-        return yield* new RunPaused({
-          runId: payload.runId,
-          message: `the run ${executionId} paused for approval; durable approvals are not supported yet`,
-          pending: result.pending.map((pending) => pending.callId)
-        })
-      return {
-        runId: result.runId,
-        agent: result.agent,
-        output: result.output,
-        history: result.history,
-        usage: result.usage,
-        turns: result.turns
-      }
-    })
+  Layer.merge(
+    workflow(agent).toLayer((payload) =>
+      Effect.gen(function* () {
+        const services = yield* Effect.context<WorkflowEngine | WorkflowInstance>()
+        const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
+        const wrapper = makeWrapper(services, payload.runId, options, sql)
+        const durable = <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) =>
+          effect.pipe(
+            Effect.provideService(AgentKnobs.StepWrapper, wrapper),
+            Effect.updateService(ResponsesClient, keyedClient)
+          )
+        let result = yield* durable(agent.run(payload.input, { runId: payload.runId }))
+        // a pause holds no fiber: awaiting a decision suspends the execution until `approve`/`reject`
+        while (result._tag === "Paused") {
+          const { state, pending } = result
+          if (options?.onPause !== undefined)
+            yield* options.onPause({
+              runId: payload.runId,
+              pending: pending.map((call) => ({ callId: call.callId, name: call.name, arguments: call.arguments }))
+            })
+          const approvals = []
+          for (const call of pending) {
+            const decision = yield* DurableDeferred.await(approval(call.callId))
+            approvals.push(
+              decision.decision === "approve"
+                ? agent.approve(state, call.callId)
+                : agent.reject(state, call.callId, decision.message)
+            )
+          }
+          result = yield* durable(agent.resume(state, { approvals }))
+        }
+        return {
+          runId: result.runId,
+          agent: result.agent,
+          output: result.output,
+          history: result.history,
+          usage: result.usage,
+          turns: result.turns
+        }
+      })
+    ),
+    Layer.effectDiscard(
+      Effect.flatMap(Effect.serviceOption(SqlClient.SqlClient), (sql) =>
+        Option.isSome(sql) &&
+        Object.values(options?.tools ?? {}).some((toolClass) => toolClass === "transactional" || toolClass === "unsafe")
+          ? Effect.orDie(StepStore.migrate(sql.value))
+          : Effect.void
+      )
+    )
   )
 
 /** Options of `run`. */
@@ -216,3 +299,43 @@ export const start = <A, R>(
   options: RunOptions
 ): Effect.Effect<string, never, WorkflowEngine> =>
   workflow(agent).execute({ runId: options.runId, input }, { discard: true })
+
+const decide = <A, R>(
+  agent: Agent.Agent<A, R>,
+  runId: string,
+  callId: string,
+  decision: Decision
+): Effect.Effect<DecisionAnswer, never, WorkflowEngine> =>
+  Effect.gen(function* () {
+    const ledger = yield* ApprovalLedger.ApprovalLedger
+    // single use across processes when the ledger is shared (SqlApprovalLedger): the first decision wins
+    const first = yield* ledger.consume({ nonce: `volley-durable/${agent.name}/${runId}/${callId}`, runId, callId })
+    if (!first) return { _tag: "AlreadyDecided", callId } as const
+    const flow = workflow(agent)
+    const executionId = yield* flow.executionId({ runId, input: "" })
+    const deferred = approval(callId)
+    yield* DurableDeferred.succeed(deferred, {
+      token: DurableDeferred.tokenFromExecutionId(deferred, { workflow: flow, executionId }),
+      value: decision
+    })
+    return { _tag: "Recorded", decision: decision.decision } as const
+  })
+
+/** Approves a paused run's call (from any process); a second decision on the call answers `AlreadyDecided`. */
+export const approve = <A, R>(
+  agent: Agent.Agent<A, R>,
+  options: { readonly runId: string; readonly callId: string }
+): Effect.Effect<DecisionAnswer, never, WorkflowEngine> =>
+  decide(agent, options.runId, options.callId, { decision: "approve" })
+
+/** Rejects a paused run's call (`message` is what the model is told); a second decision answers `AlreadyDecided`. */
+export const reject = <A, R>(
+  agent: Agent.Agent<A, R>,
+  options: { readonly runId: string; readonly callId: string; readonly message?: string | undefined }
+): Effect.Effect<DecisionAnswer, never, WorkflowEngine> =>
+  decide(
+    agent,
+    options.runId,
+    options.callId,
+    options.message === undefined ? { decision: "reject" } : { decision: "reject", message: options.message }
+  )

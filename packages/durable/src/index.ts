@@ -14,3 +14,6 @@ export * as DurableAgent from "./DurableAgent.ts"
 
 /** The workflow engines: in memory, or one machine on Postgres. */
 export * as DurableEngine from "./DurableEngine.ts"
+
+/** The agent's single-use approval ledger on Postgres. */
+export * as SqlApprovalLedger from "./SqlApprovalLedger.ts"

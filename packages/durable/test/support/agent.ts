@@ -18,8 +18,31 @@ const Add = Tool.make("add", {
   success: Schema.Number
 })
 
+const Pay = Tool.make("pay", {
+  description: "Pays an amount (needs a human's approval)",
+  parameters: Schema.Struct({ amount: Schema.Number }),
+  success: Schema.String,
+  needsApproval: true
+})
+
 /** The toolkit of the test agent. */
 export const Tools = Toolkit.make(Add)
+
+/** A toolkit whose only tool needs approval. */
+export const PayTools = Toolkit.make(Pay)
+
+/** An agent that pays after approval. */
+export const payer = Agent.make({ name: "payer", model: "m", instructions: "Pay", toolkit: PayTools })
+
+/** The `pay` handler, reporting each real run. */
+export const payLayer = (record: (amount: number) => void) =>
+  PayTools.toLayer({
+    pay: ({ amount }) =>
+      Effect.sync(() => {
+        record(amount)
+        return `paid ${amount}`
+      })
+  })
 
 /** The test agent. */
 export const adder = Agent.make({ name: "adder", model: "m", instructions: "Add", toolkit: Tools })

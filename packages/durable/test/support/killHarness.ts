@@ -185,7 +185,10 @@ export const killSession = (options: KillOptions): Effect.Effect<KillFigures> =>
           const code = await Promise.race([exited(child), sleep(120_000).then(() => "timeout" as const)])
           if (code !== 0) {
             child.kill("SIGKILL")
-            problems.push(`${run.runId}: the last child ended with ${code}: ${stderr().slice(0, 500)}`)
+            const failure = readLog(run.log).find((line) => line.kind === "failure")
+            problems.push(
+              `${run.runId}: the last child ended with ${code}: ${failure?.rest.join(" ").slice(0, 1500) ?? ""} ${stderr().slice(0, 500)}`
+            )
           }
         }
         return { runs, kills, killsMidRun, childStarts, problems }
