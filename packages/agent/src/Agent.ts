@@ -22,7 +22,7 @@ import * as Stream from "effect/Stream"
 import { RetryPolicy } from "@volley/core"
 import { ResponsesClient } from "@volley/core/ResponsesClient"
 import type { FunctionTool, InputItem, ProviderRouting, TextFormat, ToolChoice } from "@volley/core/ResponsesSchema"
-import { Tool } from "@volley/tools"
+import { Tool, type Toolkit } from "@volley/tools"
 import type { AgentEvent } from "./AgentEvent.ts"
 import * as AgentError from "./AgentError.ts"
 import * as AgentKnobs from "./AgentKnobs.ts"
@@ -44,7 +44,7 @@ import {
   snapshot,
   transcript
 } from "./internal/loop.ts"
-import { combine, type HandledToolkitLike } from "./internal/tools.ts"
+import { combine } from "./internal/tools.ts"
 import type { Approval, PendingApproval, RunState } from "./RunState.ts"
 import type { RunUsage, StopReason, TurnUsage } from "./StopReason.ts"
 
@@ -83,7 +83,7 @@ export interface AgentOptions<A, R, RS = never> {
   /** Sent in the request's own `instructions` field (never in the history). */
   readonly instructions?: string | undefined
   /** A `@volley/tools` toolkit (`Toolkit.make(...)`); its handler layer becomes part of `R`. */
-  readonly toolkit?: Effect.Effect<HandledToolkitLike, never, R> | undefined
+  readonly toolkit?: Effect.Effect<Toolkit.Runner, never, R> | undefined
   /** Other agents as tools (`agent.asTool(...)`); their usage rolls up into this run. */
   readonly subAgents?: ReadonlyArray<AgentTool<RS>> | undefined
   readonly modelSettings?: ModelSettings | undefined
@@ -157,8 +157,8 @@ export interface PausedResult extends ResultCommon {
 /** What `run` / `resume` succeed with. */
 export type AgentResult<A> = CompletedResult<A> | PausedResult
 
-/** An agent usable as a tool of another agent. */
-export interface AgentTool<R> extends HandledToolkitLike<R> {
+/** An agent usable as a tool of another agent: a `Toolkit.Runner` of `@volley/tools`. */
+export interface AgentTool<R> extends Toolkit.Runner<R> {
   readonly name: string
 }
 
@@ -286,7 +286,7 @@ const readStart = Effect.withFiber((fiber) =>
   })
 )
 
-const emptyToolkit: HandledToolkitLike = {
+const emptyToolkit: Toolkit.Runner = {
   names: [],
   definitions: () => [],
   handle: () => Effect.die("no toolkit"),
@@ -305,7 +305,7 @@ interface Start {
 /** One run (fresh or resumed) inside the `invoke_agent` span: knobs, deadline, interruption, result. */
 const execute = <A, R>(
   spec: AgentSpec<A>,
-  toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R>,
+  toolkitOf: Effect.Effect<Toolkit.Runner<R>, never, R>,
   start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
   runOptions: RunOptions | undefined,
   mode: "create" | "stream",
@@ -396,7 +396,7 @@ const execute = <A, R>(
 /** A run as a stream of events: the run is forked in the stream's scope and feeds a bounded queue. */
 const streamOf = <A, R>(
   spec: AgentSpec<A>,
-  toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R>,
+  toolkitOf: Effect.Effect<Toolkit.Runner<R>, never, R>,
   start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
   runOptions: RunOptions | undefined
 ): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient> =>
@@ -447,10 +447,10 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     ...outputSpec(options)
   }
 
-  const subAgents: ReadonlyArray<HandledToolkitLike<R>> = options.subAgents ?? []
-  const baseToolkit: Effect.Effect<HandledToolkitLike<R>, never, R> = options.toolkit ?? Exit.succeed(emptyToolkit)
+  const subAgents: ReadonlyArray<Toolkit.Runner<R>> = options.subAgents ?? []
+  const baseToolkit: Effect.Effect<Toolkit.Runner<R>, never, R> = options.toolkit ?? Exit.succeed(emptyToolkit)
   // read once per run: the toolkit itself when there are no sub-agents (one step, no generator)
-  const toolkitOf: Effect.Effect<HandledToolkitLike<R>, never, R> = subAgents.length === 0
+  const toolkitOf: Effect.Effect<Toolkit.Runner<R>, never, R> = subAgents.length === 0
     ? baseToolkit
     : Effect.map(baseToolkit, (base) => combine<R>([base, ...subAgents]))
 
@@ -576,15 +576,16 @@ const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R |
     },
     strict: true
   }
-  const reply = (callId: string, output: string, failed: boolean, isArgumentError = false) => ({
+  const reply = (callId: string, output: string, failed: boolean, isArgumentError = false): Toolkit.RunnerResult => ({
     callId,
     name,
-    output: { type: "function_call_output" as const, call_id: callId, output },
+    output: { type: "function_call_output", call_id: callId, output },
     outcome: failed
-      ? { _tag: "Failure" as const, error: { _tag: isArgumentError ? "ToolArgumentsInvalid" : "ToolFailed" } }
-      : { _tag: "Success" as const },
+      ? { _tag: "Failure", error: { _tag: isArgumentError ? "ToolArgumentsInvalid" : "ToolFailed" } }
+      : { _tag: "Success" },
     isArgumentError
   })
+  // a sub-agent is a `Toolkit.Runner` of `@volley/tools`, checked here where it is built
   return {
     name,
     names: [name],
@@ -629,7 +630,7 @@ const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R |
         )
       )
     }
-  }
+  } satisfies AgentTool<R | ResponsesClient>
 }
 
 /** The argument hash the loop binds approvals to (SHA-256 of the canonical JSON arguments). */

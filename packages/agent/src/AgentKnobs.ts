@@ -9,18 +9,16 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import { type ResponsesError, ResponsesErrorSchema } from "@volley/core/ResponsesError"
-import { FunctionCallOutput, Response } from "@volley/core/ResponsesSchema"
-import type { ToolCallResultLike, ToolRunErrorLike } from "./internal/tools.ts"
+import { Response } from "@volley/core/ResponsesSchema"
+import { Toolkit } from "@volley/tools"
 
 /** Model calls per run before `MaxTurns` (default 10, agents-js `DEFAULT_MAX_TURNS`). */
 export const MaxTurns = Context.Reference<number>("@volley/agent/MaxTurns", { defaultValue: () => 10 })
 
-/** Tool calls in flight per turn (default 8). */
-export const ToolConcurrency = Context.Reference<number>("@volley/agent/ToolConcurrency", {
-  defaultValue: () => 8
-})
+/** Tool calls in flight per turn (default 8): the same reference as `Toolkit.Concurrency` of `@volley/tools`. */
+export const ToolConcurrency: Context.Reference<number> = Toolkit.Concurrency
 
 /** The run's budgets; absent fields are unlimited (the default). */
 export interface BudgetsShape {
@@ -78,10 +76,11 @@ export const UnknownTool = Context.Reference<"feedback" | "fail">("@volley/agent
   defaultValue: () => "feedback"
 })
 
-/** Record prompts, arguments and outputs on spans (default false, docs/reliability.md G03). */
-export const CaptureContent = Context.Reference<boolean>("@volley/agent/CaptureContent", {
-  defaultValue: () => false
-})
+/**
+ * Record prompts, arguments and outputs on spans (default false, docs/reliability.md G03): the same
+ * reference as `Toolkit.CaptureContent` of `@volley/tools`, so one setting covers the agent and its tools.
+ */
+export const CaptureContent: Context.Reference<boolean> = Toolkit.CaptureContent
 
 /** The identity of one step: a model call (`callId` absent) or a tool call. */
 export interface StepId {
@@ -112,23 +111,9 @@ export interface StepWrapperShape {
 export const ModelStep: StepSchema<Response, ResponsesError> = { success: Response, error: ResponsesErrorSchema }
 
 /** What a tool step stores: the call's output item and outcome (failures the model sees are results), or the error that ends the run. */
-export const ToolStep: StepSchema<ToolCallResultLike, ToolRunErrorLike> = {
-  success: Schema.Struct({
-    callId: Schema.String,
-    name: Schema.String,
-    output: FunctionCallOutput,
-    outcome: Schema.Union([
-      Schema.Struct({ _tag: Schema.Literal("Success") }),
-      Schema.Struct({ _tag: Schema.Literal("Failure"), error: Schema.Struct({ _tag: Schema.String }) })
-    ]),
-    isArgumentError: Schema.Boolean
-  }),
-  error: Schema.Struct({
-    _tag: Schema.Literals(["ToolNotFound", "ToolFailed", "ToolTimeout"]),
-    name: Schema.String,
-    callId: Schema.String,
-    message: Schema.String
-  })
+export const ToolStep: StepSchema<Toolkit.RunnerResult, Toolkit.RunnerError> = {
+  success: Toolkit.RunnerResult,
+  error: Toolkit.RunnerError
 }
 
 /** Wraps every model call and tool call (default: runs it as is). */

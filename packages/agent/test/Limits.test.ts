@@ -4,6 +4,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
 import { ScriptedModel as M } from "@volley/testing"
+import { Toolkit } from "@volley/tools"
 import * as Agent from "../src/Agent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
 import { validatePairing } from "../src/internal/history.ts"
@@ -43,6 +44,14 @@ describe("defaults", () => {
       assert.strictEqual(yield* AgentKnobs.MaxCallsPerTurn, 128)
       assert.strictEqual(yield* AgentKnobs.UnknownTool, "feedback")
       assert.strictEqual(yield* AgentKnobs.CaptureContent, false)
+    })
+  )
+
+  it.effect("one setting each: ToolConcurrency and CaptureContent are the references @volley/tools reads", () =>
+    Effect.gen(function* () {
+      assert.strictEqual(AgentKnobs.ToolConcurrency, Toolkit.Concurrency)
+      assert.strictEqual(AgentKnobs.CaptureContent, Toolkit.CaptureContent)
+      assert.strictEqual(yield* Effect.provideService(Effect.service(AgentKnobs.ToolConcurrency), Toolkit.Concurrency, 3), 3)
     })
   )
 

@@ -86,6 +86,28 @@ export type ToolCallError =
 /** The failures that can end a run: only produced when `unknownTool: "fail"` or `failurePolicy: "fail"`. */
 export type ToolRunError = ToolNotFound | ToolFailed | ToolTimeout
 
+/** The tag of every `ToolCallError` (checked against the union below). */
+export const ToolCallErrorTag = Schema.Literals([
+  "ToolNotFound",
+  "ToolArgumentsInvalid",
+  "ToolFailed",
+  "ToolTimeout",
+  "ToolResultEncodingError",
+  "ToolDefect",
+  "ToolCancelled"
+])
+
+/** The tag of every `ToolRunError`. */
+export const ToolRunErrorTag = Schema.Literals(["ToolNotFound", "ToolFailed", "ToolTimeout"])
+
+// both lists name every member of their union, no more and no less
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const _tagsComplete: [
+  Same<typeof ToolCallErrorTag.Type, ToolCallError["_tag"]>,
+  Same<typeof ToolRunErrorTag.Type, ToolRunError["_tag"]>
+] = [true, true]
+void _tagsComplete
+
 /** The `type` field of the `{"error":{"type":…,"message":…}}` output sent back to the model for each failure. */
 export const errorType = (error: ToolCallError): string => {
   switch (error._tag) {

@@ -6,7 +6,7 @@
  * becomes a `function_call_output`), `needsApproval` and `isIdempotent` for the agent loop.
  * Gotcha: a merged toolkit needs each part's handlers: provide the parts' layers, or `merged.toLayer`.
  */
-import type { ResponsesSchema } from "@volley/core"
+import { ResponsesSchema } from "@volley/core"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -16,6 +16,7 @@ import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Execute from "./internal/execute.ts"
 import type * as Tool from "./Tool.ts"
@@ -23,8 +24,10 @@ import {
   type ToolArgumentsInvalid,
   type ToolCallError,
   type ToolCancelled,
+  ToolCallErrorTag,
   ToolDefinitionError,
-  type ToolRunError
+  type ToolRunError,
+  ToolRunErrorTag
 } from "./ToolError.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ export interface HandleOptions {
   readonly enabled?: ReadonlyArray<string> | undefined
   /** `feedback` (default): the model is told. `fail`: the run fails with `ToolNotFound`. */
   readonly unknownTool?: "feedback" | "fail" | undefined
-  /** Record arguments and results on spans (also per tool). Default false. */
+  /** Record arguments and results on spans (also per tool). Default: the `CaptureContent` reference (false). */
   readonly captureContent?: boolean | undefined
   /** How long to wait for a handler to stop after interrupting it. Default 1 second. */
   readonly grace?: Duration.Input | undefined
@@ -152,8 +155,61 @@ export const StopGrace = Context.Reference<Duration.Duration>("@volley/tools/Too
   defaultValue: () => defaultGrace
 })
 
+/** Per-run knob: record arguments and results on spans when the option is not given (default false, docs/reliability.md G03). */
+export const CaptureContent = Context.Reference<boolean>("@volley/tools/Toolkit/CaptureContent", {
+  defaultValue: () => false
+})
+
+// ---------------------------------------------------------------------------------------------
+// the agent's seam
+// ---------------------------------------------------------------------------------------------
+
+/** What a `Runner` reports for one call: the fields the agent loop reads (a `ToolCallResult` is one). */
+export const RunnerResult = Schema.Struct({
+  callId: Schema.String,
+  name: Schema.String,
+  /** The `function_call_output` to append to the history. */
+  output: ResponsesSchema.FunctionCallOutput,
+  outcome: Schema.Union([
+    Schema.Struct({ _tag: Schema.Literal("Success") }),
+    Schema.Struct({ _tag: Schema.Literal("Failure"), error: Schema.Struct({ _tag: ToolCallErrorTag }) })
+  ]),
+  /** Whether the model's arguments were malformed (the agent counts these per run). */
+  isArgumentError: Schema.Boolean
+})
+/** What a `Runner` reports for one call. */
+export type RunnerResult = typeof RunnerResult.Type
+
+/** A failure that ends the run, as a `Runner` reports it (a `ToolRunError` is one). */
+export const RunnerError = Schema.Struct({
+  _tag: ToolRunErrorTag,
+  name: Schema.String,
+  callId: Schema.String,
+  message: Schema.String
+})
+/** A failure that ends the run, as a `Runner` reports it. */
+export type RunnerError = typeof RunnerError.Type
+
+/** The options the agent loop passes to each call. */
+export type RunnerOptions = Pick<HandleOptions, "unknownTool" | "captureContent">
+
+/**
+ * What the agent loop runs a turn's calls through: a `Handled` toolkit is one, and so is an agent used
+ * as a tool (`agent.asTool`). `R` is what running a call needs.
+ */
+export interface Runner<R = never> {
+  /** Tool names in definition order. */
+  readonly names: ReadonlyArray<string>
+  /** The `tools` entries for a request. */
+  definitions(): ReadonlyArray<ResponsesSchema.FunctionTool>
+  /** Run one call. Fails only when a policy says the run must fail. */
+  handle(call: ResponsesSchema.FunctionCall, options?: RunnerOptions): Effect.Effect<RunnerResult, RunnerError, R>
+  /** Whether the call needs a human decision before it runs. */
+  needsApproval(call: ResponsesSchema.FunctionCall): Effect.Effect<boolean, never, R>
+}
+
 /** A toolkit with its handlers: what the agent loop uses. */
-export interface Handled<in out Tools extends Record<string, Tool.Any>> {
+export interface Handled<in out Tools extends Record<string, Tool.Any>> extends Runner {
   /** The tools by name. */
   readonly tools: Tools
   /** Tool names in definition order. */
@@ -175,10 +231,14 @@ export interface Handled<in out Tools extends Record<string, Tool.Any>> {
   isIdempotent(name: string): boolean
 }
 
-const resolveOptions = (options: HandleOptions | undefined, grace: Duration.Duration): Execute.CallOptions => ({
+const resolveOptions = (
+  options: HandleOptions | undefined,
+  grace: Duration.Duration,
+  captureContent: boolean
+): Execute.CallOptions => ({
   enabled: options?.enabled === undefined ? undefined : new Set(options.enabled),
   unknownTool: options?.unknownTool ?? "feedback",
-  captureContent: options?.captureContent ?? false,
+  captureContent: options?.captureContent ?? captureContent,
   grace: options?.grace === undefined ? grace : Duration.fromInputUnsafe(options.grace)
 })
 
@@ -228,14 +288,14 @@ const makeHandled = <Tools extends Record<string, Tool.Any>>(
     },
     handle: (call, options) =>
       Effect.withFiber((fiber) => {
-        const resolved = resolveOptions(options, fiber.getRef(StopGrace))
+        const resolved = resolveOptions(options, fiber.getRef(StopGrace), fiber.getRef(CaptureContent))
         // without an `interrupt` option: the call itself, built for this execution (no extra suspend)
         if (options?.interrupt === undefined) return Execute.traced(entries, call, resolved)
         return run(options, (cancel) => withCancel(call, resolved, cancel))
       }),
     handleAll: (calls, options) =>
       Effect.gen(function* () {
-        const resolved = resolveOptions(options, yield* StopGrace)
+        const resolved = resolveOptions(options, yield* StopGrace, yield* CaptureContent)
         const concurrency = options?.concurrency ?? (yield* Concurrency)
         return yield* run(options, (cancel) =>
           Effect.forEach(calls, (call) => withCancel(call, resolved, cancel), { concurrency: Math.max(1, concurrency) })

@@ -42,7 +42,8 @@ import {
   pairingState
 } from "./history.ts"
 import { createCall, streamCall } from "./modelCall.ts"
-import { type HandledToolkitLike, outputText, runBatch, type ToolRunErrorLike } from "./tools.ts"
+import type { Toolkit } from "@volley/tools"
+import { outputText, runBatch } from "./tools.ts"
 
 /** The knobs of a run, read once when it starts. */
 export interface Knobs {
@@ -123,7 +124,7 @@ export interface Run {
 /** What the loop needs besides the spec and the run. */
 export interface LoopDeps<R> {
   readonly client: ResponsesClientShape
-  readonly toolkit: HandledToolkitLike<R>
+  readonly toolkit: Toolkit.Runner<R>
   readonly knobs: Knobs
   /** Where `resume` records the decisions it acts on (single use). */
   readonly ledger: ApprovalLedgerShape
@@ -347,7 +348,7 @@ const emitThen = <A>(emitted: Effect.Effect<void>, value: A): Effect.Effect<A> =
 const modelError = (run: Run, error: ResponseFailed | StreamProtocolError) =>
   new AgentError.ModelError({ ...transcript(run, error.message), error })
 
-const toolRunError = (run: Run, error: ToolRunErrorLike): AgentError.AgentError =>
+const toolRunError = (run: Run, error: Toolkit.RunnerError): AgentError.AgentError =>
   error._tag === "ToolNotFound"
     ? new AgentError.ToolNotFound({ ...transcript(run, error.message), callId: error.callId, name: error.name })
     : new AgentError.ToolRunFailed({
@@ -396,7 +397,7 @@ const toolTurn = <A, R>(
   }).pipe(
     Effect.provideService(CurrentRun, sinkOf(run)),
     Effect.matchEffect({
-      onFailure: (error: ToolRunErrorLike) => {
+      onFailure: (error: Toolkit.RunnerError) => {
         closeBatch(run, "not run: the run stopped")
         return Effect.fail(toolRunError(run, error))
       },

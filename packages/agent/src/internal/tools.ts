@@ -1,58 +1,24 @@
 /**
- * The loop's view of tools: `ToolRunner` routes a call to the handled toolkit of `@volley/tools`
- * or to a sub-agent tool, and `runBatch` runs one turn's planned calls with bounded concurrency,
+ * The loop's side of the tools seam: `combine` routes a call to the handled toolkit of `@volley/tools`
+ * or to a sub-agent tool (each a `Toolkit.Runner`, the interface tools owns), and `runBatch` runs one
+ * turn's planned calls with bounded concurrency,
  * recording each output by `call_id` the moment it exists (so an interruption or a retry never
  * loses or repeats a completed call). Gotcha: outputs are written to the history by the caller, in
  * call order, only once the whole batch is settled.
  */
 import * as Effect from "effect/Effect"
-import type { FunctionCall, FunctionCallOutput, FunctionTool } from "@volley/core/ResponsesSchema"
+import type { FunctionCall, FunctionCallOutput } from "@volley/core/ResponsesSchema"
+import type { Toolkit } from "@volley/tools"
 import type { AgentEvent } from "../AgentEvent.ts"
 import { type StepWrapperShape, ToolStep } from "../AgentKnobs.ts"
 import type { CallPlan } from "./decide.ts"
 import { errorText, outputItem } from "./history.ts"
 
-/** The result of one tool call, as `@volley/tools` reports it (the fields the loop reads). */
-export interface ToolCallResultLike {
-  readonly callId: string
-  readonly name: string
-  readonly output: FunctionCallOutput
-  readonly outcome:
-    | { readonly _tag: "Success" }
-    | { readonly _tag: "Failure"; readonly error: { readonly _tag: string } }
-  readonly isArgumentError: boolean
-}
-
-/** A failure that ends the run (only under `unknownTool: "fail"` or a tool's `failurePolicy: "fail"`). */
-export interface ToolRunErrorLike {
-  readonly _tag: "ToolNotFound" | "ToolFailed" | "ToolTimeout"
-  readonly name: string
-  readonly callId: string
-  readonly message: string
-}
-
-/** Options the loop passes to each call. */
-export interface HandleOptionsLike {
-  readonly unknownTool?: "feedback" | "fail" | undefined
-  readonly captureContent?: boolean | undefined
-}
-
-/** A toolkit with handlers, as `yield* toolkit` gives it (structural, so sub-agents fit too). */
-export interface HandledToolkitLike<R = never> {
-  readonly names: ReadonlyArray<string>
-  readonly definitions: () => ReadonlyArray<FunctionTool>
-  readonly handle: (
-    call: FunctionCall,
-    options?: HandleOptionsLike
-  ) => Effect.Effect<ToolCallResultLike, ToolRunErrorLike, R>
-  readonly needsApproval: (call: FunctionCall) => Effect.Effect<boolean, never, R>
-}
-
 /** The output text of a `function_call_output` (array outputs as JSON). */
 export const outputText = (output: FunctionCallOutput): string =>
   typeof output.output === "string" ? output.output : JSON.stringify(output.output)
 
-const notFound = (call: FunctionCall, names: ReadonlyArray<string>): ToolCallResultLike => ({
+const notFound = (call: FunctionCall, names: ReadonlyArray<string>): Toolkit.RunnerResult => ({
   callId: call.call_id,
   name: call.name,
   output: outputItem(
@@ -67,8 +33,8 @@ const notFound = (call: FunctionCall, names: ReadonlyArray<string>): ToolCallRes
 })
 
 /** Routes calls across several handled toolkits by tool name (own keys only). */
-export const combine = <R>(toolkits: ReadonlyArray<HandledToolkitLike<R>>): HandledToolkitLike<R> => {
-  const owner = new Map<string, HandledToolkitLike<R>>()
+export const combine = <R>(toolkits: ReadonlyArray<Toolkit.Runner<R>>): Toolkit.Runner<R> => {
+  const owner = new Map<string, Toolkit.Runner<R>>()
   for (const toolkit of toolkits) for (const name of toolkit.names) owner.set(name, toolkit)
   const names = [...owner.keys()]
   return {
@@ -78,7 +44,7 @@ export const combine = <R>(toolkits: ReadonlyArray<HandledToolkitLike<R>>): Hand
       const toolkit = owner.get(call.name)
       if (toolkit !== undefined) return toolkit.handle(call, options)
       if (options?.unknownTool === "fail")
-        return Effect.fail({
+        return Effect.fail<Toolkit.RunnerError>({
           _tag: "ToolNotFound",
           name: call.name,
           callId: call.call_id,
@@ -97,9 +63,9 @@ export const combine = <R>(toolkits: ReadonlyArray<HandledToolkitLike<R>>): Hand
 export interface BatchContext<R> {
   readonly runId: string
   readonly turn: number
-  readonly toolkit: HandledToolkitLike<R>
+  readonly toolkit: Toolkit.Runner<R>
   readonly concurrency: number
-  readonly options: HandleOptionsLike
+  readonly options: Toolkit.RunnerOptions
   readonly wrap: StepWrapperShape["wrap"]
   readonly emit: (event: AgentEvent) => Effect.Effect<void>
   /** Outputs by `call_id`; filled as calls finish. */
@@ -112,10 +78,10 @@ export interface BatchContext<R> {
 export const runBatch = <R>(
   plans: ReadonlyArray<CallPlan>,
   context: BatchContext<R>
-): Effect.Effect<boolean, ToolRunErrorLike, R> =>
+): Effect.Effect<boolean, Toolkit.RunnerError, R> =>
   Effect.suspend(() => {
     let malformed = false
-    const runOne = (plan: CallPlan): Effect.Effect<void, ToolRunErrorLike, R> => {
+    const runOne = (plan: CallPlan): Effect.Effect<void, Toolkit.RunnerError, R> => {
       const { call } = plan
       if (context.outputs.has(call.call_id)) return Effect.void
       if (plan._tag === "Repeated") {
