@@ -292,6 +292,11 @@ const isEmptyObject = (schema: Record<string, unknown>): boolean => {
   )
 }
 
+const skipped = (server: string, remote: McpSchema.Tool, reason: string) =>
+  Effect.logWarning("mcp.tool.skipped").pipe(
+    Effect.annotateLogs({ "mcp.server.name": server, "mcp.tool.name": remote.name.slice(0, 200), reason })
+  )
+
 const connected = <Name extends string>(
   server: Name,
   transport: "stdio" | "http",
@@ -315,34 +320,16 @@ const connected = <Name extends string>(
     for (const remote of listed) {
       const name = toolName(prefix, remote.name)
       if (name === undefined || Object.hasOwn(handlers, name)) {
-        yield* Effect.logWarning("mcp.tool.skipped").pipe(
-          Effect.annotateLogs({
-            "mcp.server.name": server,
-            "mcp.tool.name": remote.name.slice(0, 200),
-            reason: name === undefined ? "invalid name" : "duplicate name"
-          })
-        )
+        yield* skipped(server, remote, name === undefined ? "invalid name" : "duplicate name")
         continue
       }
       const schemaBytes = JSON.stringify(remote.inputSchema)?.length ?? 0
       if (schemaBytes > maxSchemaBytes) {
-        yield* Effect.logWarning("mcp.tool.skipped").pipe(
-          Effect.annotateLogs({
-            "mcp.server.name": server,
-            "mcp.tool.name": remote.name.slice(0, 200),
-            reason: `input schema over ${maxSchemaBytes} bytes`
-          })
-        )
+        yield* skipped(server, remote, `input schema over ${maxSchemaBytes} bytes`)
         continue
       }
       if (tools.length >= maxTools) {
-        yield* Effect.logWarning("mcp.tool.skipped").pipe(
-          Effect.annotateLogs({
-            "mcp.server.name": server,
-            "mcp.tool.name": remote.name.slice(0, 200),
-            reason: `more than ${maxTools} tools`
-          })
-        )
+        yield* skipped(server, remote, `more than ${maxTools} tools`)
         continue
       }
       const tool = yield* makeTool(server, name, remote, {
@@ -407,11 +394,14 @@ const makeTool = (
         })
     })
     const strict = strictness.strict
+    // strict mode takes no `$schema` (a dialect note, not a constraint); everything else is sent as it is
+    const { $schema: _dialect, ...withoutDialect } = schema
+    const parameters = strict ? withoutDialect : schema
     return {
       ...base,
       strict,
-      jsonSchema: { schema, strict, empty: isEmptyObject(schema) },
-      definition: { type: "function", name, description, parameters: schema, strict }
+      jsonSchema: { schema: parameters, strict, empty: isEmptyObject(parameters) },
+      definition: { type: "function", name, description, parameters, strict }
     } as VolleyTool.Any
   })
 
