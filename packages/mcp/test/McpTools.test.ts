@@ -229,6 +229,21 @@ describe("McpTools.stdio (Effect McpServer fixture)", () => {
     })
   )
 
+  it.live("a dropped server and its replacement both end with the layer's scope", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const tools = yield* Effect.provide(Fixture.asEffect(), yield* Layer.buildWithScope(Fixture.layer, scope))
+      const first = yield* pidOf(tools)
+      // the first server hangs after a bad line: it is being ended in the background when the scope closes
+      yield* tools.handle(call("fx_garbage"))
+      const second = yield* pidOf(tools)
+      assert.notStrictEqual(first, second)
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(alive(first))
+      assert.isFalse(alive(second))
+    })
+  )
+
   it.live("a server that cannot start fails the layer with a Connect error", () =>
     Effect.gen(function* () {
       const Broken = McpTools.stdio({
