@@ -3,7 +3,8 @@
  * as namespaces: `Agent` (make, run, stream, resume, approvals, sub-agents), `AgentEvent` (the
  * event vocabulary), `AgentError` (typed failures with transcript), `AgentKnobs` (per-run
  * `Context.Reference` knobs), `RunState` (serialisable state), `ApprovalLedger` (single-use approvals), `StopReason` and
- * `RunHistory`.
+ * `RunHistory`; `Session` (stored conversations), `Guardrail`, `Handoff`, `RunHooks` and
+ * `FallbackPolicy`.
  */
 /** Agents: make, run, stream, resume, approve/reject, asTool. */
 export * as Agent from "./Agent.ts"
@@ -21,3 +22,13 @@ export * as RunState from "./RunState.ts"
 export * as StopReason from "./StopReason.ts"
 /** The history schema. */
 export * as RunHistory from "./RunHistory.ts"
+/** Conversations stored between runs (memory, Postgres). */
+export * as Session from "./Session.ts"
+/** Input, output and tool guardrails. */
+export * as Guardrail from "./Guardrail.ts"
+/** Handoffs between agents and their input filters. */
+export * as Handoff from "./Handoff.ts"
+/** Lifecycle hooks of a run. */
+export * as RunHooks from "./RunHooks.ts"
+/** Client-side model fallback. */
+export * as FallbackPolicy from "./FallbackPolicy.ts"
