@@ -29,21 +29,9 @@ import * as AgentKnobs from "./AgentKnobs.ts"
 import * as ApprovalLedger from "./ApprovalLedger.ts"
 import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
-import {
-  type AgentSpec,
-  closeBatch,
-  CurrentRun,
-  type Knobs,
-  type LoopDeps,
-  type LoopOutcome,
-  loop,
-  makeRun,
-  restoreRun,
-  resumeBatch,
-  type Run,
-  snapshot,
-  transcript
-} from "./internal/loop.ts"
+import { loop, resumeBatch } from "./internal/loop.ts"
+import type { AgentSpec, Knobs, LoopDeps, LoopOutcome } from "./internal/spec.ts"
+import { CurrentRun, closeBatch, failWith, makeRun, type Run, restoreRun, snapshot } from "./internal/run.ts"
 import { combine } from "./internal/tools.ts"
 import type { Approval, PendingApproval, RunState } from "./RunState.ts"
 import type { RunUsage, StopReason, TurnUsage } from "./StopReason.ts"
@@ -338,13 +326,7 @@ const execute = <A, R>(
               orElse: () =>
                 Effect.suspend(() => {
                   closeBatch(run, "cancelled: the run's deadline passed")
-                  return Effect.fail(
-                    new AgentError.RequestTimeout({
-                      ...transcript(run, `the run's ${wallTimeMs} ms deadline passed`),
-                      phase: "total",
-                      timeoutMs: wallTimeMs
-                    })
-                  )
+                  return failWith(run, { _tag: "WallTime", timeoutMs: wallTimeMs })
                 })
             })
           )

@@ -51,7 +51,10 @@ describe("defaults", () => {
     Effect.gen(function* () {
       assert.strictEqual(AgentKnobs.ToolConcurrency, Toolkit.Concurrency)
       assert.strictEqual(AgentKnobs.CaptureContent, Toolkit.CaptureContent)
-      assert.strictEqual(yield* Effect.provideService(Effect.service(AgentKnobs.ToolConcurrency), Toolkit.Concurrency, 3), 3)
+      assert.strictEqual(
+        yield* Effect.provideService(Effect.service(AgentKnobs.ToolConcurrency), Toolkit.Concurrency, 3),
+        3
+      )
     })
   )
 

@@ -5,7 +5,7 @@ import type { FunctionCall, Response } from "@volley/core/ResponsesSchema"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
-import { beforeRequest, decide, planCalls } from "../src/internal/decide.ts"
+import { beforeRequest, decide, planCalls, viewOf } from "../src/internal/decide.ts"
 import { emptyUsage } from "../src/StopReason.ts"
 import { makeFake } from "./support/FakeClient.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
@@ -30,7 +30,7 @@ const response = (output: NonNullable<Response["output"]>, extra: Omit<Response,
   ...extra
 })
 const input = (r: Response, needsApproval: (call: FunctionCall) => boolean = () => false) => ({
-  response: r,
+  view: viewOf(r),
   usage: emptyUsage,
   budgets: {},
   needsApproval
@@ -64,6 +64,18 @@ describe("decide (pure)", () => {
         _tag: "ProtocolError",
         reason: "UnexpectedStatus"
       })
+  })
+
+  it("a failed response is decided like any other: Failed with the server's message and code", () => {
+    const failed = response([call("c1")], { status: "failed", error: { code: "server_error", message: "boom" } })
+    assert.deepStrictEqual(decide(input(failed)), {
+      _tag: "Failed",
+      message: "boom",
+      code: "server_error",
+      responseId: "resp_1"
+    })
+    assert.deepStrictEqual(viewOf(failed).runnable, [], "a failed response's calls never run")
+    assert.strictEqual(viewOf(failed).calls.length, 1)
   })
 
   it("D08 duplicate call ids are a protocol error before anything runs", () => {

@@ -87,19 +87,21 @@ describe("spans", () => {
     })
   )
 
-  it.effect("the CaptureContent reference (AgentKnobs.CaptureContent is the same one) turns capture on for calls without the option", () =>
-    Effect.gen(function* () {
-      exporter.reset()
-      yield* run((h) => h.handle(call("lookup", { q: "by-ref" }))).pipe(
-        Effect.provideService(Toolkit.CaptureContent, true)
-      )
-      assert.strictEqual(only("execute_tool lookup").attributes["gen_ai.tool.call.result"], "result for by-ref")
-      exporter.reset()
-      yield* run((h) => h.handle(call("lookup", { q: "off" }), { captureContent: false })).pipe(
-        Effect.provideService(Toolkit.CaptureContent, true)
-      )
-      assert.isUndefined(only("execute_tool lookup").attributes["gen_ai.tool.call.result"])
-    })
+  it.effect(
+    "the CaptureContent reference (AgentKnobs.CaptureContent is the same one) turns capture on for calls without the option",
+    () =>
+      Effect.gen(function* () {
+        exporter.reset()
+        yield* run((h) => h.handle(call("lookup", { q: "by-ref" }))).pipe(
+          Effect.provideService(Toolkit.CaptureContent, true)
+        )
+        assert.strictEqual(only("execute_tool lookup").attributes["gen_ai.tool.call.result"], "result for by-ref")
+        exporter.reset()
+        yield* run((h) => h.handle(call("lookup", { q: "off" }), { captureContent: false })).pipe(
+          Effect.provideService(Toolkit.CaptureContent, true)
+        )
+        assert.isUndefined(only("execute_tool lookup").attributes["gen_ai.tool.call.result"])
+      })
   )
 
   it.effect("D10 a defect marks the span as an error and keeps the redacted details there", () =>

@@ -1,6 +1,6 @@
 /**
- * The loop's decisions as small pure functions over data: `decide` looks at one model response and
- * returns the tagged `NextStep`; `beforeRequest` guards the next model call (max turns, budgets);
+ * The loop's decisions as small pure functions over data: `viewOf` parses a model response once
+ * (status, output, function calls), `decide` looks at that view and returns the tagged `NextStep`; `beforeRequest` guards the next model call (max turns, budgets);
  * `afterTools` rules on a finished tool batch (malformed-argument turns); `planCalls` marks
  * repeated identical calls (E02). Nothing here performs effects, reads a clock or decides on a
  * finish-reason string: the shape of the output items is the only signal.
@@ -40,6 +40,13 @@ export type NextStep =
   | { readonly _tag: "EmptyOutput" }
   /** The response contradicts the protocol (D08, C08). */
   | { readonly _tag: "ProtocolError"; readonly reason: "DuplicateCallId" | "UnexpectedStatus" }
+  /** The response failed (`status: "failed"`); `code` is the server's error code. */
+  | {
+      readonly _tag: "Failed"
+      readonly message: string
+      readonly code: string | undefined
+      readonly responseId: string
+    }
 
 /** The first budget `usage` has crossed, if any. */
 export const budgetCrossed = (
@@ -55,20 +62,34 @@ export const budgetCrossed = (
   return undefined
 }
 
+/** One response, parsed once: what every later step of the turn reads. */
+export interface ResponseView {
+  readonly response: Response
+  readonly status: string
+  readonly output: ReadonlyArray<OutputItem>
+  /** Every function call of the output, in order. */
+  readonly calls: ReadonlyArray<FunctionCall>
+  /** The calls that may run: none when the response is incomplete (C04) or failed. */
+  readonly runnable: ReadonlyArray<FunctionCall>
+}
+
+/** Parses a response into its view (the function calls are extracted here, once). */
+export const viewOf = (response: Response): ResponseView => {
+  const output = response.output ?? []
+  const status = response.status ?? "completed"
+  const calls: Array<FunctionCall> = []
+  for (const item of output) if (item.type === "function_call") calls.push(item)
+  return { response, status, output, calls, runnable: status === "incomplete" || status === "failed" ? [] : calls }
+}
+
 /** The inputs of `decide`. */
 export interface DecideInput {
-  readonly response: Response
+  readonly view: ResponseView
   /** The run's usage including this response. */
   readonly usage: RunUsage
   readonly budgets: TokenBudgets
   /** Whether a call must wait for a human decision. */
   readonly needsApproval: (call: FunctionCall) => boolean
-}
-
-const functionCalls = (output: ReadonlyArray<OutputItem>): Array<FunctionCall> => {
-  const calls: Array<FunctionCall> = []
-  for (const item of output) if (item.type === "function_call") calls.push(item)
-  return calls
 }
 
 const hasDuplicateCallId = (calls: ReadonlyArray<FunctionCall>): boolean => {
@@ -82,14 +103,19 @@ const hasDuplicateCallId = (calls: ReadonlyArray<FunctionCall>): boolean => {
 }
 
 /** The next step after one model response. */
-export const decide = ({ response, usage, budgets, needsApproval }: DecideInput): NextStep => {
-  const output = response.output ?? []
-  const status = response.status ?? "completed"
+export const decide = ({ view, usage, budgets, needsApproval }: DecideInput): NextStep => {
+  const { response, output, status, calls } = view
+  if (status === "failed")
+    return {
+      _tag: "Failed",
+      message: response.error?.message ?? "the response failed",
+      code: response.error?.code ?? undefined,
+      responseId: response.id
+    }
   if (status === "incomplete") return { _tag: "Truncated", reason: response.incomplete_details?.reason ?? "unknown" }
   if (status !== "completed") return { _tag: "ProtocolError", reason: "UnexpectedStatus" }
   const refusal = refusalText(output)
   if (refusal !== undefined) return { _tag: "Refused", text: refusal }
-  const calls = functionCalls(output)
   if (calls.length > 0) {
     if (hasDuplicateCallId(calls)) return { _tag: "ProtocolError", reason: "DuplicateCallId" }
     const crossed = budgetCrossed(usage, budgets)

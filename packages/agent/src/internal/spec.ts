@@ -1,0 +1,84 @@
+/**
+ * The static inputs of a run and what the loop builds from them: the agent's `AgentSpec`, the run's
+ * `Knobs` (read once when it starts), the loop's `LoopDeps` and `LoopOutcome`, and `requestFor`, the
+ * request one turn sends. Gotcha: `requestFor` copies the history, so a request never changes when
+ * the run appends to it later.
+ */
+import type * as Effect from "effect/Effect"
+import type { RetryPolicy } from "@volley/core"
+import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
+import type { CreateRequest, FunctionTool, TextFormat } from "@volley/core/ResponsesSchema"
+import type { Toolkit } from "@volley/tools"
+import type { AgentEvent } from "../AgentEvent.ts"
+import type { BudgetsShape, StepWrapperShape } from "../AgentKnobs.ts"
+import type { ApprovalLedgerShape } from "../ApprovalLedger.ts"
+import type { PendingApproval } from "../RunState.ts"
+import type { Run } from "./run.ts"
+
+/** The knobs of a run, read once when it starts. */
+export interface Knobs {
+  readonly maxTurns: number
+  readonly toolConcurrency: number
+  readonly budgets: BudgetsShape
+  readonly maxInputBytes: number
+  readonly retryTurnOnStreamDrop: boolean
+  readonly modelRetries: number
+  readonly retryPolicy: RetryPolicy.RetryPolicy
+  readonly malformedArgumentTurns: number
+  readonly repeatedCalls: { readonly skipFrom: number; readonly stopAt: number }
+  readonly maxCallsPerTurn: number
+  readonly unknownTool: "feedback" | "fail"
+  readonly captureContent: boolean
+  readonly wrap: StepWrapperShape["wrap"]
+}
+
+/** The static part of an agent the loop needs. */
+export interface AgentSpec<A> {
+  readonly name: string
+  readonly model: string
+  readonly instructions: string | undefined
+  /** Request fields from the model settings (already in wire form). */
+  readonly settings: Partial<CreateRequest>
+  readonly textFormat: TextFormat | undefined
+  /** Decodes the final text; `undefined` means plain text (`A` is `string`). */
+  readonly decodeOutput:
+    | ((text: string) => { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issue: string })
+    | undefined
+  readonly approvalSecret: string | undefined
+  /** Send `tool_choice: "auto"` once a tool ran, when the settings force a tool (default true). */
+  readonly resetToolChoice: boolean
+}
+
+/** What the loop needs besides the spec and the run. */
+export interface LoopDeps<R> {
+  readonly client: ResponsesClientShape
+  readonly toolkit: Toolkit.Runner<R>
+  readonly knobs: Knobs
+  /** Where `resume` records the decisions it acts on (single use). */
+  readonly ledger: ApprovalLedgerShape
+  readonly emit: (event: AgentEvent) => Effect.Effect<void>
+  /** Emits a batch of a model call's events in order with one operation (default: `emit` per event). */
+  readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
+  readonly mode: "create" | "stream"
+}
+
+/** How a loop ends when it does not fail. */
+export type LoopOutcome<A> =
+  | { readonly _tag: "Completed"; readonly text: string; readonly value: A }
+  | { readonly _tag: "Paused"; readonly awaiting: ReadonlyArray<PendingApproval> }
+
+/** The request of the next turn: the settings, the history, the tools, the output format. */
+export const requestFor = <A>(spec: AgentSpec<A>, run: Run, tools: ReadonlyArray<FunctionTool>): CreateRequest => {
+  const request: Record<string, unknown> = { ...spec.settings, model: spec.model, input: run.history.slice() }
+  if (spec.instructions !== undefined) request.instructions = spec.instructions
+  if (tools.length > 0) request.tools = tools
+  const choice = spec.settings.tool_choice
+  // A forced tool choice would force a tool on every turn: after a tool ran, let the model answer.
+  if (spec.resetToolChoice && run.toolsRan && choice !== undefined && choice !== "auto" && choice !== "none")
+    request.tool_choice = "auto"
+  if (spec.textFormat !== undefined) {
+    const text = (spec.settings.text ?? {}) as Record<string, unknown>
+    request.text = { ...text, format: spec.textFormat }
+  }
+  return request as CreateRequest
+}
