@@ -13,10 +13,12 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as OpenAiStructuredOutput from "effect/ai/OpenAiStructuredOutput"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { RetryPolicy } from "@volley/core"
@@ -79,7 +81,11 @@ export interface AgentOptions<A, R, RS = never> {
   readonly output?: Schema.Codec<A, unknown> | undefined
   /** The `text.format` name for structured output (default `"output"`). */
   readonly outputName?: string | undefined
-  /** Sends `strict: true` with the output schema (the schema must then satisfy strict mode). */
+  /**
+   * Sends the output schema in strict mode (`strict: true`), converted by Effect's `OpenAiStructuredOutput`:
+   * optional keys become required nullable ones and a `null` the model sends for them decodes as absent.
+   * A schema strict mode cannot express (the root is not an object) throws `AgentDefinitionError` at `make`.
+   */
   readonly outputStrict?: boolean | undefined
   /**
    * Signs approvals with HMAC-SHA256; `resume` then refuses unsigned or forged ones. An empty secret
@@ -215,21 +221,27 @@ const wireSettings = (settings: ModelSettings | undefined): Record<string, unkno
   return { ...wire, ...settings.extra }
 }
 
+/**
+ * The `text.format` and decoder of structured output. With `outputStrict`, Effect's
+ * `OpenAiStructuredOutput.toCodecOpenAI` gives the strict-mode JSON Schema (every key required,
+ * optional ones nullable, objects closed) and the codec that turns the model's `null`s back into
+ * absent keys, so any schema works in strict mode; without it, the schema's own JSON Schema is sent.
+ */
 const outputSpec = <A>(
+  agentName: string,
   options: Pick<AgentOptions<A, never>, "output" | "outputName" | "outputStrict">
 ): Pick<AgentSpec<A>, "textFormat" | "decodeOutput"> => {
   const schema = options.output
   if (schema === undefined) return { textFormat: undefined, decodeOutput: undefined }
-  const document = Schema.toJsonSchemaDocument(schema)
-  const jsonSchema: Record<string, unknown> = { ...document.schema }
-  if (Object.keys(document.definitions).length > 0) jsonSchema.$defs = document.definitions
+  const strict = options.outputStrict ?? false
+  const converted = strict ? strictOutput(agentName, schema) : { codec: schema, jsonSchema: documentOf(schema) }
   const textFormat: TextFormat = {
     type: "json_schema",
     name: options.outputName ?? "output",
-    schema: jsonSchema,
-    strict: options.outputStrict ?? false
+    schema: converted.jsonSchema as Record<string, unknown>,
+    strict
   }
-  const decode = Schema.decodeUnknownExit(Schema.fromJsonString(schema))
+  const decode = Schema.decodeUnknownExit(Schema.fromJsonString(converted.codec))
   return {
     textFormat,
     decodeOutput: (text) => {
@@ -242,6 +254,27 @@ const outputSpec = <A>(
       return { ok: false, issue: error instanceof Error ? error.message : String(error) }
     }
   }
+}
+
+/** The schema's own JSON Schema document, definitions under `$defs`. */
+const documentOf = (schema: Schema.Top): Record<string, unknown> => {
+  const document = Schema.toJsonSchemaDocument(schema)
+  const jsonSchema: Record<string, unknown> = { ...document.schema }
+  if (Object.keys(document.definitions).length > 0) jsonSchema.$defs = document.definitions
+  return jsonSchema
+}
+
+/** Effect's strict-mode conversion; a schema it cannot express (a non-object root) is a definition error. */
+const strictOutput = <A>(agentName: string, schema: Schema.Codec<A, unknown>) => {
+  const converted = Result.try({
+    try: () => OpenAiStructuredOutput.toCodecOpenAI(schema),
+    catch: (error) => (error instanceof Error ? error.message : String(error))
+  })
+  if (Result.isSuccess(converted)) return converted.success
+  // Definition-time boundary, like an empty approvalSecret: reported where the agent is built.
+  throw new AgentError.AgentDefinitionError({
+    message: `Agent "${agentName}": the output schema cannot be sent in strict mode: ${converted.failure}`
+  })
 }
 
 /** The knobs of a run, read from the fiber's references in one step. */
@@ -426,7 +459,7 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     settings: wireSettings(options.modelSettings),
     approvalSecret: secret,
     resetToolChoice: options.resetToolChoice ?? true,
-    ...outputSpec(options)
+    ...outputSpec(options.name, options)
   }
 
   const subAgents: ReadonlyArray<Toolkit.Runner<R>> = options.subAgents ?? []

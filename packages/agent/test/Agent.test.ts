@@ -6,6 +6,7 @@ import * as Schema from "effect/Schema"
 import { TestClock } from "effect/testing"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
+import * as AgentError from "../src/AgentError.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
 import { validatePairing } from "../src/internal/history.ts"
 import { inputJson, type FakeStep, makeFake } from "./support/FakeClient.ts"
@@ -192,6 +193,46 @@ describe("structured output", () => {
       assert.deepStrictEqual(Object.keys(format.schema.properties), ["city", "tempC"])
     })
   )
+
+  it.effect(
+    "outputStrict converts any schema: an optional field is sent required and nullable, and its null decodes as absent",
+    () =>
+      Effect.gen(function* () {
+        const Report = Schema.Struct({ city: Schema.String, note: Schema.optionalKey(Schema.String) })
+        const strict = Agent.make({ name: "strict", model: "m", output: Report, outputStrict: true })
+        const { fake, layer } = setup([M.message(JSON.stringify({ city: "Rome", note: null }))])
+        const result = yield* strict.run("JSON please").pipe(Effect.provide(layer))
+        assert.strictEqual(result._tag, "Completed")
+        if (result._tag !== "Completed") return
+        assert.deepStrictEqual(result.value, { city: "Rome" })
+        assert.isFalse(Object.hasOwn(result.value, "note"))
+        const format = fake.seen[0]!.request.text?.format as {
+          strict: boolean
+          schema: {
+            required: ReadonlyArray<string>
+            additionalProperties: boolean
+            properties: Record<string, unknown>
+          }
+        }
+        assert.isTrue(format.strict)
+        assert.deepStrictEqual(format.schema.required, ["city", "note"])
+        assert.isFalse(format.schema.additionalProperties)
+        assert.deepStrictEqual(format.schema.properties.note, { anyOf: [{ type: "string" }, { type: "null" }] })
+      })
+  )
+
+  it("outputStrict with a schema strict mode cannot express (a non-object root) throws AgentDefinitionError at make", () => {
+    const error = (() => {
+      try {
+        Agent.make({ name: "bad", model: "m", output: Schema.String, outputStrict: true })
+        return undefined
+      } catch (thrown) {
+        return thrown
+      }
+    })()
+    assert.instanceOf(error, AgentError.AgentDefinitionError)
+    assert.include((error as AgentError.AgentDefinitionError).message, "strict mode")
+  })
 
   it.effect("a decode failure is fed back once, then the corrected answer is accepted", () =>
     Effect.gen(function* () {

@@ -8,6 +8,11 @@
  * enforces them). `validate` checks a value against the strict subset and names each failing path.
  * Gotcha: what strict mode cannot express (records, tuples, `Schema.Unknown`, intersections) is a
  * definition-time error; choose `strict: false` for those schemas explicitly.
+ * Why not Effect's `OpenAiStructuredOutput.toCodecOpenAI` (which agent structured output uses): for
+ * tool arguments it is measurably worse. A `Schema.Number` becomes `anyOf [number, "Infinity" |
+ * "-Infinity" | "NaN", null, null]` (a model may then send the string), tuples and records are re-shaped
+ * into objects and `[key, value]` arrays the model must learn, and its codec reports the first issue,
+ * where `validate` lists every failing path for the model to fix in one turn.
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
