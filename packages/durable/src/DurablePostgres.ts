@@ -96,16 +96,48 @@ const passwordFor = (dataDir: string, fresh: boolean) =>
     return password
   })
 
+const alive = (pid: number): Effect.Effect<boolean> =>
+  Effect.try({ try: () => process.kill(pid, 0), catch: () => "gone" }).pipe(
+    Effect.match({ onFailure: () => false, onSuccess: () => true })
+  )
+
+const signal = (pid: number, name: NodeJS.Signals): Effect.Effect<void> =>
+  Effect.ignore(Effect.try({ try: () => process.kill(pid, name), catch: () => "gone" }))
+
+/** Stops a postmaster by pid: fast shutdown (SIGINT), then SIGKILL after `tries` × 100 ms. */
+const stopPid = (pid: number, tries = 150): Effect.Effect<void> => {
+  const wait = (left: number): Effect.Effect<void> =>
+    Effect.flatMap(alive(pid), (running) =>
+      !running ? Effect.void : left <= 0 ? signal(pid, "SIGKILL") : Effect.andThen(Effect.sleep(100), wait(left - 1))
+    )
+  return Effect.andThen(signal(pid, "SIGINT"), wait(tries))
+}
+
+/**
+ * The postmaster a killed process left running on this data directory, if any (`postmaster.pid`
+ * holds its pid on line 1 and its port on line 4). It is adopted instead of failing on the lock.
+ */
+const orphanOf = (dataDir: string): Effect.Effect<{ readonly pid: number; readonly port: number } | undefined> =>
+  Effect.gen(function* () {
+    const text = yield* Effect.promise(() => readFile(join(dataDir, "postmaster.pid"), "utf8").catch(() => ""))
+    const lines = text.split("\n")
+    const pid = Number(lines[0])
+    const port = Number(lines[3])
+    if (!(Number.isInteger(pid) && pid > 0 && Number.isInteger(port) && port > 0)) return undefined
+    return (yield* alive(pid)) ? { pid, port } : undefined
+  })
+
 /**
  * Starts an embedded Postgres for the scope: initialises the data directory the first time, picks a
- * free port unless one is given, and stops the server (fast shutdown) when the scope closes.
+ * free port unless one is given, and stops the server (fast shutdown) when the scope closes. A
+ * server left running by a process that was killed (`kill -9` skips every cleanup) is adopted: used
+ * as it is, and stopped with this scope.
  */
 export const startEmbedded = (
   options?: EmbeddedOptions
 ): Effect.Effect<EmbeddedServer, DurablePostgresError, Scope.Scope> =>
   Effect.gen(function* () {
     const dataDir = resolve(options?.dataDir ?? defaultDataDir())
-    const port = options?.port ?? (yield* freePort)
     const log: Array<string> = []
     const onLog = (message: unknown) => {
       log.push(String(message))
@@ -117,6 +149,14 @@ export const startEmbedded = (
       catch: fail("DataDir", log)
     })
     const password = yield* passwordFor(dataDir, !initialised)
+    const urlOf = (port: number) =>
+      Redacted.make(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`)
+    const orphan = initialised ? yield* orphanOf(dataDir) : undefined
+    if (orphan !== undefined) {
+      yield* Effect.addFinalizer(() => stopPid(orphan.pid))
+      return { url: urlOf(orphan.port), port: orphan.port, dataDir, pid: orphan.pid }
+    }
+    const port = options?.port ?? (yield* freePort)
     const pg = new EmbeddedPostgres({
       databaseDir: dataDir,
       port,
@@ -139,9 +179,8 @@ export const startEmbedded = (
         )
       )
     )
-    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`
     const pid = (pg as unknown as { readonly process?: { readonly pid?: number } }).process?.pid
-    return { url: Redacted.make(url), port, dataDir, pid }
+    return { url: urlOf(port), port, dataDir, pid }
   })
 
 /** A `PgClient` (and `SqlClient`) on the given URL. */

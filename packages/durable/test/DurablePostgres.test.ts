@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process"
 import { chmodSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { DurablePostgres } from "@volley/durable"
+import * as DurablePostgres from "../src/DurablePostgres.ts"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -58,6 +59,55 @@ describe("DurablePostgres", () => {
           rows.map((row) => row.n),
           [42]
         )
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live(
+    "adopts the postmaster a killed process left running on its data directory, and stops it with the scope",
+    () =>
+      Effect.gen(function* () {
+        const parent = mkdtempSync(join(tmpdir(), "volley-pg-"))
+        chmodSync(parent, 0o755)
+        const dataDir = join(parent, "postgres")
+        const child = spawn(process.execPath, [join(import.meta.dirname, "support", "pgChild.ts")], {
+          env: { ...process.env, DATA_DIR: dataDir },
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+        const [port, pid] = yield* Effect.promise(
+          () =>
+            new Promise<[number, number]>((resolve) => {
+              let text = ""
+              child.stdout.on("data", (chunk: Buffer) => {
+                text += chunk.toString("utf8")
+                const match = /ready (\d+) (\d+)/.exec(text)
+                if (match !== null) resolve([Number(match[1]), Number(match[2])])
+              })
+            })
+        )
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (alive(pid)) process.kill(pid, "SIGKILL")
+            rmSync(parent, { recursive: true, force: true })
+          })
+        )
+        child.kill("SIGKILL")
+        yield* Effect.promise(() => new Promise((resolve) => child.once("exit", resolve)))
+        assert.isTrue(alive(pid), "kill -9 of the owner leaves the postmaster running")
+        const adopted = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const server = yield* DurablePostgres.startEmbedded({ dataDir })
+            assert.strictEqual(server.port, port)
+            assert.strictEqual(server.pid, pid)
+            const rows = yield* Effect.gen(function* () {
+              const sql = yield* SqlClient.SqlClient
+              return yield* sql<{ readonly one: number }>`SELECT 1 AS one`
+            }).pipe(Effect.provide(DurablePostgres.layer(server.url)))
+            return rows[0]?.one
+          })
+        )
+        assert.strictEqual(adopted, 1)
+        assert.isFalse(alive(pid), "the adopted postmaster is stopped with the scope")
       }).pipe(Effect.scoped),
     120_000
   )
