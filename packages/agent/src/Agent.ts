@@ -22,7 +22,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { RetryPolicy } from "@volley/core"
-import { ResponsesClient } from "@volley/core/ResponsesClient"
+import { ResponsesClient, type ResponsesClientShape } from "@volley/core/ResponsesClient"
 import type { FunctionTool, InputItem, ProviderRouting, TextFormat, ToolChoice } from "@volley/core/ResponsesSchema"
 import { Tool, type Toolkit } from "@volley/tools"
 import type { AgentEvent } from "./AgentEvent.ts"
@@ -33,7 +33,16 @@ import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
 import { loop, resumeBatch } from "./internal/loop.ts"
 import type { AgentSpec, Knobs, LoopDeps, LoopOutcome } from "./internal/spec.ts"
-import { CurrentRun, closeBatch, failWith, makeRun, type Run, restoreRun, snapshot } from "./internal/run.ts"
+import {
+  CurrentRun,
+  closeBatch,
+  failWith,
+  makeRun,
+  type Run,
+  restoreRun,
+  snapshot,
+  type UsageSink
+} from "./internal/run.ts"
 import { combine } from "./internal/tools.ts"
 import type { Approval, PendingApproval, RunState } from "./RunState.ts"
 import type { RunUsage, StopReason, TurnUsage } from "./StopReason.ts"
@@ -297,10 +306,21 @@ const knobsOf = (fiber: Fiber.Fiber<unknown, unknown>): Knobs => {
   }
 }
 
-/** What a run reads from its fiber when it starts: the client, the knobs and the parent run. */
-const readStart = Effect.withFiber((fiber) =>
+/** What a run starts with. */
+interface StartContext {
+  readonly client: ResponsesClientShape
+  readonly knobs: Knobs
+  readonly ledger: ApprovalLedger.ApprovalLedgerShape
+  readonly parent: UsageSink | undefined
+}
+
+/**
+ * What a run reads from its fiber when it starts (one step): the client, the knobs and the parent run.
+ * The requirement is declared, so the client is looked up in a context that has it.
+ */
+const readStart = Effect.withFiber<StartContext, never, ResponsesClient>((fiber) =>
   Exit.succeed({
-    client: Context.get(fiber.context as Context.Context<ResponsesClient>, ResponsesClient),
+    client: Context.getUnsafe(fiber.context, ResponsesClient),
     knobs: knobsOf(fiber),
     ledger: fiber.getRef(ApprovalLedger.ApprovalLedger),
     parent: fiber.getRef(CurrentRun)
@@ -323,16 +343,27 @@ interface Start {
   readonly approvals: ReadonlyArray<Approval>
 }
 
+/** What `execute` runs: the agent, how the run starts, and where its events go. */
+interface Execution<A, R> {
+  readonly spec: AgentSpec<A>
+  readonly toolkitOf: Effect.Effect<Toolkit.Runner<R>, never, R>
+  readonly start: (parent: UsageSink | undefined) => Start
+  readonly runOptions: RunOptions | undefined
+  readonly mode: "create" | "stream"
+  readonly emit: (event: AgentEvent) => Effect.Effect<void>
+  readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
+}
+
 /** One run (fresh or resumed) inside the `invoke_agent` span: knobs, deadline, interruption, result. */
-const execute = <A, R>(
-  spec: AgentSpec<A>,
-  toolkitOf: Effect.Effect<Toolkit.Runner<R>, never, R>,
-  start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
-  runOptions: RunOptions | undefined,
-  mode: "create" | "stream",
-  emit: (event: AgentEvent) => Effect.Effect<void>,
-  emitAll?: (events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>
-): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
+const execute = <A, R>({
+  spec,
+  toolkitOf,
+  start,
+  runOptions,
+  mode,
+  emit,
+  emitAll
+}: Execution<A, R>): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
   Effect.gen(function* () {
     const { client, knobs, ledger, parent } = yield* readStart
     const toolkit = yield* toolkitOf
@@ -410,31 +441,25 @@ const execute = <A, R>(
 
 /** A run as a stream of events: the run is forked in the stream's scope and feeds a bounded queue. */
 const streamOf = <A, R>(
-  spec: AgentSpec<A>,
-  toolkitOf: Effect.Effect<Toolkit.Runner<R>, never, R>,
-  start: (parent: ReturnType<typeof CurrentRun.of>) => Start,
-  runOptions: RunOptions | undefined
+  execution: Omit<Execution<A, R>, "mode" | "emit" | "emitAll">
 ): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient> =>
   Stream.callback<AgentEvent, AgentError.AgentError, R | ResponsesClient>(
     (queue) =>
-      execute(
-        spec,
-        toolkitOf,
-        start,
-        runOptions,
-        "stream",
+      execute({
+        ...execution,
+        mode: "stream",
         // one step per event while the buffer has room; waits (in order) only when it is full
-        (event) =>
+        emit: (event) =>
           Effect.suspend(() =>
             Queue.offerUnsafe(queue, event) ? Effect.void : Effect.asVoid(Queue.offer(queue, event))
           ),
         // one queue operation per chunk of model events (suspends until all fit, in order)
-        (events) =>
+        emitAll: (events) =>
           Effect.suspend(() => {
             const rest = Queue.offerAllUnsafe(queue, events)
             return rest.length === 0 ? Effect.void : Effect.asVoid(Queue.offerAll(queue, rest))
           })
-      ).pipe(
+      }).pipe(
         Effect.matchEffect({
           onFailure: (error) => Queue.fail(queue, error),
           onSuccess: () => Queue.end(queue)
@@ -471,14 +496,14 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
 
   const fresh =
     (input: AgentInput, runOptions: RunOptions | undefined) =>
-    (parent: ReturnType<typeof CurrentRun.of>): Start => ({
+    (parent: UsageSink | undefined): Start => ({
       run: makeRun(runOptions?.runId ?? crypto.randomUUID(), inputItems(input), parent),
       resumed: false,
       approvals: []
     })
   const restored =
     (state: RunState, approvals: ReadonlyArray<Approval>) =>
-    (parent: ReturnType<typeof CurrentRun.of>): Start => ({
+    (parent: UsageSink | undefined): Start => ({
       run: restoreRun(state, parent),
       resumed: true,
       approvals
@@ -508,12 +533,20 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
   const agent: Agent<A, RT | RS> = {
     name: options.name,
     model: options.model,
-    run: (input, runOptions) => execute(spec, toolkitOf, fresh(input, runOptions), runOptions, "create", noEmit),
-    stream: (input, runOptions) => streamOf(spec, toolkitOf, fresh(input, runOptions), runOptions),
+    run: (input, runOptions) =>
+      execute({ spec, toolkitOf, start: fresh(input, runOptions), runOptions, mode: "create", emit: noEmit }),
+    stream: (input, runOptions) => streamOf({ spec, toolkitOf, start: fresh(input, runOptions), runOptions }),
     resume: (state, resumeOptions) =>
-      execute(spec, toolkitOf, restored(state, resumeOptions?.approvals ?? []), resumeOptions, "create", noEmit),
+      execute({
+        spec,
+        toolkitOf,
+        start: restored(state, resumeOptions?.approvals ?? []),
+        runOptions: resumeOptions,
+        mode: "create",
+        emit: noEmit
+      }),
     resumeStream: (state, resumeOptions) =>
-      streamOf(spec, toolkitOf, restored(state, resumeOptions?.approvals ?? []), resumeOptions),
+      streamOf({ spec, toolkitOf, start: restored(state, resumeOptions?.approvals ?? []), runOptions: resumeOptions }),
     approve: (state, callId) => decisionFor(state, callId, "approve"),
     reject: (state, callId, message) => decisionFor(state, callId, "reject", message),
     asTool: (toolOptions) => asTool(agent, toolOptions)

@@ -206,7 +206,7 @@ describe("structured output", () => {
         if (result._tag !== "Completed") return
         assert.deepStrictEqual(result.value, { city: "Rome" })
         assert.isFalse(Object.hasOwn(result.value, "note"))
-        const format = fake.seen[0]!.request.text?.format as {
+        const format = fake.seen[0]!.request.text?.format as unknown as {
           strict: boolean
           schema: {
             required: ReadonlyArray<string>
