@@ -76,12 +76,11 @@ describe("DurableAgent on the memory engine", () => {
     })
   )
 
-  it.effect("a run that fails ends with its typed AgentError, stored as the run's result", () =>
+  it.effect("a run that fails ends with its typed AgentError; knobs given to the layer reach the run", () =>
     Effect.gen(function* () {
       const { layer } = setup(5)
       const error = yield* DurableAgent.run(adder, "add up", { runId: "run-max" }).pipe(
-        Effect.provideService(AgentKnobs.MaxTurns, 2),
-        Effect.provide(layer),
+        Effect.provide(layer.pipe(Layer.provide(Layer.succeed(AgentKnobs.MaxTurns, 2)))),
         Effect.flip
       )
       assert.strictEqual(error._tag, "MaxTurnsExceeded")

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { AgentKnobs } from "@volley/agent"
 import { DurableAgent, DurableEngine, DurablePostgres } from "@volley/durable"
 import { ResponsesServer, TestClient } from "@volley/testing"
 import { validatePairing } from "../../agent/src/internal/history.ts"
@@ -21,10 +22,11 @@ describe("DurableEngine.layerPostgres (one machine)", () => {
         const toolRuns: Array<ToolRun> = []
         const reports: Array<DurableAgent.StepReport> = []
         // one process lifetime: the engine, the agent's workflow and a fresh scripted server
-        const lifetime = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        const lifetime = <A, E, R>(effect: Effect.Effect<A, E, R>, maxTurns = 10) =>
           effect.pipe(
             Effect.provide(
               DurableAgent.layer(adder, { onStep: (report) => Effect.sync(() => reports.push(report)) }).pipe(
+                Layer.provide(Layer.succeed(AgentKnobs.MaxTurns, maxTurns)),
                 Layer.provideMerge(
                   Layer.mergeAll(
                     TestClient.layer({ fallback: script(3) }),
@@ -50,6 +52,9 @@ describe("DurableEngine.layerPostgres (one machine)", () => {
         assert.deepStrictEqual(again, first)
         assert.strictEqual(requests, 0, "the second lifetime sent no model request")
         assert.strictEqual(toolRuns.length, 3, "and ran no tool")
+        // knobs are read where the workflow runs: given to the layer, they reach the run
+        const error = yield* lifetime(Effect.flip(DurableAgent.run(adder, "add up", { runId: "pg-2" })), 2)
+        assert.strictEqual(error._tag, "MaxTurnsExceeded")
       }).pipe(Effect.scoped),
     120_000
   )

@@ -8,12 +8,14 @@
 import { appendFileSync } from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
 import { DurableAgent, DurableEngine, DurablePostgres } from "@volley/durable"
 import { adder, toolsLayer } from "./agent.ts"
 
 const env = (name: string): string => process.env[name] ?? ""
 const log = (line: string) => appendFileSync(env("LOG"), `${Date.now()} ${line}\n`)
+log("start")
 const toolDelay = Number(env("TOOL_DELAY_MS") || "0")
 
 const program = DurableAgent.run(adder, `steps=${env("STEPS")}`, { runId: env("RUN_ID") }).pipe(
@@ -31,7 +33,9 @@ const layer = DurableAgent.layer(adder, {
         ? DurableEngine.layerMemory
         : DurableEngine.layerPostgres().pipe(Layer.provide(DurablePostgres.layerConfig()))
     )
-  )
+  ),
+  // knobs are read where the workflow runs: a run of 10 tool steps makes 11 model calls (default MaxTurns 10)
+  Layer.provide(Layer.succeed(AgentKnobs.MaxTurns, 20))
 )
 
 Effect.runPromiseExit(program.pipe(Effect.provide(layer), Effect.scoped)).then((exit) => {

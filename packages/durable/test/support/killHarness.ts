@@ -29,7 +29,7 @@ export interface KillOptions {
   /** Server latency per model call (uniform up to this). */
   readonly latencyMs: number
   readonly progress?: ((line: string) => void) | undefined
-  /** Earliest kill after a child starts (default 150 ms). */
+  /** Earliest kill after a child starts (default: 60% of the measured start-up time). */
   readonly minKillDelayMs?: number | undefined
   /** `memory` stores nothing: the control that shows the checks catch re-run steps (default `postgres`). */
   readonly engine?: "postgres" | "memory" | undefined
@@ -162,17 +162,29 @@ export const killSession = (options: KillOptions): Effect.Effect<KillFigures> =>
           return { child, stderr: () => stderr }
         }
         // runs are added until the kills landed (a kill misses when its child finished first), within a bound
+        // measured from the children that ran to the end: time to the first step, then per step
+        const timing = { startupMs: 1500, stepMs: options.latencyMs / 2 + options.toolDelayMs / 2 + 30 }
+        const learn = (lines: ReadonlyArray<Line>, spawnedAt: number) => {
+          const starts = lines.filter((line) => line.kind === "start" && line.at >= spawnedAt)
+          const steps = lines.filter((line) => line.kind === "step" && line.at >= spawnedAt)
+          const first = steps[0]
+          const last = steps[steps.length - 1]
+          if (starts[0] === undefined || first === undefined || last === undefined) return
+          timing.startupMs = 0.5 * timing.startupMs + 0.5 * (first.at - spawnedAt)
+          if (steps.length > 2) timing.stepMs = 0.5 * timing.stepMs + 0.5 * ((last.at - first.at) / (steps.length - 1))
+        }
         while (kills < options.kills && runs.length < 5 * options.kills + 5) {
           const steps = 3 + Math.floor(next() * 8)
           const run = { runId: `kill-${runs.length + 1}`, steps, log: join(dir, `run-${runs.length + 1}.log`) }
           runs.push(run)
           const planned = Math.min(options.kills - kills, 1 + Math.floor(next() * 3))
-          // a step is 2 model+tool calls: about latency/2 + tool delay each, plus the child's start
-          const span = 900 + steps * (options.latencyMs / 2 + options.toolDelayMs + 60)
           for (let k = 0; k < planned; k++) {
             const before = readLog(run.log).length
             const { child } = start(run)
-            await Promise.race([sleep((options.minKillDelayMs ?? 150) + next() * span), exited(child)])
+            // the kill point: uniform over the child's measured life (start-up, then its steps)
+            const from = Math.max(options.minKillDelayMs ?? 0, 0.6 * timing.startupMs)
+            const until = timing.startupMs + (2 * steps + 1) * timing.stepMs
+            await Promise.race([sleep(from + next() * Math.max(0, until - from)), exited(child)])
             if (child.exitCode === null && child.signalCode === null) {
               child.kill("SIGKILL")
               kills++
@@ -181,8 +193,10 @@ export const killSession = (options: KillOptions): Effect.Effect<KillFigures> =>
             } else options.progress?.(`${run.runId} finished before its kill`)
             await exited(child)
           }
+          const spawnedAt = Date.now()
           const { child, stderr } = start(run)
           const code = await Promise.race([exited(child), sleep(120_000).then(() => "timeout" as const)])
+          learn(readLog(run.log), spawnedAt)
           if (code !== 0) {
             child.kill("SIGKILL")
             const failure = readLog(run.log).find((line) => line.kind === "failure")
