@@ -440,7 +440,7 @@ const addReasoningOrCall = (state: State, event: StreamEvent, index: number): St
     case "response.reasoning_summary_part.done": {
       const slot = locate(state, event, index)
       if (isError(slot)) return slot
-      const part = summaryAt(slot, event.summary_index)
+      const part = reasoningTextAt(slot, "summary", event.summary_index)
       if (event.part !== undefined) {
         part.part = event.part
         if (event.type === "response.reasoning_summary_part.done") part.final = partText(event.part)
@@ -451,7 +451,7 @@ const addReasoningOrCall = (state: State, event: StreamEvent, index: number): St
     case "response.reasoning_summary_text.done": {
       const slot = locate(state, event, index)
       if (isError(slot)) return slot
-      const part = summaryAt(slot, event.summary_index)
+      const part = reasoningTextAt(slot, "summary", event.summary_index)
       if (event.type === "response.reasoning_summary_text.delta") part.chunks.push(event.delta)
       else part.final = event.text
       return undefined
@@ -460,7 +460,7 @@ const addReasoningOrCall = (state: State, event: StreamEvent, index: number): St
     case "response.reasoning_text.done": {
       const slot = locate(state, event, index)
       if (isError(slot)) return slot
-      const part = reasoningAt(slot, event.content_index ?? 0)
+      const part = reasoningTextAt(slot, "reasoning", event.content_index ?? 0)
       if (event.type === "response.reasoning_text.delta") part.chunks.push(event.delta)
       else part.final = event.text
       return undefined
@@ -577,22 +577,14 @@ const partAt = (slot: Slot, contentIndex: number, hint: ContentPart | string): T
   return state
 }
 
-const summaryAt = (slot: Slot, summaryIndex: number): TextState => {
-  if (slot.summary === undefined) slot.summary = []
-  let state = slot.summary[summaryIndex]
+/** The text state at `index` of a reasoning item's `summary` or `reasoning` list, created on first use. */
+const reasoningTextAt = (slot: Slot, list: "summary" | "reasoning", index: number): TextState => {
+  const states = slot[list] ?? []
+  slot[list] = states
+  let state = states[index]
   if (state === undefined) {
     state = newText(undefined, "text")
-    slot.summary[summaryIndex] = state
-  }
-  return state
-}
-
-const reasoningAt = (slot: Slot, contentIndex: number): TextState => {
-  if (slot.reasoning === undefined) slot.reasoning = []
-  let state = slot.reasoning[contentIndex]
-  if (state === undefined) {
-    state = newText(undefined, "text")
-    slot.reasoning[contentIndex] = state
+    states[index] = state
   }
   return state
 }

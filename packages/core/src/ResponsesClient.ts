@@ -3,8 +3,9 @@
  * request and decodes the response; `stream` sends `stream: true` and yields typed events decoded
  * from SSE, ending after the terminal event. Build it with `layer(options)` (needs an
  * `HttpClient`), `layerUndici(options)` (brings undici with the connect timeout) or `layerConfig`
- * (reads `HAOAI_API_KEY` / `HAOAI_BASE_URL`). Retries follow `RetryPolicy`; every call is a
- * `chat {model}` span with GenAI attributes and one child span per HTTP attempt.
+ * (key and base URL as `Config` values, by default `HAOAI_API_KEY` / `HAOAI_BASE_URL`). Retries
+ * follow `RetryPolicy` (or any `Schedule`); every call is a `chat {model}` span with GenAI
+ * attributes and one child span per HTTP attempt.
  * Gotcha: the client retries only while nothing has reached the consumer; once a stream event was
  * emitted, a failure is final here and it is the agent's job to re-run the whole turn.
  */
@@ -25,20 +26,20 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import * as HttpClient from "effect/http/HttpClient"
 import { timeout as timeoutFailure } from "./internal/errors.ts"
+import { httpClientTransport } from "./internal/http.ts"
+import { maxJsonDepth as jsonDepthLimit } from "./internal/jsonDepth.ts"
+import { lowerCased } from "./internal/responseBody.ts"
+import { finalError, finalStreamError, type RetrySchedule, retrying } from "./internal/retry.ts"
 import {
   type CallInput,
   type CallState,
   type Endpoint,
-  finalError,
   type StreamHooks,
-  finalStreamError,
-  httpClientTransport,
-  retrying,
   type Timeouts,
-  type Transport
-} from "./internal/http.ts"
-import { maxJsonDepth as jsonDepthLimit } from "./internal/jsonDepth.ts"
-import { isRedactedHeader, redactedHeaderNames, redactWith, secretNeedles, truncateUtf8 } from "./internal/redact.ts"
+  type Transport,
+  timersFor
+} from "./internal/transport.ts"
+import { isRedactedHeader, redactedHeaderNames, redactWith, secretNeedles, truncateUtf8 } from "./Redaction.ts"
 import { defaultMaxStreamBytes as sseMaxStreamBytes, defaultMaxEventSize as sseMaxEventSize } from "./internal/sse.ts"
 import * as Undici from "./internal/undici.ts"
 import { InvalidConfiguration, type ResponsesError } from "./ResponsesError.ts"
@@ -60,18 +61,22 @@ export interface CallOptions {
   readonly idempotencyKey?: string | undefined
 }
 
-/** The Responses API client. */
-export interface ResponsesClientShape {
+/** The Responses API client: what the `ResponsesClient` service holds. */
+export interface Service {
   /** Sends a non-streaming request; fails on HTTP errors, `status: "failed"` and malformed bodies. */
   readonly create: (request: CreateRequest, options?: CallOptions) => Effect.Effect<Response, ResponsesError>
   /** Sends a streaming request; emits every decoded event up to and including the terminal one. */
   readonly stream: (request: CreateRequest, options?: CallOptions) => Stream.Stream<StreamEvent, ResponsesError>
 }
 
+/** @deprecated Use `ResponsesClient.Service`; kept for callers written before the rename. */
+export type ResponsesClientShape = Service
+
 /** The Responses API client service. */
-export class ResponsesClient extends Context.Service<ResponsesClient, ResponsesClientShape>()(
-  "@volley/core/ResponsesClient"
-) {}
+export class ResponsesClient extends Context.Service<ResponsesClient, Service>()("@volley/core/ResponsesClient") {}
+
+/** A retry schedule for `Options.retrySchedule`: any `Schedule` over the client's failed attempts. */
+export type { RetrySchedule }
 
 /** Timer settings in milliseconds; `undefined` turns an optional timer off. */
 export type { Timeouts }
@@ -130,6 +135,11 @@ export interface Options {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Retry settings replacing those of the current `RetryPolicy` (which defaults to `RetryPolicy.defaults`). */
   readonly retryPolicy?: Partial<RetryPolicy.RetryPolicy> | undefined
+  /**
+   * Any `Schedule` over failed attempts instead of `RetryPolicy.schedule(policy)` (which decides
+   * when, how often and how long); failures that are not retryable are never retried.
+   */
+  readonly retrySchedule?: RetrySchedule | undefined
   /** Timer settings replacing `defaultTimeouts`. */
   readonly timeouts?: Partial<Timeouts> | undefined
   /** Largest SSE event in bytes (16 MiB). */
@@ -164,11 +174,9 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
  * The client straight on undici (its own keep-alive agent, closed with the scope): what `layerUndici`
  * builds. Real Node timers: use `make` over an `HttpClient` when a test needs the TestClock.
  */
-export const makeUndici = (
-  options: Options = {}
-): Effect.Effect<ResponsesClientShape, InvalidConfiguration, Scope.Scope> =>
-  Effect.flatMap(
-    Effect.acquireRelease(
+export const makeUndici = (options: Options = {}): Effect.Effect<Service, InvalidConfiguration, Scope.Scope> =>
+  Effect.gen(function* () {
+    const agent = yield* Effect.acquireRelease(
       Effect.sync(() =>
         Undici.makeAgent(
           options.timeouts?.connectMs ?? defaultTimeouts.connectMs,
@@ -176,9 +184,10 @@ export const makeUndici = (
         )
       ),
       (agent) => Effect.promise(() => agent.destroy())
-    ),
-    (agent) => makeWith(options, (endpoint) => Undici.makeTransport(agent, endpoint))
-  )
+    )
+    const timers = yield* timersFor
+    return yield* makeWith(options, (endpoint) => Undici.makeTransport(agent, endpoint, timers))
+  })
 
 const makeWith = Effect.fnUntraced(function* (options: Options, transportFor: (endpoint: Endpoint) => Transport) {
   const base = yield* makeEndpoint(options)
@@ -190,6 +199,7 @@ const makeWith = Effect.fnUntraced(function* (options: Options, transportFor: (e
     transport: transportFor(endpoint),
     endpoint,
     overrides: options.retryPolicy ?? {},
+    schedule: options.retrySchedule,
     hasOverrides: options.retryPolicy !== undefined && Object.keys(options.retryPolicy).length > 0,
     captureContent: options.captureContent === true,
     system: options.providerName ?? "haoai",
@@ -211,25 +221,45 @@ export const layer = (
 export const layerUndici = (options: Options = {}): Layer.Layer<ResponsesClient, InvalidConfiguration> =>
   Layer.effect(ResponsesClient, Effect.map(makeUndici(options), ResponsesClient.of))
 
+/** What `layerConfig` reads: the key and base URL as `Config` values, the other `Options` as they are. */
+export interface ConfigOptions extends Omit<Options, "baseUrl" | "apiKey"> {
+  /** The API key (default `HAOAI_API_KEY`, optional: a missing key is allowed only for loopback base URLs). */
+  readonly apiKey?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+  /** The API root (default `HAOAI_BASE_URL`, falling back to `https://api.hao.ai/v1`). */
+  readonly baseUrl?: Config.Config<string> | undefined
+}
+
+/** The default `Config` of the API key: `HAOAI_API_KEY`, redacted, optional. */
+export const defaultApiKeyConfig: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
+  Config.Redacted("HAOAI_API_KEY")
+)
+
+/** The default `Config` of the base URL: `HAOAI_BASE_URL`, else `https://api.hao.ai/v1`. */
+export const defaultBaseUrlConfig: Config.Config<string> = Config.String("HAOAI_BASE_URL").pipe(
+  Config.withDefault(defaultBaseUrl)
+)
+
 /**
- * The client from configuration: `HAOAI_API_KEY` (redacted; may be absent only for loopback base
- * URLs) and `HAOAI_BASE_URL` (default `https://api.hao.ai/v1`), over undici. Other settings come
- * from `options`.
+ * The client from configuration, over undici: the key from `options.apiKey` (default
+ * `HAOAI_API_KEY`, redacted; may be absent only for loopback base URLs) and the base URL from
+ * `options.baseUrl` (default `HAOAI_BASE_URL`, else `https://api.hao.ai/v1`). Other settings are plain `options`.
  */
 export const layerConfig = (
-  options: Omit<Options, "baseUrl" | "apiKey"> = {}
+  options: ConfigOptions = {}
 ): Layer.Layer<ResponsesClient, InvalidConfiguration | ConfigError.ConfigError> =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const apiKey = yield* Config.option(Config.Redacted("HAOAI_API_KEY"))
-      const baseUrl = yield* Config.String("HAOAI_BASE_URL").pipe(Config.withDefault(defaultBaseUrl))
+      const { apiKey: apiKeyConfig, baseUrl: baseUrlConfig, ...rest } = options
+      const apiKey = yield* apiKeyConfig ?? defaultApiKeyConfig
+      const baseUrl = yield* baseUrlConfig ?? defaultBaseUrlConfig
       if (Option.isNone(apiKey) && !isLoopbackUrl(baseUrl)) {
+        const name = apiKeyConfig === undefined ? "HAOAI_API_KEY" : "the configured API key"
         return yield* new InvalidConfiguration({
-          message: "HAOAI_API_KEY is not set (a missing key is allowed only for loopback base URLs)",
+          message: `${name} is not set (a missing key is allowed only for loopback base URLs)`,
           retryable: false
         })
       }
-      return layerUndici({ ...options, baseUrl, apiKey: Option.getOrUndefined(apiKey) })
+      return layerUndici({ ...rest, baseUrl, apiKey: Option.getOrUndefined(apiKey) })
     })
   )
 
@@ -253,6 +283,7 @@ interface Settings {
   readonly transport: Transport
   readonly endpoint: Endpoint
   readonly overrides: Partial<RetryPolicy.RetryPolicy>
+  readonly schedule: RetrySchedule | undefined
   readonly hasOverrides: boolean
   readonly captureContent: boolean
   readonly system: string
@@ -270,7 +301,7 @@ const makeEndpoint = (options: Options): Effect.Effect<Omit<Endpoint, "idempoten
       return yield* invalid("baseUrl must not carry credentials in its user info; use apiKey")
     }
     const urlParams = [...parsed.searchParams].map(([name, value]) => [name, Redacted.make(value)] as const)
-    const headers = { ...options.headers }
+    const headers = lowerCased(options.headers ?? {})
     const secretValues = [
       ...(options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]),
       ...urlParams.map(([, value]) => Redacted.value(value)),
@@ -328,7 +359,9 @@ const create = (
         const state = newState(settings, callOptions)
         const input = callInputOf(settings, request, false, "application/json", callOptions)
         annotateRequest(settings, span, request)
-        const run = retrying(state, policy, span, (resend) => settings.transport.create(policy, input, resend, span))
+        const run = retrying(state, policy, settings.schedule, span, (resend) =>
+          settings.transport.create(policy, input, resend, span)
+        )
         // the span is handed to the transport as the attempts' parent, not put in the context
         return withTotalDeadline(settings, state, run).pipe(
           Effect.matchEffect({
@@ -404,9 +437,9 @@ const startStream = (
       span.attribute("error.type", error._tag)
       return error
     }
-    const start = yield* retrying(state, policy, span, (resend) =>
+    const start = yield* retrying(state, policy, settings.schedule, span, (resend) =>
       Effect.flatMap(Scope.fork(scope), (attemptScope) =>
-        settings.transport.stream(policy, input, resend, state, hooks, span).pipe(
+        settings.transport.stream({ policy, input, resend, state, hooks, parent: span }).pipe(
           Scope.provide(attemptScope),
           Effect.onExit((exit) => (Exit.isFailure(exit) ? Scope.close(attemptScope, exit) : Effect.void))
         )

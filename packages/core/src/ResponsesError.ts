@@ -4,7 +4,7 @@
  * Each carries `retryable`, the number of HTTP `attempts`, one `causes` entry per failed attempt and
  * the `requestId` when the server sent one. `ResponsesError` is the union the client fails with.
  * Gotcha: no error ever holds headers, a secret or more than a 1 KiB redacted excerpt of a body;
- * build messages with `excerpt` from `internal/redact.ts`, never from raw bodies.
+ * build messages with `excerpt` from `Redaction.ts`, never from raw bodies.
  */
 import * as Schema from "effect/Schema"
 import { Response } from "./ResponsesSchema.ts"

@@ -1,15 +1,22 @@
 /**
- * `RetryPolicy`: when and how long the Responses client waits before trying a request again, as a
- * plain value in a `Context.Reference` (defaults: docs/reliability.md, Defaults). Swap it per client
- * (`ResponsesClient.Options.retryPolicy`), per run (`Effect.provideService(RetryPolicy, …)`) or per
- * app (`RetryPolicy.layer({ maxRetries: 5 })`); `decide` is the pure function the client's retry
- * loop calls after each failed attempt. Jitter draws come from Effect's `Random`, so a seeded or
- * stubbed `Random` makes tests deterministic, and waits are `Effect.sleep`s that `TestClock` drives.
- * Gotcha: `maxRetries` bounds *all* layers: a caller that already spent attempts passes
- * `previousAttempts`, and the client only uses what is left of `maxRetries + 1`.
+ * `RetryPolicy`: when and how long to wait before trying again, as a plain settings record in a
+ * `Context.Reference` (defaults: docs/reliability.md, Defaults) and as an Effect `Schedule` built
+ * from it (`schedule(policy)`), which the client, the agent's turn restarts and tool retries share.
+ * The schedule's input is the failed attempt (`Input`: any error with `retryable`, and optionally
+ * `attempts` and an advertised `retryAfter`), so Retry-After is a floor read from the failure itself.
+ * Swap the record per client (`ResponsesClient.Options.retryPolicy`), per run
+ * (`Effect.provideService(RetryPolicy, …)`) or per app (`RetryPolicy.layer({ maxRetries: 5 })`), or
+ * hand the client any `Schedule` (`Options.retrySchedule`). Jitter draws come from Effect's `Random`.
+ * Gotcha: `maxRetries` bounds *all* layers: an input's `attempts` counts attempts across layers, and
+ * the schedule stops once `maxRetries + 1` are spent, however many steps it took itself.
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import type { RetryAfter } from "./internal/retryAfter.ts"
 
 /** The retry settings. Every duration is in milliseconds. */
@@ -110,6 +117,61 @@ export const decide = (policy: RetryPolicy, input: DecideInput, u: number): Deci
   }
   return { _tag: "Retry", delayMs: backoffMs(policy, input.attempts - 1, u), source: "backoff" }
 }
+
+/**
+ * What the retry schedule sees of one failed attempt. Every `ResponsesError` is one (a
+ * `RateLimitError` carries its `retryAfter`); the client passes a richer `Attempt`.
+ */
+export interface Input {
+  /** Whether the failure may be retried; a non-retryable input stops the schedule. */
+  readonly retryable: boolean
+  /** Attempts made so far for this logical call, across layers; absent: the schedule's own step count. */
+  readonly attempts?: number | undefined
+  /** The delay the server advertised for this failure, in milliseconds (a floor for the next wait). */
+  readonly retryAfter?: number | undefined
+  /** Which header the advertised delay came from (`retry-after` when absent). */
+  readonly retryAfterSource?: RetryAfter["source"] | undefined
+}
+
+/** The client's schedule input: the failed attempt's error, stamped with the attempts so far. */
+export interface Attempt<E = unknown> extends Input {
+  /** The attempt's typed error. */
+  readonly error: E
+  /** HTTP attempts made so far for this logical call, across layers (>= 1). */
+  readonly attempts: number
+}
+
+/**
+ * The policy as a `Schedule` over failed attempts: each step calls `decide` (Retry-After from the
+ * input as a floor with jitter, stop above `maxRetryAfterMs`, backoff otherwise) and emits the
+ * `Retry` decision; it ends with the `Stop` decision. Use it with `Effect.retry({ schedule })`, `Stream.retry` or by stepping it.
+ */
+export const schedule = (policy: RetryPolicy = defaults): Schedule.Schedule<Decision, Input> =>
+  Schedule.fromStepWithMetadata(
+    Effect.succeed((meta: Schedule.InputMetadata<Input>) => {
+      const input = meta.input
+      const retryAfter =
+        input.retryAfter === undefined
+          ? undefined
+          : { delayMs: input.retryAfter, source: input.retryAfterSource ?? ("retry-after" as const) }
+      return Effect.flatMap(Random.next, (u) => {
+        const decision = decide(
+          policy,
+          { retryable: input.retryable, attempts: input.attempts ?? meta.attempt, retryAfter },
+          u
+        )
+        return decision._tag === "Stop"
+          ? Cause.done(decision)
+          : Effect.succeed([decision, Duration.millis(decision.delayMs)] as [Decision, Duration.Duration])
+      })
+    })
+  )
+
+/** The schedule of the policy in effect for the current fiber. */
+export const current: Effect.Effect<Schedule.Schedule<Decision, Input>> = Effect.map(
+  Effect.service(RetryPolicy),
+  (policy) => schedule(policy)
+)
 
 // Draws are kept a hair below 1 so that rounding can never reach the excluded bound j = 1 - jitter.
 const maxDraw = 1 - 2 ** -20

@@ -12,7 +12,7 @@ export * as ResponsesError from "./ResponsesError.ts"
 export * as ResponsesClient from "./ResponsesClient.ts"
 /** When and how long the client waits before retrying. */
 export * as RetryPolicy from "./RetryPolicy.ts"
-/** Secret redaction helpers shared by every Volley package (`redactText`, `excerpt`, the header list). */
-export * as Redaction from "./internal/redact.ts"
+/** Secret redaction shared by every Volley package: one placeholder, one set of credential shapes. */
+export * as Redaction from "./Redaction.ts"
 /** Folds Responses stream events into the final response. */
 export * as ResponseAccumulator from "./ResponseAccumulator.ts"

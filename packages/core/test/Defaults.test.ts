@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -13,8 +14,8 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
-import { maxErrorBodyBytes } from "../src/internal/http.ts"
-import * as Redaction from "../src/internal/redact.ts"
+import { maxErrorBodyBytes } from "../src/internal/transport.ts"
+import * as Redaction from "../src/Redaction.ts"
 import type * as ResponsesError from "../src/ResponsesError.ts"
 import * as ResponsesClient from "../src/ResponsesClient.ts"
 import * as RetryPolicy from "../src/RetryPolicy.ts"
@@ -192,6 +193,27 @@ describe("ResponsesClient.layerConfig", () => {
       assert.strictEqual(error._tag === "Some" ? error.value._tag : "", "InvalidConfiguration")
       assert.isTrue(Exit.isSuccess(yield* build({ HAOAI_BASE_URL: "http://127.0.0.1:8080/v1" })))
       assert.isTrue(Exit.isSuccess(yield* build({ HAOAI_BASE_URL: "http://localhost:8080/v1" })))
+    })
+  )
+
+  it.effect("takes Config values for the key and base URL instead of the HAOAI_* names", () =>
+    Effect.gen(function* () {
+      const custom = (env: Record<string, string>) =>
+        Effect.exit(
+          Layer.build(
+            ResponsesClient.layerConfig({
+              apiKey: Config.option(Config.Redacted("MY_KEY")),
+              baseUrl: Config.String("MY_URL")
+            })
+          ).pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))
+        )
+      assert.isTrue(Exit.isSuccess(yield* custom({ MY_KEY: canaryKey, MY_URL: "https://gateway.example.test/v1" })))
+      // the HAOAI_* names are not read when other Config values are given
+      const missing = yield* custom({ HAOAI_API_KEY: canaryKey, MY_URL: "https://gateway.example.test/v1" })
+      assert.isTrue(Exit.isFailure(missing))
+      const error = Cause.findErrorOption((missing as Exit.Failure<unknown, { readonly message: string }>).cause)
+      assert.include(error._tag === "Some" ? error.value.message : "", "the configured API key is not set")
+      assert.isTrue(Exit.isFailure(yield* custom({ MY_KEY: canaryKey })), "MY_URL has no default")
     })
   )
 

@@ -1,11 +1,12 @@
 /**
- * The shared redaction helpers (`internal/redact.ts`, exported as `Redaction`): secrets by value,
- * their URL-encoded form and last 8 characters, key- and bearer-shaped tokens, excerpts that redact
+ * The shared redaction helpers (`Redaction.ts`, exported as `Redaction`): secrets by value,
+ * their URL-encoded form and last 8 characters, credential shapes (keys, bearer and basic tokens, URL
+ * user info, `password=…`), excerpts that redact
  * before cutting, UTF-8-safe truncation and the header list.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import * as Redaction from "../src/internal/redact.ts"
+import * as Redaction from "../src/Redaction.ts"
 
 const secret = "sk-volley-CANARY-abcdefghijklmnop"
 
@@ -26,6 +27,19 @@ describe("Redaction", () => {
     assert.notInclude(out, "sk-proj-AAAAbbbbCCCC1234")
     assert.notInclude(out, "abc.def-ghi_jkl")
     assert.include(out, "Bearer <redacted>")
+  })
+
+  it("one pattern set for every package: URL user info, Basic tokens and password=… pairs, all as <redacted>", () => {
+    assert.strictEqual(Redaction.redactCredentials("postgres://user:pw@host/db"), "postgres://<redacted>@host/db")
+    assert.strictEqual(Redaction.redactCredentials("got Basic dXNlcjpwdw== back"), "got Basic <redacted> back")
+    assert.strictEqual(Redaction.redactCredentials("password=hunter2 next"), "password=<redacted> next")
+    assert.strictEqual(Redaction.redactCredentials("Authorization: Bearer abc.def"), "Authorization: Bearer <redacted>")
+    assert.strictEqual(Redaction.redactCredentials("plain text, 5 tokens: fine"), "plain text, 5 tokens: fine")
+    // the client's redaction (redactWith) applies the same shapes after the configured secrets
+    assert.strictEqual(
+      Redaction.redactWith("see https://me:secretpw@example.test/x", []),
+      "see https://<redacted>@example.test/x"
+    )
   })
 
   it("G01 redactDeep redacts every string of a JSON-like value, keys included", () => {

@@ -557,7 +557,7 @@ describe("ResponsesClient: non-streaming responses", () => {
       )
       const error = failureOf(yield* runCreate(bad))
       assert.strictEqual(error._tag, "ResponseDecodeError")
-      assert.strictEqual((error as ResponsesError.ResponseDecodeError).path, "output.0.id")
+      assert.strictEqual((error as ResponsesError.ResponseDecodeError).path, "output[0].id")
       assert.strictEqual(bad.seen.length, 1)
 
       const notJson = makeFake(

@@ -9,6 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import * as Duration from "effect/Duration"
 import { TestClock } from "effect/testing"
 import { parseRetryAfter } from "../src/internal/retryAfter.ts"
 import * as RetryPolicy from "../src/RetryPolicy.ts"
@@ -135,6 +137,112 @@ describe("RetryPolicy as a swappable policy", () => {
       const exit = yield* Effect.exit(client.create(request))
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(fake.seen.length, 1)
+    })
+  )
+})
+
+describe("RetryPolicy.schedule", () => {
+  /** Steps `schedule` once per input; each result is the delay in ms, or the decision it ended with. */
+  const stepAll = (
+    schedule: Schedule.Schedule<RetryPolicy.Decision, RetryPolicy.Input>,
+    inputs: ReadonlyArray<RetryPolicy.Input>
+  ) =>
+    Effect.gen(function* () {
+      const step = yield* Schedule.toStep(schedule)
+      const out: Array<number | RetryPolicy.Decision> = []
+      for (const input of inputs) {
+        const exit = yield* Effect.exit(step(0, input))
+        if (Exit.isSuccess(exit)) out.push(Duration.toMillis(exit.value[1]))
+        else {
+          out.push(
+            (exit.cause.reasons[0] as unknown as { readonly error: { readonly value: RetryPolicy.Decision } }).error
+              .value
+          )
+          break
+        }
+      }
+      return out
+    })
+
+  it.effect("A02 backoff per step from the policy, ending once maxRetries + 1 attempts are spent", () =>
+    Effect.gen(function* () {
+      const out = yield* stepAll(RetryPolicy.schedule(), [
+        { retryable: true },
+        { retryable: true },
+        { retryable: true }
+      ])
+      assert.deepStrictEqual(out.slice(0, 2), [500, 1000])
+      assert.deepStrictEqual(out[2], { _tag: "Stop", reason: "BudgetSpent" })
+    }).pipe(Effect.provideService(Random.Random, fixedRandom(0)))
+  )
+
+  it.effect(
+    "A04 the input's retryAfter is a floor with up to 25 % jitter; above maxRetryAfterMs the schedule ends",
+    () =>
+      Effect.gen(function* () {
+        const low = yield* stepAll(RetryPolicy.schedule(), [{ retryable: true, retryAfter: 1500 }])
+        assert.deepStrictEqual(low, [1500])
+        const jittered = yield* stepAll(RetryPolicy.schedule(), [{ retryable: true, retryAfter: 1500 }]).pipe(
+          Effect.provideService(Random.Random, fixedRandom(0.5))
+        )
+        assert.deepStrictEqual(jittered, [1500 * 1.125])
+        const tooLong = yield* stepAll(RetryPolicy.schedule(), [{ retryable: true, retryAfter: 60_001 }])
+        assert.deepStrictEqual(tooLong, [{ _tag: "Stop", reason: "RetryAfterTooLong" }])
+      }).pipe(Effect.provideService(Random.Random, fixedRandom(0)))
+  )
+
+  it.effect("a non-retryable input ends it; attempts from other layers count against the same budget", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* stepAll(RetryPolicy.schedule(), [{ retryable: false }]), [
+        { _tag: "Stop", reason: "NotRetryable" }
+      ])
+      assert.deepStrictEqual(yield* stepAll(RetryPolicy.schedule(), [{ retryable: true, attempts: 3 }]), [
+        { _tag: "Stop", reason: "BudgetSpent" }
+      ])
+    })
+  )
+
+  it.effect(
+    "works with Effect.retry over any error with retryable / retryAfter (a RateLimitError waits its Retry-After)",
+    () =>
+      Effect.gen(function* () {
+        let calls = 0
+        const failing = Effect.suspend(() => {
+          calls++
+          return calls < 3 ? Effect.fail({ retryable: true, retryAfter: 2000 }) : Effect.succeed("ok")
+        })
+        const fiber = yield* Effect.forkChild(
+          Effect.retry(failing, { schedule: RetryPolicy.schedule(RetryPolicy.make({ retryAfterJitter: 0 })) })
+        )
+        yield* TestClock.adjust("1999 millis")
+        assert.strictEqual(calls, 1)
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(calls, 2)
+        yield* TestClock.adjust("2 seconds")
+        assert.strictEqual(yield* Fiber.join(fiber), "ok")
+      })
+  )
+
+  it.effect("the client takes any Schedule (Options.retrySchedule); non-retryable failures are still final", () =>
+    Effect.gen(function* () {
+      const fake = makeFake(() => errorResponse(503))
+      const client = yield* clientOver(fake, {
+        retrySchedule: Schedule.spaced("3 seconds").pipe(Schedule.upTo({ times: 4 }))
+      })
+      const fiber = yield* Effect.forkChild(Effect.exit(client.create(request)))
+      yield* TestClock.adjust("2999 millis")
+      assert.strictEqual(fake.seen.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(fake.seen.length, 2)
+      yield* TestClock.adjust("1 minute")
+      const exit = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(fake.seen.length, 5)
+
+      const invalid = makeFake(() => errorResponse(400))
+      const strict = yield* clientOver(invalid, { retrySchedule: Schedule.recurs(5) })
+      yield* Effect.exit(strict.create(request))
+      assert.strictEqual(invalid.seen.length, 1)
     })
   )
 })

@@ -62,7 +62,9 @@ export const layerConfigOrLocal = (
     Effect.gen(function* () {
       const key = yield* Config.option(Config.Redacted("HAOAI_API_KEY"))
       const baseUrl = yield* Config.option(Config.String("HAOAI_BASE_URL"))
-      if (Option.isSome(key) || Option.isSome(baseUrl)) return ResponsesClient.layerConfig(options)
+      // layerConfig reads the key from configuration: a key given in `options` is not used there
+      if (Option.isSome(key) || Option.isSome(baseUrl))
+        return ResponsesClient.layerConfig({ ...options, apiKey: undefined })
       yield* Console.error(LocalModel.notice)
       return layerLocal(options)
     })

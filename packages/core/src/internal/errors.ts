@@ -18,7 +18,7 @@ import {
   type ResponsesError
 } from "../ResponsesError.ts"
 import type { Response } from "../ResponsesSchema.ts"
-import { maxExcerptBytes, redactDeep, redactWith, truncateUtf8 } from "./redact.ts"
+import { maxExcerptBytes, redactDeep, redactWith, truncateUtf8 } from "../Redaction.ts"
 import type { RetryAfter } from "./retryAfter.ts"
 
 /** The error of one failed attempt, before the final `attempts` / `causes` are known. */

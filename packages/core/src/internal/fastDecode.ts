@@ -9,7 +9,7 @@
  * JSON), on every JSON response and on every `response.completed`. Conformance.test.ts checks these
  * against the schema on every recorded response and event, and on mutated copies of them.
  */
-import type { Response, StreamEvent } from "../ResponsesSchema.ts"
+import { type Response, ResponseStatus, type StreamEvent } from "../ResponsesSchema.ts"
 
 type Json = Record<string, unknown>
 
@@ -87,14 +87,7 @@ const isCommonItem = (item: unknown): boolean => {
   }
 }
 
-const statuses: ReadonlySet<unknown> = new Set([
-  "completed",
-  "failed",
-  "in_progress",
-  "cancelled",
-  "queued",
-  "incomplete"
-])
+const statuses: ReadonlySet<unknown> = new Set(ResponseStatus.literals)
 
 const isUsage = (usage: unknown): boolean => {
   if (!isObject(usage)) return false

@@ -16,8 +16,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Pull from "effect/Pull"
-import type * as Schema from "effect/Schema"
-import * as SchemaIssue from "effect/SchemaIssue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as ResponseAccumulator from "../ResponseAccumulator.ts"
@@ -27,6 +25,7 @@ import {
   ResponseFailed,
   ResponseTooLarge,
   StreamProtocolError,
+  type ResponsesError,
   type StreamProtocolReason,
   StreamTruncated
 } from "../ResponsesError.ts"
@@ -34,7 +33,8 @@ import { decodeStreamEventUnsafe, hostedEventTypes, type Response, type StreamEv
 import { isRetryableCode } from "./errors.ts"
 import { decodeStructuralEventFast } from "./fastDecode.ts"
 import { exceedsDepth, maxJsonDepth } from "./jsonDepth.ts"
-import { excerpt, truncateUtf8 } from "./redact.ts"
+import { excerpt, truncateUtf8 } from "../Redaction.ts"
+import { issuePath } from "./responseBody.ts"
 import { makeFrameParser } from "./sseFrames.ts"
 
 /** Options of `decodeEvents` / `makeEventDecoder`. */
@@ -66,13 +66,18 @@ export interface DecodeOptions {
 }
 
 /** Every way `decodeEvents` fails on its own (upstream errors pass through unchanged). */
-export type SseStreamError =
-  | StreamProtocolError
-  | EventTooLarge
-  | ResponseTooLarge
-  | StreamTruncated
-  | ResponseFailed
-  | ResponseDecodeError
+export type SseStreamError = Extract<
+  ResponsesError,
+  {
+    readonly _tag:
+      | "StreamProtocolError"
+      | "EventTooLarge"
+      | "ResponseTooLarge"
+      | "StreamTruncated"
+      | "ResponseFailed"
+      | "ResponseDecodeError"
+  }
+>
 
 /** The default cap on one SSE event: 16 MiB. */
 export const defaultMaxEventSize = 16 * 1024 * 1024
@@ -418,19 +423,13 @@ export const decodeEventFast = (json: Record<string, unknown>): StreamEvent | un
   }
 }
 
-const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** The path of the first schema issue of a malformed event, e.g. `response.output.0.content`. */
+/** The path of the first schema issue of a malformed event, e.g. `response.output[0].content`. */
 const schemaPath = (json: unknown): string => {
   try {
     decodeStreamEventUnsafe(json)
     return "(unknown)"
   } catch (error) {
-    const issue = (error as Partial<Schema.SchemaError>).issue
-    if (issue === undefined) return "(unknown)"
-    const first = standardFormatter(issue).issues[0]
-    const path = first?.path
-    return path === undefined || path.length === 0 ? "(root)" : path.map(String).join(".")
+    return issuePath(error)
   }
 }
 

@@ -1,9 +1,10 @@
 /**
- * Secret redaction shared by every Volley package: `redactText` removes configured secrets (and
- * their last 8 characters, and anything shaped like an API key or bearer token) from a string,
- * `excerpt` redacts then cuts a body to at most 1 KiB of UTF-8, and `redactedHeaderNames` is the
- * header list that never leaves the process in logs or spans. Secrets are matched by value with plain
- * string search, never by building a RegExp from data (G07's static scan forbids it).
+ * `Redaction`: the one secret redaction of every Volley package, with one placeholder (`<redacted>`)
+ * and one set of credential shapes. `redactCredentials` removes what looks like a credential (URL
+ * user info, `sk-…`-style keys, `Bearer`/`Basic` tokens, `password=…`-style pairs); `redactText`
+ * also removes configured secrets by value (and their last 8 characters); `excerpt` redacts then cuts
+ * to 1 KiB of UTF-8; `redactedHeaderNames` never leave the process in logs or spans. Secrets are
+ * matched with plain string search, never by building a RegExp from data (G07's static scan forbids it).
  * Gotcha: redact *before* truncating, or a secret cut in half at the boundary survives.
  */
 
@@ -29,9 +30,21 @@ const minSecretLength = 6
 const minSuffixSecretLength = 16
 const suffixLength = 8
 
-// Token shapes redacted even when they are not configured secrets: `sk-…`-style keys and bearer tokens.
+// Credential shapes redacted even when they are not configured secrets.
+const urlCredentialsPattern = /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#@]*@/g
 const keyPattern = /\b(?:sk|pk|rk|ak)-[A-Za-z0-9_-]{8,}/g
-const bearerPattern = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/gi
+const bearerPattern = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi
+// `authorization: Bearer x` keeps its scheme, like a bare bearer token
+const keyValuePattern =
+  /\b(api[_-]?key|password|passwd|secret|token|authorization)(\s*[=:]\s*)("?)((?:Bearer|Basic)\s+)?[^\s"&,;]+/gi
+
+/** Removes credential shapes from free text: URL user info, API-key-looking tokens, bearer tokens, `password=…`. */
+export const redactCredentials = (text: string): string =>
+  text
+    .replace(urlCredentialsPattern, `$1${placeholder}@`)
+    .replace(keyPattern, placeholder)
+    .replace(bearerPattern, `$1 ${placeholder}`)
+    .replace(keyValuePattern, `$1$2$3$4${placeholder}`)
 
 /** The values `redactText` looks for, longest first, including each long secret's last 8 characters. */
 export const secretNeedles = (secrets: Iterable<string>): ReadonlyArray<string> => {
@@ -46,14 +59,14 @@ export const secretNeedles = (secrets: Iterable<string>): ReadonlyArray<string> 
   return [...needles].sort((a, b) => b.length - a.length)
 }
 
-/** Replaces every configured secret (by value), its last 8 characters, and key-shaped tokens in `text`. */
+/** Replaces every configured secret (by value), its last 8 characters, and credential shapes in `text`. */
 export const redactText = (text: string, secrets: Iterable<string>): string => redactWith(text, secretNeedles(secrets))
 
 /** `redactText` with needles prepared once by `secretNeedles` (for hot paths). */
 export const redactWith = (text: string, needles: ReadonlyArray<string>): string => {
   let out = text
   for (const needle of needles) if (out.includes(needle)) out = out.split(needle).join(placeholder)
-  return out.replace(keyPattern, placeholder).replace(bearerPattern, `$1 ${placeholder}`)
+  return redactCredentials(out)
 }
 
 /** Deepest nesting `redactDeep` walks; a deeper subtree is replaced whole by `deepPlaceholder`. */
