@@ -113,7 +113,7 @@ describe("spans", () => {
       assert.strictEqual(span.status.code, SpanStatusCode.ERROR)
       assert.strictEqual(span.attributes["error.type"], "ToolDefect")
       const details = String(span.attributes["volley.tool.defect"])
-      assert.include(details, "postgres://[redacted]@db/prod")
+      assert.include(details, "postgres://<redacted>@db/prod")
       assert.notInclude(JSON.stringify(span.attributes), "hunter2")
       assert.notInclude(JSON.stringify(span.events), "hunter2")
     })

@@ -78,11 +78,11 @@ describe("safe JSON", () => {
 
 describe("output helpers", () => {
   it("redacts URL credentials, API keys, bearer tokens and key=value secrets", () => {
-    assert.strictEqual(redact("postgres://user:pw@host/db"), "postgres://[redacted]@host/db")
-    assert.strictEqual(redact("key sk-volley-CANARY-abcdef123"), "key [redacted]")
+    assert.strictEqual(redact("postgres://user:pw@host/db"), "postgres://<redacted>@host/db")
+    assert.strictEqual(redact("key sk-volley-CANARY-abcdef123"), "key <redacted>")
     assert.notInclude(redact("Authorization: Bearer abc.def"), "abc.def")
-    assert.strictEqual(redact("got Bearer abc.def back"), "got Bearer [redacted] back")
-    assert.strictEqual(redact("password=hunter2 next"), "password=[redacted] next")
+    assert.strictEqual(redact("got Bearer abc.def back"), "got Bearer <redacted> back")
+    assert.strictEqual(redact("password=hunter2 next"), "password=<redacted> next")
     assert.strictEqual(redact("plain text"), "plain text")
   })
 

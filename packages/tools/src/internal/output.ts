@@ -4,6 +4,7 @@
  * original size, and JSON stringification that reports circular values and BigInts instead of throwing.
  * Gotcha: caps are in UTF-8 bytes, and a cut never splits a character.
  */
+import { Redaction } from "@volley/core"
 import * as Result from "effect/Result"
 
 /** Maximum size of an error output, in bytes. */
@@ -15,18 +16,8 @@ const decoder = new TextDecoder("utf-8", { fatal: false })
 /** Size of a string in UTF-8 bytes. */
 export const byteLength = (text: string): number => Buffer.byteLength(text, "utf8")
 
-const urlCredentials = /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#@]*@/g
-const apiKeys = /\b(?:sk|pk|rk)-[A-Za-z0-9_-]{8,}/g
-const bearer = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi
-const keyValue = /\b(api[_-]?key|password|passwd|secret|token|authorization)(\s*[=:]\s*)("?)[^\s"&,;]+/gi
-
-/** Remove credentials from free text: URL userinfo, API-key-looking tokens, bearer tokens, `password=…`. */
-export const redact = (text: string): string =>
-  text
-    .replace(urlCredentials, "$1[redacted]@")
-    .replace(apiKeys, "[redacted]")
-    .replace(bearer, "$1 [redacted]")
-    .replace(keyValue, "$1$2$3[redacted]")
+/** Remove credentials from free text with core's one redaction (`Redaction.redactCredentials`, `<redacted>`). */
+export const redact = (text: string): string => Redaction.redactCredentials(text)
 
 /** Cut a string to at most `maxBytes` UTF-8 bytes without splitting a character. */
 export const cutBytes = (text: string, maxBytes: number): string => {
