@@ -10,8 +10,7 @@ import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { cpus } from "node:os"
 import { createInterface } from "node:readline"
-import { ResponsesClient } from "@volley/core"
-import type { CreateRequest, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, type ResponsesSchema } from "@volley/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -86,15 +85,15 @@ const client = await runtime.runPromise(Effect.service(ResponsesClient.Responses
 const clientCall = (input: Array<Item>): Promise<ReadonlyArray<Item>> => {
   const body = {
     model,
-    input: input as unknown as ReadonlyArray<InputItem>,
+    input: input as unknown as ReadonlyArray<ResponsesSchema.InputItem>,
     tools: toolDefinitions,
     store: false
-  } as CreateRequest
+  } as ResponsesSchema.CreateRequest
   return runtime.runPromise(
     stream
       ? Stream.runFold(
           client.stream(body),
-          () => [] as Array<OutputItem>,
+          () => [] as Array<ResponsesSchema.OutputItem>,
           (items, event) => {
             if (event.type === "response.output_item.done") items.push(event.item)
             return items

@@ -7,8 +7,8 @@
  * Gotcha: old turns are compacted (kept under 40 items, call/output pairs intact) before each run.
  */
 import { Agent, Session } from "@volley/agent"
-import type { InputItem } from "@volley/core/ResponsesSchema"
 import { Effect } from "effect"
+import type { ResponsesSchema } from "@volley/core"
 
 /** The chat agent. */
 export const makeAgent = (model: string) =>
@@ -18,7 +18,7 @@ export const makeAgent = (model: string) =>
 export const compaction: Session.CompactionPolicy = { maxItems: 40, keepItems: 20 }
 
 /** One line of text per stored item (role or type, then the text). */
-export const describe = (items: ReadonlyArray<InputItem>): string =>
+export const describe = (items: ReadonlyArray<ResponsesSchema.InputItem>): string =>
   items
     .map((item) => {
       if (item.type === "function_call") return `call ${item.name}(${item.arguments})`

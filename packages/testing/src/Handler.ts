@@ -10,8 +10,8 @@ import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type { CreateRequest } from "@volley/core/ResponsesSchema"
 import type { RecordedRequest } from "./RecordedRequest.ts"
+import type { ResponsesSchema } from "@volley/core"
 
 /** Wait before the next action (follows the layer's clock, so `TestClock` in tests). */
 export interface Sleep {
@@ -63,7 +63,7 @@ export class ScriptIncomplete extends Data.TaggedError("ScriptIncomplete")<{
 
 /** Answers requests; `check` reports what `assertComplete` should fail with, if anything. */
 export interface Handler {
-  readonly handle: (body: CreateRequest, request: RecordedRequest) => Effect.Effect<Plan>
+  readonly handle: (body: ResponsesSchema.CreateRequest, request: RecordedRequest) => Effect.Effect<Plan>
   readonly check: Effect.Effect<ScriptIncomplete | undefined>
 }
 

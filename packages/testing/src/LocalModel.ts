@@ -10,7 +10,6 @@
  * Gotcha: it is stateless like the real API: the round is read from the calls in the request's
  * history, so the same request always gives the same turn.
  */
-import type { CreateRequest, FunctionCall, FunctionCallOutput, InputItem } from "@volley/core/ResponsesSchema"
 import type * as Layer from "effect/Layer"
 import { chat, failureOf, schemaAnswer, structuredAnswer, summarise } from "./internal/localAnswer.ts"
 import { callsFor, chainOf, emptyChain, type PlannedCall, planRounds, type Step } from "./internal/localPlan.ts"
@@ -19,6 +18,7 @@ import { estimateTokens } from "./internal/render.ts"
 import { inputItems, messageText } from "./RecordedRequest.ts"
 import * as ResponsesServer from "./ResponsesServer.ts"
 import * as ScriptedModel from "./ScriptedModel.ts"
+import type { ResponsesSchema } from "@volley/core"
 
 /** The model name the local model reports. */
 export const modelName = "volley-local"
@@ -30,7 +30,7 @@ export const notice = "volley: using the built-in volley-local model (rule-based
 export const maxToolRounds = 4
 
 /** The turn volley-local answers `request` with. */
-export const respond = (request: CreateRequest): ScriptedModel.Turn => {
+export const respond = (request: ResponsesSchema.CreateRequest): ScriptedModel.Turn => {
   const turn = decide(request)
   const outputText = turn.items
     .map((item) => (item._tag === "FunctionCall" ? item.arguments : item._tag === "Message" ? item.text : ""))
@@ -57,19 +57,21 @@ export const layer = (
 export const extractPlaces = (text: string): ReadonlyArray<string> => LocalText.extractPlaces(text)
 
 // The decision: the next round of calls the prompt asks for, else the final answer.
-const decide = (request: CreateRequest): ScriptedModel.Turn => {
+const decide = (request: ResponsesSchema.CreateRequest): ScriptedModel.Turn => {
   const items = inputItems(request)
   const lastUser = findLastIndex(items, isUserMessage)
   const question = lastUser === -1 ? "" : messageText(items[lastUser]!)
   const before = items.slice(0, Math.max(0, lastUser))
   const after = items.slice(lastUser + 1)
-  const calls = after.filter((item): item is FunctionCall => item.type === "function_call")
-  const outputs = after.filter((item): item is FunctionCallOutput => item.type === "function_call_output")
+  const calls = after.filter((item): item is ResponsesSchema.FunctionCall => item.type === "function_call")
+  const outputs = after.filter(
+    (item): item is ResponsesSchema.FunctionCallOutput => item.type === "function_call_output"
+  )
   const format = request.text?.format
   const rounds = planRounds(
     request,
     question,
-    before.filter((item): item is FunctionCall => item.type === "function_call")
+    before.filter((item): item is ResponsesSchema.FunctionCall => item.type === "function_call")
   )
   const settled = calls.every((call) => outputs.some((o) => o.call_id === call.call_id))
   const failed = outputs.some((output) => failureOf(output) !== undefined)
@@ -95,11 +97,13 @@ const decide = (request: CreateRequest): ScriptedModel.Turn => {
 const nextCalls = (
   rounds: ReadonlyArray<ReadonlyArray<Step>>,
   question: string,
-  after: ReadonlyArray<InputItem>,
+  after: ReadonlyArray<ResponsesSchema.InputItem>,
   oneAtATime: boolean
 ): ReadonlyArray<PlannedCall> => {
-  const calls = after.filter((item): item is FunctionCall => item.type === "function_call")
-  const outputs = after.filter((item): item is FunctionCallOutput => item.type === "function_call_output")
+  const calls = after.filter((item): item is ResponsesSchema.FunctionCall => item.type === "function_call")
+  const outputs = after.filter(
+    (item): item is ResponsesSchema.FunctionCallOutput => item.type === "function_call_output"
+  )
   const last = Math.min(rounds.length, maxToolRounds)
   if (!oneAtATime) {
     const done = batches(after)
@@ -117,7 +121,7 @@ const nextCalls = (
 }
 
 // The batches of calls made since the user spoke: each run of consecutive `function_call` items is one.
-const batches = (items: ReadonlyArray<InputItem>): number => {
+const batches = (items: ReadonlyArray<ResponsesSchema.InputItem>): number => {
   let count = 0
   let inBatch = false
   for (const item of items) {
@@ -132,7 +136,7 @@ const batches = (items: ReadonlyArray<InputItem>): number => {
 // helpers
 // ---------------------------------------------------------------------------------------------
 
-const isUserMessage = (item: InputItem): boolean =>
+const isUserMessage = (item: ResponsesSchema.InputItem): boolean =>
   (item.type === undefined || item.type === "message") && (item as { readonly role?: unknown }).role === "user"
 
 const findLastIndex = <A>(items: ReadonlyArray<A>, f: (a: A) => boolean): number => {

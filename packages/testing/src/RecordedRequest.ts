@@ -5,7 +5,7 @@
  * full (so tests can check the key and idempotency headers); use `headersWithoutKey` when printing.
  * Gotcha: `body` is undefined for a request that failed validation (it was answered with a 400).
  */
-import type { CreateRequest, FunctionCallOutput, InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 
 /** One request as the server received it. */
 export interface RecordedRequest {
@@ -18,7 +18,7 @@ export interface RecordedRequest {
   readonly headers: Readonly<Record<string, string>>
   readonly rawBody: string
   /** The decoded body; undefined when the request was invalid (answered with 400). */
-  readonly body: CreateRequest | undefined
+  readonly body: ResponsesSchema.CreateRequest | undefined
   /** Milliseconds on the server's Effect clock (virtual under `TestClock`). */
   readonly receivedAt: number
   /** The connection it arrived on (see `ResponsesServer.connectionLog`); -1 in memory. */
@@ -29,11 +29,11 @@ export interface RecordedRequest {
 
 const keyHeaders = new Set(["authorization", "api-key", "x-api-key", "x-amz-security-token", "cookie", "set-cookie"])
 
-const isRecorded = (u: RecordedRequest | CreateRequest): u is RecordedRequest =>
+const isRecorded = (u: RecordedRequest | ResponsesSchema.CreateRequest): u is RecordedRequest =>
   typeof (u as { readonly rawBody?: unknown }).rawBody === "string" &&
   typeof (u as { readonly index?: unknown }).index === "number"
 
-const bodyOf = (request: RecordedRequest | CreateRequest): CreateRequest | undefined =>
+const bodyOf = (request: RecordedRequest | ResponsesSchema.CreateRequest): ResponsesSchema.CreateRequest | undefined =>
   isRecorded(request) ? request.body : request
 
 /** The headers with credentials (`authorization`, `api-key`, `x-api-key`, cookies, …) removed. */
@@ -44,14 +44,16 @@ export const headersWithoutKey = (request: RecordedRequest): Record<string, stri
 }
 
 /** The request's input as items (a string input becomes one user message). */
-export const inputItems = (request: RecordedRequest | CreateRequest): ReadonlyArray<InputItem> => {
+export const inputItems = (
+  request: RecordedRequest | ResponsesSchema.CreateRequest
+): ReadonlyArray<ResponsesSchema.InputItem> => {
   const body = bodyOf(request)
   if (body === undefined) return []
   return typeof body.input === "string" ? [{ type: "message", role: "user", content: body.input }] : body.input
 }
 
 /** The text of a message item's content (string or parts). */
-export const messageText = (item: InputItem): string => {
+export const messageText = (item: ResponsesSchema.InputItem): string => {
   if (item.type !== undefined && item.type !== "message") return ""
   const content = (item as { readonly content?: unknown }).content
   if (typeof content === "string") return content
@@ -60,7 +62,7 @@ export const messageText = (item: InputItem): string => {
 }
 
 /** The text of the latest user message, or "" if there is none. */
-export const lastUserText = (request: RecordedRequest | CreateRequest): string => {
+export const lastUserText = (request: RecordedRequest | ResponsesSchema.CreateRequest): string => {
   const items = inputItems(request)
   for (let i = items.length - 1; i >= 0; i--) {
     const item = items[i]!
@@ -72,7 +74,7 @@ export const lastUserText = (request: RecordedRequest | CreateRequest): string =
 }
 
 /** The names of the function tools offered. */
-export const toolNames = (request: RecordedRequest | CreateRequest): ReadonlyArray<string> => {
+export const toolNames = (request: RecordedRequest | ResponsesSchema.CreateRequest): ReadonlyArray<string> => {
   const body = bodyOf(request)
   return (body?.tools ?? []).flatMap((tool) =>
     tool.type === "function" && typeof (tool as { readonly name?: unknown }).name === "string"
@@ -82,8 +84,10 @@ export const toolNames = (request: RecordedRequest | CreateRequest): ReadonlyArr
 }
 
 /** The `function_call_output` items sent back in the input. */
-export const functionCallOutputs = (request: RecordedRequest | CreateRequest): ReadonlyArray<FunctionCallOutput> =>
-  inputItems(request).filter((item): item is FunctionCallOutput => item.type === "function_call_output")
+export const functionCallOutputs = (
+  request: RecordedRequest | ResponsesSchema.CreateRequest
+): ReadonlyArray<ResponsesSchema.FunctionCallOutput> =>
+  inputItems(request).filter((item): item is ResponsesSchema.FunctionCallOutput => item.type === "function_call_output")
 
 /** True when `secret` appears anywhere in the request (headers, path or body). */
 export const contains = (request: RecordedRequest, secret: string): boolean =>

@@ -25,12 +25,12 @@ import type * as HttpBody from "effect/http/HttpBody"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
-import { CreateRequest } from "@volley/core/ResponsesSchema"
 import { type Action, type Handler, jsonActions, type Plan, plan, ScriptIncomplete } from "./Handler.ts"
 import { mulberry32 } from "./internal/random.ts"
 import { errorBody } from "./internal/render.ts"
 import type { RecordedRequest } from "./RecordedRequest.ts"
 import * as ScriptedModel from "./ScriptedModel.ts"
+import { ResponsesSchema } from "@volley/core"
 
 // ---------------------------------------------------------------------------------------------
 // service
@@ -279,7 +279,7 @@ interface Incoming {
 const normalize = (options: ReadonlyArray<ScriptedModel.Step> | Options): Options =>
   Array.isArray(options) ? { script: options } : (options as Options)
 
-const decodeRequest = Schema.decodeUnknownExit(CreateRequest)
+const decodeRequest = Schema.decodeUnknownExit(ResponsesSchema.CreateRequest)
 const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
 
 const formatPath = (path: ReadonlyArray<unknown>): string =>
@@ -308,7 +308,9 @@ const mostSpecific = (issues: ReadonlyArray<FormattedIssue>): FormattedIssue | u
   return [...issues].sort((a, b) => score(b) - score(a))[0]
 }
 
-const validate = (rawBody: string): { readonly body: CreateRequest } | { readonly error: ReadonlyArray<Action> } => {
+const validate = (
+  rawBody: string
+): { readonly body: ResponsesSchema.CreateRequest } | { readonly error: ReadonlyArray<Action> } => {
   let json: unknown
   try {
     // boundary: JSON.parse throws on malformed client input; we answer it with a 400

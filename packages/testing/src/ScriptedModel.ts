@@ -10,7 +10,6 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import type { CreateRequest, Usage } from "@volley/core/ResponsesSchema"
 import { type Handler, plan, ScriptIncomplete } from "./Handler.ts"
 import {
   ids,
@@ -21,6 +20,7 @@ import {
   toResponse as renderResponse
 } from "./internal/render.ts"
 import type { RecordedRequest } from "./RecordedRequest.ts"
+import type { ResponsesSchema } from "@volley/core"
 
 // ---------------------------------------------------------------------------------------------
 // model
@@ -177,7 +177,7 @@ export interface Turn {
   readonly status: TurnStatus
   readonly error?: { readonly code: string; readonly message: string } | undefined
   readonly incompleteReason?: string | undefined
-  readonly usage?: Usage | undefined
+  readonly usage?: ResponsesSchema.Usage | undefined
   readonly model?: string | undefined
   /** Extra top-level fields of the response object (e.g. unknown fields a gateway adds). */
   readonly responseFields?: Readonly<Record<string, unknown>> | undefined
@@ -188,7 +188,7 @@ export interface Turn {
 /** A turn computed from the request (the decoded body and the recorded request). */
 export interface Responder {
   readonly _tag: "Responder"
-  readonly respond: (body: CreateRequest, request: RecordedRequest) => Turn | Effect.Effect<Turn>
+  readonly respond: (body: ResponsesSchema.CreateRequest, request: RecordedRequest) => Turn | Effect.Effect<Turn>
 }
 
 /** One entry of a script. */
@@ -207,7 +207,7 @@ export interface TurnSpec {
   readonly items?: ReadonlyArray<RawItem["item"]> | undefined
   readonly failed?: { readonly code: string; readonly message: string } | undefined
   readonly incomplete?: string | undefined
-  readonly usage?: Usage | undefined
+  readonly usage?: ResponsesSchema.Usage | undefined
   readonly model?: string | undefined
   readonly status?: TurnStatus | undefined
   readonly responseFields?: Readonly<Record<string, unknown>> | undefined
@@ -305,9 +305,9 @@ export const responder = (respond: Responder["respond"]): Responder => ({ _tag: 
 
 /** Sets the usage numbers reported by a turn. */
 export const withUsage: {
-  (usage: Usage): (self: Turn) => Turn
-  (self: Turn, usage: Usage): Turn
-} = dual(2, (self: Turn, usage: Usage): Turn => ({ ...self, usage }))
+  (usage: ResponsesSchema.Usage): (self: Turn) => Turn
+  (self: Turn, usage: ResponsesSchema.Usage): Turn
+} = dual(2, (self: Turn, usage: ResponsesSchema.Usage): Turn => ({ ...self, usage }))
 
 /** Sets the response status (e.g. a non-streaming 200 with `in_progress` or `cancelled`). */
 export const withStatus: {
@@ -344,14 +344,14 @@ export const isTurn = (u: unknown): u is Turn =>
 /** The JSON response body a turn produces (ids from `idGenerator`, `created_at` in seconds). */
 export const toResponse = (
   self: Turn,
-  request: CreateRequest,
+  request: ResponsesSchema.CreateRequest,
   options?: { readonly idGenerator?: IdGenerator; readonly createdAt?: number }
 ): Record<string, unknown> => renderResponse(self, request, options?.idGenerator ?? ids(), options?.createdAt ?? 0)
 
 /** The SSE events (payloads, with `sequence_number`) a turn produces when `stream` is true. */
 export const toEvents = (
   self: Turn,
-  request: CreateRequest,
+  request: ResponsesSchema.CreateRequest,
   options?: { readonly idGenerator?: IdGenerator; readonly createdAt?: number }
 ): ReadonlyArray<Record<string, unknown>> =>
   renderEvents(

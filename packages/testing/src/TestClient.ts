@@ -8,8 +8,6 @@
  * volley-local otherwise. Gotcha: the in-memory server's base URL is `http://localhost/v1`, which
  * only its own `HttpClient` can reach.
  */
-import * as ResponsesClient from "@volley/core/ResponsesClient"
-import type * as ResponsesError from "@volley/core/ResponsesError"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -18,6 +16,7 @@ import * as Option from "effect/Option"
 import * as LocalModel from "./LocalModel.ts"
 import * as ResponsesServer from "./ResponsesServer.ts"
 import type * as ScriptedModel from "./ScriptedModel.ts"
+import { ResponsesClient, type ResponsesError } from "@volley/core"
 
 /** The scripted turns, or the full server options (script, fallback, handler, chaos, …). */
 export type Script = ReadonlyArray<ScriptedModel.Step> | ResponsesServer.Options

@@ -3,11 +3,11 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { outputText } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
 import * as ResponsesServer from "../src/ResponsesServer.ts"
 import * as ScriptedModel from "../src/ScriptedModel.ts"
 import { decodeEvents, decodeResponse, post, waitFor } from "./helpers.ts"
+import { ResponsesSchema } from "@volley/core"
 
 const serveScript = path.join(import.meta.dirname, "..", "src", "bin", "serve.ts")
 
@@ -101,7 +101,7 @@ describe("serve CLI", () => {
       yield* Effect.promise(() => fs.writeFile(file, JSON.stringify(script)))
       const served = yield* serve(["--script", file])
       const a = decodeResponse((yield* post(served.baseUrl, { model: "x", input: "a" })).text)
-      assert.strictEqual(outputText(a.output ?? []), "first")
+      assert.strictEqual(ResponsesSchema.outputText(a.output ?? []), "first")
       const b = decodeResponse((yield* post(served.baseUrl, { model: "x", input: "b" })).text)
       assert.strictEqual(b.output?.[0]?.type, "function_call")
       const c = yield* post(served.baseUrl, { model: "x", input: "c" })
@@ -128,7 +128,7 @@ describe("serve CLI", () => {
       const a = decodeResponse((yield* post(served.baseUrl, { model: "x", input: "a" })).text)
       assert.strictEqual((a.output![0] as unknown as { content: Array<{ type: string }> }).content[0]?.type, "refusal")
       const b = decodeResponse((yield* post(served.baseUrl, { model: "x", input: "b" })).text)
-      assert.strictEqual(outputText(b.output ?? []), "spec")
+      assert.strictEqual(ResponsesSchema.outputText(b.output ?? []), "spec")
     })
   )
 

@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ResponsesClient } from "@volley/core"
-import { outputText } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, ResponsesSchema } from "@volley/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -24,11 +23,11 @@ describe("with @volley/core's client (in memory)", () => {
       const client = yield* ResponsesClient.ResponsesClient
       const server = yield* ResponsesServer.ResponsesServer
       const created = yield* client.create({ model: "m", input: "hi" })
-      assert.strictEqual(outputText(created.output ?? []), "hello there")
+      assert.strictEqual(ResponsesSchema.outputText(created.output ?? []), "hello there")
       const events = yield* Stream.runCollect(client.stream({ model: "m", input: "hi" }))
       assert.strictEqual(events.at(-1)?.type, "response.completed")
       const retried = yield* client.create({ model: "m", input: "again" })
-      assert.strictEqual(outputText(retried.output ?? []), "after retry")
+      assert.strictEqual(ResponsesSchema.outputText(retried.output ?? []), "after retry")
       const requests = yield* server.requests
       assert.strictEqual(requests.length, 4)
       assert.strictEqual(requests[0]?.headers.authorization, `Bearer ${canary}`)

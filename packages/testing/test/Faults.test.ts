@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import { decodeStreamEventUnsafe, outputText } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { pipe } from "effect/Function"
@@ -10,6 +9,7 @@ import * as HttpClient from "effect/http/HttpClient"
 import * as ResponsesServer from "../src/ResponsesServer.ts"
 import * as ScriptedModel from "../src/ScriptedModel.ts"
 import { decodeEvents, open, parseFrames, post, postSettled, realSleep, request, waitFor } from "./helpers.ts"
+import { ResponsesSchema } from "@volley/core"
 
 type Server = ResponsesServer.ResponsesServer["Service"]
 const { message, withFault } = ScriptedModel
@@ -303,7 +303,7 @@ describe("faults: broken streams", () => {
         assert.include(types, "response.future_thing.done")
         const completed = events.at(-1) as { type: string; response: { output: [] } }
         assert.strictEqual(completed.type, "response.completed")
-        assert.strictEqual(outputText(completed.response.output), "a b")
+        assert.strictEqual(ResponsesSchema.outputText(completed.response.output), "a b")
       })
     )
   )
@@ -324,7 +324,7 @@ describe("faults: broken streams", () => {
           assert.deepStrictEqual(JSON.parse(frames[1]!.data), { no_type: true })
           assert.isUndefined(frames[1]!.event)
           assert.deepStrictEqual(frames[3], { event: "error", data: "not json" })
-          assert.throws(() => decodeStreamEventUnsafe({ no_type: true }))
+          assert.throws(() => ResponsesSchema.decodeStreamEventUnsafe({ no_type: true }))
         })
     )
   )

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type CreateRequest, outputText } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
 import * as LocalModel from "../src/LocalModel.ts"
 import * as ResponsesServer from "../src/ResponsesServer.ts"
 import { decodeEvents, decodeResponse, post } from "./helpers.ts"
+import { ResponsesSchema } from "@volley/core"
 
 const getWeather = {
   type: "function" as const,
@@ -74,7 +74,10 @@ describe("LocalModel (volley-local)", () => {
           response: { output: []; usage: { input_tokens: number; output_tokens: number } }
         }
         assert.strictEqual(final.type, "response.completed")
-        assert.strictEqual(outputText(final.response.output), "Paris: 18°C, light rain. Tokyo: 24°C, clear.")
+        assert.strictEqual(
+          ResponsesSchema.outputText(final.response.output),
+          "Paris: 18°C, light rain. Tokyo: 24°C, clear."
+        )
         assert.isAbove(final.response.usage.input_tokens, 10)
         assert.isAbove(final.response.usage.output_tokens, 3)
       }).pipe(Effect.provide(LocalModel.layer()))
@@ -99,7 +102,7 @@ describe("LocalModel (volley-local)", () => {
       calls.map((c) => JSON.parse(c.arguments)),
       [{ city: "Paris" }, { city: "Tokyo" }]
     )
-    const input: CreateRequest["input"] = [
+    const input: ResponsesSchema.CreateRequest["input"] = [
       { role: "user", content: quickstart },
       { type: "function_call", call_id: "c1", name: "get_weather", arguments: calls[0]!.arguments },
       { type: "function_call", call_id: "c2", name: "get_weather", arguments: calls[1]!.arguments },
@@ -117,7 +120,7 @@ describe("LocalModel (volley-local)", () => {
 
   it("reads units from camelCase and snake_case keys when it summarises tool outputs", () => {
     const answer = (output: string) => {
-      const input: CreateRequest["input"] = [
+      const input: ResponsesSchema.CreateRequest["input"] = [
         { role: "user", content: "Weather in Oslo?" },
         { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' },
         { type: "function_call_output", call_id: "c1", output }
@@ -147,7 +150,7 @@ describe("LocalModel (volley-local)", () => {
       required: ["city", "celsius", "summary", "umbrella"],
       additionalProperties: false
     }
-    const input: CreateRequest["input"] = [
+    const input: ResponsesSchema.CreateRequest["input"] = [
       { role: "user", content: "Weather in Oslo?" },
       { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' },
       { type: "function_call_output", call_id: "c1", output: '{"city":"Oslo","celsius":-3,"sky":"snow"}' }
@@ -214,7 +217,7 @@ describe("LocalModel (volley-local)", () => {
   })
 
   it("never calls tools twice for one question (no loops), even without outputs", () => {
-    const input: CreateRequest["input"] = [
+    const input: ResponsesSchema.CreateRequest["input"] = [
       { role: "user", content: quickstart },
       { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Paris"}' }
     ]
@@ -227,7 +230,7 @@ describe("LocalModel (volley-local)", () => {
   })
 
   it("a new user question after an answer calls tools again", () => {
-    const input: CreateRequest["input"] = [
+    const input: ResponsesSchema.CreateRequest["input"] = [
       { role: "user", content: quickstart },
       { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Paris"}' },
       { type: "function_call_output", call_id: "c1", output: "sunny" },
@@ -248,7 +251,7 @@ describe("LocalModel (volley-local)", () => {
   })
 
   it("a follow-up without a place does not re-call the previous tool", () => {
-    const input: CreateRequest["input"] = [
+    const input: ResponsesSchema.CreateRequest["input"] = [
       { role: "user", content: quickstart },
       { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Paris"}' },
       { type: "function_call_output", call_id: "c1", output: "sunny" },
@@ -262,7 +265,7 @@ describe("LocalModel (volley-local)", () => {
   })
 
   it("tool errors are reported, not hidden", () => {
-    const input: CreateRequest["input"] = [
+    const input: ResponsesSchema.CreateRequest["input"] = [
       { role: "user", content: "Weather in Oslo?" },
       { type: "function_call", call_id: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' },
       { type: "function_call_output", call_id: "c1", output: '{"error":{"type":"ToolFailed","message":"down"}}' }

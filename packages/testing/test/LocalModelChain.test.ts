@@ -5,13 +5,13 @@
  * history is in it), so the same request always gives the same turn.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type { CreateRequest, InputItem } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
 import * as LocalModel from "../src/LocalModel.ts"
 import * as ResponsesServer from "../src/ResponsesServer.ts"
 import { decodeResponse, post } from "./helpers.ts"
+import type { ResponsesSchema } from "@volley/core"
 
-type FunctionTool = Extract<NonNullable<CreateRequest["tools"]>[number], { type: "function" }>
+type FunctionTool = Extract<NonNullable<ResponsesSchema.CreateRequest["tools"]>[number], { type: "function" }>
 
 const tool = (name: string, description: string, properties: object, required: ReadonlyArray<string>): FunctionTool =>
   ({ type: "function", name, description, parameters: { type: "object", properties, required } }) as FunctionTool
@@ -43,11 +43,11 @@ const handlers: Handlers = {
 }
 
 /** Runs `prompt` the way an agent loop would (at most 10 requests): each round's calls, then the answer. */
-const converse = (prompt: string, run: Handlers = handlers, extra: Partial<CreateRequest> = {}) => {
-  const input: Array<InputItem> = [{ role: "user", content: prompt }]
+const converse = (prompt: string, run: Handlers = handlers, extra: Partial<ResponsesSchema.CreateRequest> = {}) => {
+  const input: Array<ResponsesSchema.InputItem> = [{ role: "user", content: prompt }]
   const rounds: Array<Array<string>> = []
   for (let request = 0; request < 10; request++) {
-    const body: CreateRequest = { model: "m", input: [...input], tools, ...extra }
+    const body: ResponsesSchema.CreateRequest = { model: "m", input: [...input], tools, ...extra }
     const turn = LocalModel.respond(body)
     assert.deepStrictEqual(LocalModel.respond(body), turn, "the same request gives the same turn")
     const calls = turn.items.flatMap((item) => (item._tag === "FunctionCall" ? [item] : []))
@@ -169,7 +169,7 @@ describe("LocalModel: unhappy paths end the conversation", () => {
   })
 
   it("a call whose output is missing ends the chain with 'no result' instead of calling on", () => {
-    const input: Array<InputItem> = [
+    const input: Array<ResponsesSchema.InputItem> = [
       { role: "user", content: "Find the customer named 'Ada' and then list her orders" },
       { type: "function_call", call_id: "x", name: "find_customer", arguments: '{"name":"Ada"}' }
     ]

@@ -5,10 +5,10 @@
  * schema-valid values). Pure: `LocalModel.respond` on hand-built requests.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type { CreateRequest } from "@volley/core/ResponsesSchema"
 import * as LocalModel from "../src/LocalModel.ts"
+import type { ResponsesSchema } from "@volley/core"
 
-type FunctionTool = Extract<NonNullable<CreateRequest["tools"]>[number], { type: "function" }>
+type FunctionTool = Extract<NonNullable<ResponsesSchema.CreateRequest["tools"]>[number], { type: "function" }>
 
 const tool = (name: string, description: string, properties: object, required: ReadonlyArray<string>): FunctionTool =>
   ({
@@ -35,7 +35,11 @@ const listOrders = tool(
 )
 
 /** The calls of the turn volley-local answers `prompt` with, as `name(arguments)`. */
-const callsFor = (prompt: string, tools: ReadonlyArray<FunctionTool>, extra: Partial<CreateRequest> = {}) =>
+const callsFor = (
+  prompt: string,
+  tools: ReadonlyArray<FunctionTool>,
+  extra: Partial<ResponsesSchema.CreateRequest> = {}
+) =>
   LocalModel.respond({ model: "m", input: prompt, tools: [...tools], ...extra }).items.map((item) =>
     item._tag === "FunctionCall" ? `${item.name}(${item.arguments})` : item._tag
   )
@@ -115,7 +119,7 @@ describe("LocalModel: several tools in one turn", () => {
   })
 
   it("tool_choice naming a function calls only that one", () => {
-    const forced = { tool_choice: { type: "function", name: "get_time" } } as Partial<CreateRequest>
+    const forced = { tool_choice: { type: "function", name: "get_time" } } as Partial<ResponsesSchema.CreateRequest>
     assert.deepStrictEqual(
       callsFor("What's the weather in Paris and the time in Tokyo?", [getWeather, getTime], forced),
       ['get_time({"city":"Paris"})', 'get_time({"city":"Tokyo"})']

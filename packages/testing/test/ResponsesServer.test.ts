@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import { outputText } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as HttpBody from "effect/http/HttpBody"
@@ -8,6 +7,7 @@ import * as RecordedRequest from "../src/RecordedRequest.ts"
 import * as ResponsesServer from "../src/ResponsesServer.ts"
 import * as ScriptedModel from "../src/ScriptedModel.ts"
 import { canary, decodeEvents, decodeResponse, post, postSettled, request } from "./helpers.ts"
+import { ResponsesSchema } from "@volley/core"
 
 type Server = ResponsesServer.ResponsesServer["Service"]
 
@@ -119,7 +119,9 @@ describe("ResponsesServer: the real server", () => {
       Effect.gen(function* () {
         const texts: Array<string> = []
         for (let i = 0; i < 3; i++) {
-          texts.push(outputText(decodeResponse((yield* post(server.baseUrl, request())).text).output ?? []))
+          texts.push(
+            ResponsesSchema.outputText(decodeResponse((yield* post(server.baseUrl, request())).text).output ?? [])
+          )
         }
         assert.deepStrictEqual(texts, ["first", "again", "again"])
         yield* server.assertComplete
@@ -221,7 +223,7 @@ describe("ResponsesServer.layerHttpClient: in memory", () => {
       const server = yield* ResponsesServer.ResponsesServer
       assert.strictEqual(server.baseUrl, "http://localhost/v1")
       const json = yield* client.post(`${server.baseUrl}/responses`, { body: HttpBody.jsonUnsafe(request()) })
-      assert.strictEqual(outputText(decodeResponse(yield* json.text).output ?? []), "a b")
+      assert.strictEqual(ResponsesSchema.outputText(decodeResponse(yield* json.text).output ?? []), "a b")
       const sse = yield* client.post(`${server.baseUrl}/responses`, {
         body: HttpBody.jsonUnsafe(request("x", { stream: true })),
         headers: { authorization: "Bearer k" }

@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { outputText, type StreamEvent } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
 import { pipe } from "effect/Function"
 import * as ResponsesServer from "../src/ResponsesServer.ts"
 import * as ScriptedModel from "../src/ScriptedModel.ts"
 import { decodeEvents, decodeResponse, parseFrames, post, request } from "./helpers.ts"
+import { ResponsesSchema } from "@volley/core"
 
 type Server = ResponsesServer.ResponsesServer["Service"]
 
@@ -34,7 +34,7 @@ const both = (step: ScriptedModel.Step, input: unknown = "hi") =>
     })
   )
 
-const terminal = (events: ReadonlyArray<StreamEvent>) => {
+const terminal = (events: ReadonlyArray<ResponsesSchema.StreamEvent>) => {
   const last = events.at(-1)!
   assert.isTrue("response" in last)
   return (last as { readonly response: ReturnType<typeof decodeResponse> }).response
@@ -44,7 +44,7 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
   it.effect("message: text, several deltas, seed event order", () =>
     Effect.gen(function* () {
       const { response, events, types } = yield* both(ScriptedModel.message("Hello there friend"))
-      assert.strictEqual(outputText(response.output ?? []), "Hello there friend")
+      assert.strictEqual(ResponsesSchema.outputText(response.output ?? []), "Hello there friend")
       assert.match(response.id, /^resp_/)
       assert.match((response.output![0] as { id: string }).id, /^msg_/)
       assert.deepStrictEqual(types, [
@@ -62,7 +62,7 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
       const deltas = events.flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : []))
       assert.strictEqual(deltas.join(""), "Hello there friend")
       assert.strictEqual((events[0] as { response: { status: string } }).response.status, "in_progress")
-      assert.strictEqual(outputText(terminal(events).output ?? []), "Hello there friend")
+      assert.strictEqual(ResponsesSchema.outputText(terminal(events).output ?? []), "Hello there friend")
     })
   )
 
@@ -138,7 +138,7 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
       )
       assert.strictEqual(types.filter((t) => t === "response.reasoning_summary_part.added").length, 2)
       assert.includeMembers(types, ["response.reasoning_summary_text.delta", "response.reasoning_summary_text.done"])
-      assert.strictEqual(outputText(response.output ?? []), "42")
+      assert.strictEqual(ResponsesSchema.outputText(response.output ?? []), "42")
     })
   )
 
@@ -171,7 +171,7 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
       )
       assert.strictEqual(response.status, "incomplete")
       assert.strictEqual(response.incomplete_details?.reason, "max_output_tokens")
-      assert.strictEqual(outputText(response.output ?? []), "Partial ans")
+      assert.strictEqual(ResponsesSchema.outputText(response.output ?? []), "Partial ans")
       assert.strictEqual(types.at(-1), "response.incomplete")
     })
   )
@@ -216,7 +216,7 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
       )
       assert.deepStrictEqual(response.output?.[0], { type: "future_item", id: "fi_1", payload: { x: 1 } } as never)
       assert.strictEqual(types[1], "response.output_item.added")
-      assert.strictEqual(outputText(response.output ?? []), "after")
+      assert.strictEqual(ResponsesSchema.outputText(response.output ?? []), "after")
     })
   )
 
@@ -224,8 +224,8 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
     Effect.gen(function* () {
       const echo = ScriptedModel.responder((body) => ScriptedModel.message(`echo: ${String(body.input)}`))
       const { response, events } = yield* both(echo, "ping")
-      assert.strictEqual(outputText(response.output ?? []), "echo: ping")
-      assert.strictEqual(outputText(terminal(events).output ?? []), "echo: ping")
+      assert.strictEqual(ResponsesSchema.outputText(response.output ?? []), "echo: ping")
+      assert.strictEqual(ResponsesSchema.outputText(terminal(events).output ?? []), "echo: ping")
     })
   )
 
@@ -233,7 +233,7 @@ describe("ScriptedModel builders (JSON and SSE)", () => {
     Effect.gen(function* () {
       const step = ScriptedModel.responder(() => Effect.succeed(ScriptedModel.message("from an effect")))
       const { response } = yield* both(step)
-      assert.strictEqual(outputText(response.output ?? []), "from an effect")
+      assert.strictEqual(ResponsesSchema.outputText(response.output ?? []), "from an effect")
     })
   )
 

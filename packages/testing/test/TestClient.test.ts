@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ResponsesClient } from "@volley/core"
-import { outputText } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, ResponsesSchema } from "@volley/core"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -12,7 +11,7 @@ import * as TestClient from "../src/TestClient.ts"
 const ask = Effect.gen(function* () {
   const client = yield* ResponsesClient.ResponsesClient
   const created = yield* client.create({ model: "m", input: "What's the weather in Paris?" })
-  return { text: outputText(created.output ?? []), model: created.model }
+  return { text: ResponsesSchema.outputText(created.output ?? []), model: created.model }
 })
 
 const withConfig = (values: Record<string, string>) =>

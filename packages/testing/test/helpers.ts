@@ -2,8 +2,8 @@
  * Test helpers: a plain `fetch` client for the local server and a small WHATWG-style SSE parser,
  * so these tests do not depend on the core HTTP client (written concurrently).
  */
-import { decodeResponseUnsafe, decodeStreamEventUnsafe, type StreamEvent } from "@volley/core/ResponsesSchema"
 import * as Effect from "effect/Effect"
+import { ResponsesSchema } from "@volley/core"
 
 /** A canary key that must never leak into fixtures or errors. */
 export const canary = process.env.VOLLEY_CANARY_KEY ?? `sk-volley-CANARY-${Math.random().toString(36).slice(2, 10)}`
@@ -69,13 +69,13 @@ export const parseFrames = (text: string): Array<{ readonly event?: string; read
 }
 
 /** Decodes every frame but `[DONE]` with core's stream-event schema. */
-export const decodeEvents = (text: string): Array<StreamEvent> =>
+export const decodeEvents = (text: string): Array<ResponsesSchema.StreamEvent> =>
   parseFrames(text)
     .filter((f) => f.data !== "[DONE]")
-    .map((f) => decodeStreamEventUnsafe(JSON.parse(f.data)))
+    .map((f) => ResponsesSchema.decodeStreamEventUnsafe(JSON.parse(f.data)))
 
 /** Decodes a JSON answer with core's response schema. */
-export const decodeResponse = (text: string) => decodeResponseUnsafe(JSON.parse(text))
+export const decodeResponse = (text: string) => ResponsesSchema.decodeResponseUnsafe(JSON.parse(text))
 
 /** A minimal request body. */
 export const request = (input: unknown = "hi", extra?: Record<string, unknown>) => ({

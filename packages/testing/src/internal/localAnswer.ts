@@ -6,12 +6,12 @@
  * Gotcha: only primitive fields (and short lists of them) of an output are described; nested
  * objects are skipped, so a deep output summarises to its top-level facts.
  */
-import type { FunctionCall, FunctionCallOutput } from "@volley/core/ResponsesSchema"
 import { outputText, parseJson } from "./localPlan.ts"
 import { valueFor } from "./localValues.ts"
+import type { ResponsesSchema } from "@volley/core"
 
 /** A short description of a tool failure, when `output` is an error (`{"error": …}`). */
-export const failureOf = (output: FunctionCallOutput): string | undefined => {
+export const failureOf = (output: ResponsesSchema.FunctionCallOutput): string | undefined => {
   const parsed = parseJson(outputText(output))
   if (typeof parsed !== "object" || parsed === null || !("error" in parsed)) return undefined
   const error = (parsed as { readonly error: unknown }).error
@@ -23,7 +23,10 @@ export const failureOf = (output: FunctionCallOutput): string | undefined => {
 }
 
 /** The message after tool calls: one sentence per call, labelled by its first string argument. */
-export const summarise = (calls: ReadonlyArray<FunctionCall>, outputs: ReadonlyArray<FunctionCallOutput>): string =>
+export const summarise = (
+  calls: ReadonlyArray<ResponsesSchema.FunctionCall>,
+  outputs: ReadonlyArray<ResponsesSchema.FunctionCallOutput>
+): string =>
   calls
     .slice(0, 32)
     .map((call) => {
@@ -103,7 +106,7 @@ export const structuredAnswer = (
   schema: unknown,
   question: string,
   summary: string,
-  outputs: ReadonlyArray<FunctionCallOutput>
+  outputs: ReadonlyArray<ResponsesSchema.FunctionCallOutput>
 ): unknown => {
   const value = schemaAnswer(schema, question)
   if (typeof value !== "object" || value === null || Array.isArray(value)) return value

@@ -7,7 +7,6 @@
  * parameter), reading earlier outputs (`chainOf`) for chained values. Gotcha: the plan is recomputed
  * from the prompt on every request and the caller picks the round from the calls in the history.
  */
-import type { CreateRequest, FunctionCall, FunctionCallOutput } from "@volley/core/ResponsesSchema"
 import {
   type Found,
   maxText,
@@ -29,6 +28,7 @@ import {
   placeParam,
   valueFor
 } from "./localValues.ts"
+import type { ResponsesSchema } from "@volley/core"
 
 /** A function tool offered in the request, with its matching words (name words weigh 2, description words 1, verbs like "find" 0.5). */
 export interface ToolInfo {
@@ -64,7 +64,7 @@ const synonyms: Readonly<Record<string, ReadonlyArray<string>>> = {
 export const maxCallsPerTurn = 8
 
 /** The function tools of a request (none when `tool_choice` is `"none"`). */
-export const functionTools = (request: CreateRequest): ReadonlyArray<ToolInfo> => {
+export const functionTools = (request: ResponsesSchema.CreateRequest): ReadonlyArray<ToolInfo> => {
   if (request.tool_choice === "none") return []
   return (request.tools ?? []).slice(0, 128).flatMap((tool) => {
     if (tool.type !== "function") return []
@@ -86,9 +86,9 @@ export const functionTools = (request: CreateRequest): ReadonlyArray<ToolInfo> =
 
 /** The rounds of steps the latest user message asks for; `[]` when no tool fits. */
 export const planRounds = (
-  request: CreateRequest,
+  request: ResponsesSchema.CreateRequest,
   question: string,
-  earlierCalls: ReadonlyArray<FunctionCall>
+  earlierCalls: ReadonlyArray<ResponsesSchema.FunctionCall>
 ): ReadonlyArray<ReadonlyArray<Step>> => {
   const tools = functionTools(request)
   if (tools.length === 0) return []
@@ -246,7 +246,7 @@ export const emptyChain: Chain = { pairs: [], places: [] }
 const maxPairs = 256
 
 /** The chain offered by `outputs` (JSON walked to `maxDepth`, at most `maxPairs` pairs; text scanned for places and ids). */
-export const chainOf = (outputs: ReadonlyArray<FunctionCallOutput>): Chain => {
+export const chainOf = (outputs: ReadonlyArray<ResponsesSchema.FunctionCallOutput>): Chain => {
   const pairs: Array<readonly [string, unknown]> = []
   const keyed: Array<string> = []
   const texts: Array<string> = []
@@ -307,7 +307,7 @@ export const callsFor = (steps: ReadonlyArray<Step>, question: string, chain: Ch
     .slice(0, maxCallsPerTurn)
 
 /** The text of a tool output (string, or the text parts of a content list). */
-export const outputText = (output: FunctionCallOutput): string =>
+export const outputText = (output: ResponsesSchema.FunctionCallOutput): string =>
   typeof output.output === "string"
     ? output.output
     : output.output.map((part) => ("text" in part && typeof part.text === "string" ? part.text : "")).join("")

@@ -3,10 +3,10 @@
  * actions, applying the turn's faults (latency, framing, chunking, drops, stalls, resets).
  * Everything here is pure and synchronous; the server only interprets the actions.
  */
-import type { CreateRequest } from "@volley/core/ResponsesSchema"
 import type { Action } from "../Handler.ts"
 import type { Chunking, Fault, InsertedEvent, Turn, TurnItem } from "../ScriptedModel.ts"
 import { mulberry32 } from "./random.ts"
+import type { ResponsesSchema } from "@volley/core"
 
 /** Deterministic, counter-based ids per kind (`msg_1`, `call_1`, …), optionally prefixed. */
 export interface IdGenerator {
@@ -77,7 +77,12 @@ const renderItem = (item: TurnItem, idGen: IdGenerator): Json => {
 }
 
 /** The full response object of a turn. */
-export const toResponse = (turn: Turn, request: CreateRequest, idGen: IdGenerator, createdAt: number): Json => {
+export const toResponse = (
+  turn: Turn,
+  request: ResponsesSchema.CreateRequest,
+  idGen: IdGenerator,
+  createdAt: number
+): Json => {
   const output = turn.items.map((item) => renderItem(item, idGen))
   const usage = turn.usage ?? {
     input_tokens: estimateTokens(JSON.stringify(request.input) + (request.instructions ?? "")),
@@ -431,7 +436,12 @@ const sseUnits = (response: Json, fault: Fault, deltas: ReadonlyMap<number, Read
 }
 
 /** The actions answering `request` with `turn` (faults applied). */
-export const render = (turn: Turn, request: CreateRequest, idGen: IdGenerator, createdAt: number): Array<Action> => {
+export const render = (
+  turn: Turn,
+  request: ResponsesSchema.CreateRequest,
+  idGen: IdGenerator,
+  createdAt: number
+): Array<Action> => {
   const fault = turn.fault ?? {}
   const actions: Array<Action> = []
   if (fault.latency !== undefined) actions.push({ _tag: "Sleep", duration: fault.latency })
