@@ -7,7 +7,8 @@
  * `ResponsesClient` and the toolkit's handler layer; knobs come from `AgentKnobs`.
  * Gotcha: `run` succeeds only with a completed or a paused result; every other stop reason fails
  * with a typed `AgentError` that still carries the history and usage. A decision is single-use: the
- * `ApprovalLedger` records its nonce when `resume` acts on it.
+ * `ApprovalLedger` records its nonce when `resume` acts on it. Issue 16 options: `models` (fallback),
+ * guardrails, `handoffs`, dynamic `instructions`, and per-run overrides in `run(input, { model, … })`.
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -29,10 +30,23 @@ import type { AgentEvent } from "./AgentEvent.ts"
 import * as AgentError from "./AgentError.ts"
 import * as AgentKnobs from "./AgentKnobs.ts"
 import * as ApprovalLedger from "./ApprovalLedger.ts"
+import * as FallbackPolicy from "./FallbackPolicy.ts"
+import type * as Guardrail from "./Guardrail.ts"
+import * as Handoff from "./Handoff.ts"
+import { hookStep } from "./internal/extras.ts"
+import {
+  activeHooks,
+  type Instructions,
+  type Overrides,
+  restrict,
+  specForRun,
+  withAgentPath
+} from "./internal/overrides.ts"
+import * as RunHooks from "./RunHooks.ts"
 import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
 import { loop, resumeBatch } from "./internal/loop.ts"
-import type { AgentSpec, Knobs, LoopDeps, LoopOutcome } from "./internal/spec.ts"
+import type { AgentSpec, Extras, Knobs, LoopDeps, LoopOutcome } from "./internal/spec.ts"
 import {
   CurrentRun,
   closeBatch,
@@ -73,14 +87,28 @@ export interface ModelSettings {
 
 /**
  * What `Agent.make` takes. `R` is what the toolkit needs (its handler layer), `RS` what the
- * sub-agents need; the agent requires both.
+ * sub-agents and handoff targets need, `RX` what dynamic instructions and guardrails need; the agent
+ * requires all three.
  */
-export interface AgentOptions<A, R, RS = never> {
+export interface AgentOptions<A, R, RS = never, RX = never> {
   /** The agent's name (spans: `invoke_agent {name}`; sub-agent tool default name). */
   readonly name: string
   readonly model: string
-  /** Sent in the request's own `instructions` field (never in the history). */
-  readonly instructions?: string | undefined
+  /**
+   * Sent in the request's own `instructions` field (never in the history); a function computes them
+   * per run from the run context as an Effect (its requirements join `RX`).
+   */
+  readonly instructions?: Instructions<RX> | undefined
+  /** Fallback models: a turn that fails on `model` (retries spent, context too large) is retried on each in turn. */
+  readonly models?: ReadonlyArray<string> | undefined
+  /** Input guardrails, run alongside the first model call; a tripwire fails the run with `GuardrailTripped`. */
+  readonly inputGuardrails?: ReadonlyArray<Guardrail.InputGuardrail<never, RX>> | undefined
+  /** Output guardrails on the final value `A`. */
+  readonly outputGuardrails?: ReadonlyArray<Guardrail.OutputGuardrail<A, never, RX>> | undefined
+  /** Tool guardrails around every tool execution (block a call, replace an output, or trip). */
+  readonly toolGuardrails?: ReadonlyArray<Guardrail.ToolGuardrail<never, RX>> | undefined
+  /** Agents the model may hand the run to (`transfer_to_<name>` tools), or `Handoff.to(agent, { inputFilter })`. */
+  readonly handoffs?: ReadonlyArray<Agent<A, RS> | Handoff.Handoff<Agent<A, RS>>> | undefined
   /** A `@volley/tools` toolkit (`Toolkit.make(...)`); its handler layer becomes part of `R`. */
   readonly toolkit?: Effect.Effect<Toolkit.Runner, never, R> | undefined
   /** Other agents as tools (`agent.asTool(...)`); their usage rolls up into this run. */
@@ -119,6 +147,20 @@ export interface RunOptions {
   readonly checkpoint?: ((state: RunState) => Effect.Effect<void>) | undefined
 }
 
+/** Options of `run` / `stream`: the run's id and checkpoint, and overrides of the agent for this run. */
+export interface RunOverrides extends RunOptions {
+  /** The model of this run (the agent's `models` still follow it as fallbacks). */
+  readonly model?: string | undefined
+  /** The instructions of this run (a string, or an Effect from the run context with no requirements). */
+  readonly instructions?: Instructions | undefined
+  /** Settings merged over the agent's for this run. */
+  readonly modelSettings?: ModelSettings | undefined
+  /** The tool choice of this run. */
+  readonly toolChoice?: ToolChoice | undefined
+  /** Offer only these tools (by name) in this run; a call to another is an unknown tool. */
+  readonly tools?: ReadonlyArray<string> | undefined
+}
+
 /** Options of `resume`. */
 export interface ResumeOptions extends Omit<RunOptions, "runId"> {
   /** Decisions for the pending calls (from `agent.approve` / `agent.reject`). */
@@ -128,6 +170,8 @@ export interface ResumeOptions extends Omit<RunOptions, "runId"> {
 interface ResultCommon {
   readonly runId: string
   readonly agent: string
+  /** The agent that ended the run: `agent`, or the last one handed to. */
+  readonly lastAgent: string
   /** The history after the run: pass it back (plus a new message) for the next turn of a conversation. */
   readonly history: ReadonlyArray<InputItem>
   /** Usage over the run, sub-agents included. */
@@ -179,12 +223,12 @@ export interface Agent<A, R> {
   /** Runs to completion (or a pause). */
   readonly run: (
     input: AgentInput,
-    options?: RunOptions
+    options?: RunOverrides
   ) => Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
   /** Runs with streaming model calls and emits every event; ends after `RunEnd` (or fails). */
   readonly stream: (
     input: AgentInput,
-    options?: RunOptions
+    options?: RunOverrides
   ) => Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient>
   /** Continues a saved state (paused or interrupted), applying approvals. */
   readonly resume: (
@@ -302,7 +346,9 @@ const knobsOf = (fiber: Fiber.Fiber<unknown, unknown>): Knobs => {
     maxCallsPerTurn: fiber.getRef(AgentKnobs.MaxCallsPerTurn),
     unknownTool: fiber.getRef(AgentKnobs.UnknownTool),
     captureContent: fiber.getRef(AgentKnobs.CaptureContent),
-    wrap: fiber.getRef(AgentKnobs.StepWrapper).wrap
+    wrap: fiber.getRef(AgentKnobs.StepWrapper).wrap,
+    hooks: activeHooks(fiber.getRef(RunHooks.RunHooks)),
+    fallbackModels: fiber.getRef(FallbackPolicy.FallbackPolicy).models
   }
 }
 
@@ -346,40 +392,123 @@ interface Start {
 /** What `execute` runs: the agent, how the run starts, and where its events go. */
 interface Execution<A, R> {
   readonly spec: AgentSpec<A>
+  /** The agent's instructions when they are computed per run. */
+  readonly dynamic?: Instructions<R> | undefined
   readonly toolkitOf: Effect.Effect<Toolkit.Runner<R>, never, R>
   readonly start: (parent: UsageSink | undefined) => Start
-  readonly runOptions: RunOptions | undefined
+  readonly runOptions: RunOverrides | undefined
   readonly mode: "create" | "stream"
   readonly emit: (event: AgentEvent) => Effect.Effect<void>
   readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
 }
 
-/** One run (fresh or resumed) inside the `invoke_agent` span: knobs, deadline, interruption, result. */
+/** An agent as `execute` needs it, kept per agent object so a handoff can continue as that agent. */
+interface Registered {
+  readonly spec: AgentSpec<unknown>
+  readonly dynamic: Instructions<unknown> | undefined
+  readonly toolkitOf: Effect.Effect<Toolkit.Runner<unknown>, never, unknown>
+}
+
+const registry = new WeakMap<object, Registered>()
+
+/** The overrides of a run's options, `undefined` when it has none. */
+const overridesOf = (options: RunOverrides | undefined): Overrides | undefined =>
+  options === undefined ||
+  (options.model === undefined &&
+    options.instructions === undefined &&
+    options.modelSettings === undefined &&
+    options.toolChoice === undefined)
+    ? undefined
+    : {
+        model: options.model,
+        instructions: options.instructions,
+        settings: options.modelSettings === undefined ? undefined : wireSettings(options.modelSettings),
+        toolChoice: options.toolChoice
+      }
+
+/** Replaces a run's history (a handoff's input filter); the pairing check starts over. */
+const replaceHistory = (run: Run, items: ReadonlyArray<InputItem>): void => {
+  run.history.length = 0
+  run.history.push(...items)
+  run.historyBytes = undefined
+  run.pairing.calls.clear()
+  run.pairing.checked = 0
+  run.pairing.open = 0
+  run.toolsRan = false
+}
+
+/** One run (fresh or resumed) inside the `invoke_agent` span: knobs, deadline, interruption, handoffs, result. */
 const execute = <A, R>({
-  spec,
+  spec: agentSpec,
+  dynamic,
   toolkitOf,
   start,
   runOptions,
   mode,
-  emit,
+  emit: ownEmit,
   emitAll
 }: Execution<A, R>): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
   Effect.gen(function* () {
     const { client, knobs, ledger, parent } = yield* readStart
-    const toolkit = yield* toolkitOf
     const { run, resumed, approvals } = start(parent)
-    const deps: LoopDeps<R> = { client, toolkit, knobs, ledger, emit, emitAll, mode }
+    // a sub-agent of a watched run forwards its events with its name in front
+    const forward = parent?.forward
+    const emit = forward === undefined || mode === "stream" ? ownEmit : withAgentPath(forward, [agentSpec.name])
+    let spec: AgentSpec<A> = yield* specForRun(agentSpec, dynamic, overridesOf(runOptions), {
+      agent: agentSpec.name,
+      runId: run.runId,
+      input: run.history.slice()
+    })
+    const ownToolkit = yield* toolkitOf
+    const toolkit = runOptions?.tools === undefined ? ownToolkit : restrict(ownToolkit, runOptions.tools)
+    const observeTools = mode === "stream" || forward !== undefined
+    let deps: LoopDeps<R> = { client, toolkit, knobs, ledger, emit, emitAll, mode, observeTools }
+    const hooks = knobs.hooks
     const checkpoint = (reason: StopReason) =>
       runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
     yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
+    yield* hookStep(run, hooks, "onRunStart", { agent: spec.name, runId: run.runId })
     // a fresh run has no batch to resume: straight into the loop
-    const body: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = run.batch === undefined &&
+    const first: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = run.batch === undefined &&
     approvals.length === 0
       ? loop(spec, run, deps)
       : Effect.gen(function* () {
-          const first = yield* resumeBatch(spec, run, deps, approvals)
-          return first !== undefined ? first : yield* loop(spec, run, deps)
+          const resumedOutcome = yield* resumeBatch(spec, run, deps, approvals)
+          return resumedOutcome !== undefined ? resumedOutcome : yield* loop(spec, run, deps)
         })
+    // a handoff continues the same run (history, turns, usage) as the target agent
+    const handingOff = (start: LoopOutcome<A>): Effect.Effect<Settled<A>, AgentError.AgentError, R> =>
+      Effect.gen(function* () {
+        let outcome = start
+        while (outcome._tag === "Handoff") {
+          const target = registry.get(outcome.handoff.agent as object)
+          if (target === undefined)
+            return yield* Effect.die(`handoff target ${outcome.handoff.agentName} is not an agent`)
+          yield* deps.emit({ _tag: "Handoff", turn: outcome.turn, from: spec.name, to: target.spec.name })
+          yield* hookStep(run, hooks, "onHandoff", {
+            agent: spec.name,
+            runId: run.runId,
+            turn: outcome.turn,
+            to: target.spec.name
+          })
+          const filtered = Handoff.historyFor(outcome.handoff, run.history)
+          if (filtered !== run.history) replaceHistory(run, filtered)
+          const next = yield* specForRun(target.spec, target.dynamic, undefined, {
+            agent: target.spec.name,
+            runId: run.runId,
+            input: run.history.slice()
+          })
+          spec = next as AgentSpec<A>
+          const targetToolkit = (yield* target.toolkitOf) as Toolkit.Runner<R>
+          deps = { ...deps, toolkit: targetToolkit, emit: withAgentPath(emit, [spec.name]), emitAll: undefined }
+          outcome = yield* loop(spec, run, deps)
+        }
+        return outcome
+      }) as Effect.Effect<Settled<A>, AgentError.AgentError, R>
+    const body =
+      agentSpec.extras === undefined
+        ? (first as Effect.Effect<Settled<A>, AgentError.AgentError, R>)
+        : Effect.flatMap(first, handingOff)
     const wallTimeMs = knobs.budgets.wallTimeMs
     const bounded =
       wallTimeMs === undefined
@@ -404,8 +533,24 @@ const execute = <A, R>({
       Effect.tapError((error) =>
         Effect.gen(function* () {
           const reason = AgentError.stopReasonOf(error)
-          if (reason !== undefined)
-            yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: reason, usage: run.usage })
+          if (reason !== undefined) {
+            yield* deps.emit({
+              _tag: "RunEnd",
+              runId: run.runId,
+              agent: spec.name,
+              stopReason: reason,
+              usage: run.usage
+            })
+            if (hooks !== undefined)
+              yield* Effect.ignore(
+                RunHooks.call(hooks, "onRunEnd", {
+                  agent: spec.name,
+                  runId: run.runId,
+                  stopReason: reason,
+                  usage: run.usage
+                })
+              )
+          }
           if (runOptions?.checkpoint !== undefined)
             yield* runOptions.checkpoint(
               snapshot(spec.name, run, reason ?? pausedReason(run) ?? { _tag: "Interrupted" })
@@ -413,7 +558,7 @@ const execute = <A, R>({
         })
       )
     )
-    const result = toResult(spec.name, run, outcome)
+    const result = toResult(agentSpec.name, spec.name, run, outcome)
     yield* Effect.annotateCurrentSpan({
       ...(knobs.captureContent ? contentAttributes(spec, result) : {}),
       "gen_ai.usage.input_tokens": run.usage.inputTokens,
@@ -421,17 +566,29 @@ const execute = <A, R>({
       "volley.agent.turns": run.turns,
       "volley.agent.stop_reason": result.stopReason._tag
     })
-    yield* emit({ _tag: "RunEnd", runId: run.runId, stopReason: result.stopReason, usage: run.usage })
+    yield* deps.emit({
+      _tag: "RunEnd",
+      runId: run.runId,
+      agent: spec.name,
+      stopReason: result.stopReason,
+      usage: run.usage
+    })
+    yield* hookStep(run, hooks, "onRunEnd", {
+      agent: spec.name,
+      runId: run.runId,
+      stopReason: result.stopReason,
+      usage: run.usage
+    })
     yield* checkpoint(result.stopReason)
     return result
   }).pipe(
     Effect.withSpan(
-      `invoke_agent ${spec.name}`,
+      `invoke_agent ${agentSpec.name}`,
       {
         attributes: {
           "gen_ai.operation.name": "invoke_agent",
-          "gen_ai.agent.name": spec.name,
-          "gen_ai.request.model": spec.model
+          "gen_ai.agent.name": agentSpec.name,
+          "gen_ai.request.model": runOptions?.model ?? agentSpec.model
         }
       },
       // no stack trace per run: a captured `Error` each, only ever shown in pretty-printed causes
@@ -469,22 +626,42 @@ const streamOf = <A, R>(
   )
 
 /** Builds an agent. */
-export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A, RT, RS>): Agent<A, RT | RS> => {
-  type R = RT | RS
+export const make = <A = string, RT = never, RS = never, RX = never>(
+  options: AgentOptions<A, RT, RS, RX>
+): Agent<A, RT | RS | RX> => {
+  type R = RT | RS | RX
   const secret = options.approvalSecret === undefined ? undefined : Redacted.value(options.approvalSecret)
   if (secret === "")
     // Definition-time boundary: an empty key would sign every approval with a key anyone knows.
     throw new AgentError.AgentDefinitionError({
       message: `Agent "${options.name}": approvalSecret is empty; pass a secret or leave the option out`
     })
+  const handoffs = (options.handoffs ?? []).map((handoff) => (isHandoff(handoff) ? handoff : Handoff.to(handoff)))
+  const extras: Extras | undefined =
+    options.models === undefined &&
+    options.inputGuardrails === undefined &&
+    options.outputGuardrails === undefined &&
+    options.toolGuardrails === undefined &&
+    handoffs.length === 0
+      ? undefined
+      : {
+          models: options.models ?? [],
+          // their requirements are part of the agent's `R`
+          inputGuardrails: (options.inputGuardrails ?? []) as unknown as Extras["inputGuardrails"],
+          outputGuardrails: (options.outputGuardrails ?? []) as unknown as Extras["outputGuardrails"],
+          toolGuardrails: (options.toolGuardrails ?? []) as unknown as Extras["toolGuardrails"],
+          handoffs
+        }
+  const dynamic = typeof options.instructions === "function" ? options.instructions : undefined
   const spec: AgentSpec<A> = {
     name: options.name,
     model: options.model,
-    instructions: options.instructions,
+    instructions: typeof options.instructions === "string" ? options.instructions : undefined,
     settings: wireSettings(options.modelSettings),
     approvalSecret: secret,
     resetToolChoice: options.resetToolChoice ?? true,
-    ...outputSpec(options.name, options)
+    ...outputSpec(options.name, options),
+    ...(extras === undefined ? {} : { extras })
   }
 
   const subAgents: ReadonlyArray<Toolkit.Runner<R>> = options.subAgents ?? []
@@ -530,15 +707,16 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
     }
   }
 
-  const agent: Agent<A, RT | RS> = {
+  const agent: Agent<A, R> = {
     name: options.name,
     model: options.model,
     run: (input, runOptions) =>
-      execute({ spec, toolkitOf, start: fresh(input, runOptions), runOptions, mode: "create", emit: noEmit }),
-    stream: (input, runOptions) => streamOf({ spec, toolkitOf, start: fresh(input, runOptions), runOptions }),
+      execute({ spec, dynamic, toolkitOf, start: fresh(input, runOptions), runOptions, mode: "create", emit: noEmit }),
+    stream: (input, runOptions) => streamOf({ spec, dynamic, toolkitOf, start: fresh(input, runOptions), runOptions }),
     resume: (state, resumeOptions) =>
       execute({
         spec,
+        dynamic,
         toolkitOf,
         start: restored(state, resumeOptions?.approvals ?? []),
         runOptions: resumeOptions,
@@ -546,13 +724,23 @@ export const make = <A = string, RT = never, RS = never>(options: AgentOptions<A
         emit: noEmit
       }),
     resumeStream: (state, resumeOptions) =>
-      streamOf({ spec, toolkitOf, start: restored(state, resumeOptions?.approvals ?? []), runOptions: resumeOptions }),
+      streamOf({
+        spec,
+        dynamic,
+        toolkitOf,
+        start: restored(state, resumeOptions?.approvals ?? []),
+        runOptions: resumeOptions
+      }),
     approve: (state, callId) => decisionFor(state, callId, "approve"),
     reject: (state, callId, message) => decisionFor(state, callId, "reject", message),
     asTool: (toolOptions) => asTool(agent, toolOptions)
   }
+  registry.set(agent, { spec, dynamic, toolkitOf } as unknown as Registered)
   return agent
 }
+
+const isHandoff = <T>(value: T | Handoff.Handoff<T>): value is Handoff.Handoff<T> =>
+  (value as { readonly _tag?: unknown })._tag === "Handoff"
 
 /** The stop reason of a run still paused (e.g. after an `InvalidApproval`), if it is. */
 const pausedReason = (run: Run): StopReason | undefined => {
@@ -573,10 +761,14 @@ const contentAttributes = <A>(spec: AgentSpec<A>, result: AgentResult<A>): Recor
   return attributes
 }
 
-const toResult = <A>(agent: string, run: Run, outcome: LoopOutcome<A>): AgentResult<A> => {
+/** How a run ends when it does not fail, once every handoff was followed. */
+type Settled<A> = Exclude<LoopOutcome<A>, { readonly _tag: "Handoff" }>
+
+const toResult = <A>(agent: string, lastAgent: string, run: Run, outcome: Settled<A>): AgentResult<A> => {
   const common = {
     runId: run.runId,
     agent,
+    lastAgent,
     history: run.history,
     usage: run.usage,
     turnUsage: run.turnUsage,

@@ -7,6 +7,8 @@
  */
 import * as Schema from "effect/Schema"
 import * as ResponsesError from "@volley/core/ResponsesError"
+import type { GuardrailTripped } from "./Guardrail.ts"
+import type { HookFailed } from "./RunHooks.ts"
 import { RunHistory } from "./RunHistory.ts"
 import { BudgetKind, RunUsage, type StopReason } from "./StopReason.ts"
 
@@ -168,6 +170,11 @@ export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {
   error: ModelCallError
 }) {}
 
+/** A guardrail's tripwire stopped the run (the class lives in `Guardrail`). */
+export { GuardrailTripped } from "./Guardrail.ts"
+/** A hook under `failRun: true` failed (the class lives in `RunHooks`). */
+export { HookFailed } from "./RunHooks.ts"
+
 /** Every error `Agent.run` / `agent.stream` / `agent.resume` fail with. */
 export type AgentError =
   | MaxTurnsExceeded
@@ -186,6 +193,8 @@ export type AgentError =
   | ToolRunFailed
   | StructuredOutputInvalid
   | ModelError
+  | GuardrailTripped
+  | HookFailed
 
 /** The stop reason an error stands for, when it is a loop outcome of docs/reliability.md, Typed outcomes. */
 export const stopReasonOf = (error: AgentError): StopReason | undefined => {

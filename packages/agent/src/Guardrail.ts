@@ -185,26 +185,36 @@ export const alongside = <A, E, R, EG, RG>(
     ? call
     : Effect.map(Effect.all([checkInput(guardrails, context), call], { concurrency: 2 }), ([, value]) => value)
 
-/** What `guardTool` produced: the output the model sees and, when blocked, by which guardrail. */
-export interface GuardedOutput {
+/** What a blocked call sends back instead of running (or instead of its output). */
+export interface Blocked {
+  readonly _tag: "Blocked"
   readonly output: string
-  readonly isError: boolean
-  readonly blockedBy?: string | undefined
+  readonly isError: true
+  /** The guardrail that blocked it. */
+  readonly blockedBy: string
 }
 
 /** The output a blocked call sends back to the model. */
 export const blockedOutput = (message: string): string => errorText("blocked", message)
 
+const blocked = (guardrail: string, message: string): Blocked => ({
+  _tag: "Blocked",
+  output: blockedOutput(message),
+  isError: true,
+  blockedBy: guardrail
+})
+
 /**
  * Runs a tool call under tool guardrails: every `before` in order (a `Block` skips the tool and
- * feeds its message back; a tripwire fails), then the tool, then every `after` (a `Block` replaces
- * the output).
+ * feeds its message back; a tripwire fails), then the tool, then every `after` on its output text
+ * (a `Block` replaces the output). Returns the tool's own result when nothing blocked it.
  */
-export const guardTool = <E, R, EX, RX>(
+export const guardTool = <T, E, R, EX, RX>(
   guardrails: ReadonlyArray<ToolGuardrail<E, R>>,
   call: FunctionCall,
-  execute: Effect.Effect<{ readonly output: string; readonly isError: boolean }, EX, RX>
-): Effect.Effect<GuardedOutput, E | EX | Tripwire, R | RX> =>
+  execute: Effect.Effect<T, EX, RX>,
+  outputOf: (result: T) => string
+): Effect.Effect<T | Blocked, E | EX | Tripwire, R | RX> =>
   guardrails.length === 0
     ? execute
     : Effect.gen(function* () {
@@ -213,20 +223,22 @@ export const guardTool = <E, R, EX, RX>(
           const verdict = yield* span(guardrail.name, "tool", guardrail.before(call))
           if (verdict._tag === "Tripwire")
             return yield* new Tripwire({ guardrail: guardrail.name, kind: "tool", info: verdict.info })
-          if (verdict._tag === "Block")
-            return { output: blockedOutput(verdict.message), isError: true, blockedBy: guardrail.name }
+          if (verdict._tag === "Block") return blocked(guardrail.name, verdict.message)
         }
         const result = yield* execute
         for (const guardrail of guardrails) {
           if (guardrail.after === undefined) continue
-          const verdict = yield* span(guardrail.name, "tool", guardrail.after(call, result.output))
+          const verdict = yield* span(guardrail.name, "tool", guardrail.after(call, outputOf(result)))
           if (verdict._tag === "Tripwire")
             return yield* new Tripwire({ guardrail: guardrail.name, kind: "tool", info: verdict.info })
-          if (verdict._tag === "Block")
-            return { output: blockedOutput(verdict.message), isError: true, blockedBy: guardrail.name }
+          if (verdict._tag === "Block") return blocked(guardrail.name, verdict.message)
         }
         return result
       })
+
+/** Whether a guarded result was blocked. */
+export const isBlocked = (result: unknown): result is Blocked =>
+  typeof result === "object" && result !== null && (result as { readonly _tag?: unknown })._tag === "Blocked"
 
 /** The run's `GuardrailTripped` for a tripwire, with the run's transcript. */
 export const toError = (

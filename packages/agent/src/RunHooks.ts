@@ -4,15 +4,17 @@
  * (default: no hooks), provided for a run with `Effect.provideService(RunHooks.RunHooks, hooks)` or
  * `RunHooks.layer(make)` when the hooks need services. `RunHooks.call` runs one hook the way the loop
  * does. Gotcha: a failing hook is logged (warning) and the run goes on, unless its hooks set
- * `failRun: true`; then the run fails with `HookFailed`. Interruption is never swallowed.
+ * `failRun: true`; then the run fails with `HookFailed` (`call` itself fails with `HookFailure`). Interruption is never swallowed.
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type { FunctionCall, Response } from "@volley/core/ResponsesSchema"
-import type { RunUsage, StopReason } from "./StopReason.ts"
+import { RunHistory } from "./RunHistory.ts"
+import { RunUsage, type StopReason } from "./StopReason.ts"
 
 /** What every hook is told: the agent running (the current one, after handoffs) and the run. */
 export interface HookContext {
@@ -68,10 +70,17 @@ export type HookName = Exclude<keyof RunHooksShape, "failRun">
 /** The hooks of the current run (default: none). */
 export const RunHooks = Context.Reference<RunHooksShape>("@volley/agent/RunHooks", { defaultValue: () => ({}) })
 
-/** A hook failed and its hooks opted in with `failRun: true`. */
+/** A hook failed and its hooks opted in with `failRun: true` (what `call` fails with). */
+export class HookFailure extends Data.TaggedError("HookFailure")<{ readonly hook: string; readonly message: string }> {}
+
+/** The run failed because a hook under `failRun: true` failed; carries the history like every `AgentError`. */
 export class HookFailed extends Schema.TaggedError<HookFailed>()("HookFailed", {
-  hook: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  runId: Schema.String,
+  history: RunHistory,
+  usage: RunUsage,
+  turns: Schema.Number,
+  hook: Schema.String
 }) {}
 
 /** The argument of a hook. */
@@ -79,13 +88,13 @@ export type HookArgument<K extends HookName> = Parameters<NonNullable<RunHooksSh
 
 /**
  * Runs one hook: nothing (and no step) when absent; a failure or defect is logged, or fails with
- * `HookFailed` under `failRun`; interruption propagates.
+ * `HookFailure` under `failRun`; interruption propagates.
  */
 export const call = <K extends HookName>(
   hooks: RunHooksShape,
   name: K,
   argument: HookArgument<K>
-): Effect.Effect<void, HookFailed> => {
+): Effect.Effect<void, HookFailure> => {
   const hook = hooks[name] as ((argument: HookArgument<K>) => Effect.Effect<void, unknown>) | undefined
   if (hook === undefined) return Effect.void
   return Effect.catchCause(
@@ -94,7 +103,7 @@ export const call = <K extends HookName>(
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
       const message = Cause.pretty(cause).slice(0, 2000)
       return hooks.failRun === true
-        ? Effect.fail(new HookFailed({ hook: name, message }))
+        ? Effect.fail(new HookFailure({ hook: name, message }))
         : Effect.logWarning(`RunHooks.${name} failed; the run goes on`, message)
     }
   )
@@ -111,12 +120,12 @@ export const combine = (...all: ReadonlyArray<RunHooksShape>): RunHooksShape => 
     "onHandoff",
     "onRunEnd"
   ]
-  const combined: Record<string, (argument: never) => Effect.Effect<void, HookFailed>> = {}
+  const combined: Record<string, (argument: never) => Effect.Effect<void, HookFailure>> = {}
   for (const name of names)
     if (all.some((hooks) => hooks[name] !== undefined))
       combined[name] = (argument: never) =>
         Effect.forEach(all, (hooks) => call(hooks, name, argument), { discard: true })
-  // the combined hooks' failures are already logged or `HookFailed`: pass the latter through
+  // the combined hooks' failures are already logged or a `HookFailure`: pass the latter through
   return { ...(combined as RunHooksShape), failRun: true }
 }
 

@@ -147,9 +147,9 @@ describe("Guardrail", () => {
               c.arguments.includes("500") ? Guardrail.block("refunds over 100 need a human") : Guardrail.allow
             )
         })
-        const blocked = yield* Guardrail.guardTool([limit], call, execute)
+        const blocked = yield* Guardrail.guardTool([limit], call, execute, (r) => r.output)
         assert.strictEqual(runs, 0)
-        assert.strictEqual(blocked.blockedBy, "refund-limit")
+        assert.isTrue(Guardrail.isBlocked(blocked) && blocked.blockedBy === "refund-limit")
         assert.isTrue(blocked.isError)
         assert.include(blocked.output, "refunds over 100 need a human")
 
@@ -157,12 +157,12 @@ describe("Guardrail", () => {
           after: (_, output) =>
             Effect.succeed(/\d{4} \d{4}/.test(output) ? Guardrail.block("output withheld: card data") : Guardrail.allow)
         })
-        const replaced = yield* Guardrail.guardTool([redact], call, execute)
+        const replaced = yield* Guardrail.guardTool([redact], call, execute, (r) => r.output)
         assert.strictEqual(runs, 1)
         assert.notInclude(replaced.output, "4111")
 
         const stop = Guardrail.tool("stop", { before: () => Effect.succeed(Guardrail.trip({ why: "fraud" })) })
-        const error = yield* Effect.flip(Guardrail.guardTool([stop], call, execute))
+        const error = yield* Effect.flip(Guardrail.guardTool([stop], call, execute, (r) => r.output))
         assert.strictEqual(error._tag, "Tripwire")
         assert.strictEqual(runs, 1)
 
@@ -170,8 +170,8 @@ describe("Guardrail", () => {
           before: () => Effect.succeed(Guardrail.allow),
           after: () => Effect.succeed(Guardrail.allow)
         })
-        const passed = yield* Guardrail.guardTool([passing], call, execute)
-        assert.isUndefined(passed.blockedBy)
+        const passed = yield* Guardrail.guardTool([passing], call, execute, (r) => r.output)
+        assert.isFalse(Guardrail.isBlocked(passed))
         assert.strictEqual(runs, 2)
       })
   )

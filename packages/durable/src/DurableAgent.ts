@@ -66,7 +66,9 @@ export const DurableRunError = Schema.Union([
   AgentError.ToolNotFound,
   AgentError.ToolRunFailed,
   AgentError.StructuredOutputInvalid,
-  AgentError.ModelError
+  AgentError.ModelError,
+  AgentError.GuardrailTripped,
+  AgentError.HookFailed
 ])
 /** Every error a durable run ends with. */
 export type DurableRunError = typeof DurableRunError.Type

@@ -5,7 +5,8 @@
  * repeated identical calls (E02). Nothing here performs effects, reads a clock or decides on a
  * finish-reason string: the shape of the output items is the only signal.
  * Gotcha: any `function_call` wins over text in the same response (C07), but an incomplete response
- * never runs its calls (C04), because its batch of calls may be unfinished.
+ * never runs its calls (C04), because its batch of calls may be unfinished; a handoff call wins over
+ * the other calls of its response (and over approvals), but not over a spent budget.
  */
 import type { FunctionCall, OutputItem, Response } from "@volley/core/ResponsesSchema"
 import type { BudgetKind, RunUsage } from "../StopReason.ts"
@@ -22,6 +23,8 @@ export interface TokenBudgets {
 export type NextStep =
   /** Run every call (in order, bounded in parallel), then call the model again. */
   | { readonly _tag: "RunTools"; readonly calls: ReadonlyArray<FunctionCall> }
+  /** Hand the run to another agent (`call` is the first handoff call; no other call of the response runs). */
+  | { readonly _tag: "Handoff"; readonly call: FunctionCall }
   /** Run `run`, then pause the run until a human decides on `awaiting`. */
   | {
       readonly _tag: "NeedsApproval"
@@ -90,6 +93,8 @@ export interface DecideInput {
   readonly budgets: TokenBudgets
   /** Whether a call must wait for a human decision. */
   readonly needsApproval: (call: FunctionCall) => boolean
+  /** Whether a call transfers control to another agent (a handoff); absent: none does. */
+  readonly isHandoff?: ((call: FunctionCall) => boolean) | undefined
 }
 
 const hasDuplicateCallId = (calls: ReadonlyArray<FunctionCall>): boolean => {
@@ -103,7 +108,7 @@ const hasDuplicateCallId = (calls: ReadonlyArray<FunctionCall>): boolean => {
 }
 
 /** The next step after one model response. */
-export const decide = ({ view, usage, budgets, needsApproval }: DecideInput): NextStep => {
+export const decide = ({ view, usage, budgets, needsApproval, isHandoff }: DecideInput): NextStep => {
   const { response, output, status, calls } = view
   if (status === "failed")
     return {
@@ -120,6 +125,8 @@ export const decide = ({ view, usage, budgets, needsApproval }: DecideInput): Ne
     if (hasDuplicateCallId(calls)) return { _tag: "ProtocolError", reason: "DuplicateCallId" }
     const crossed = budgetCrossed(usage, budgets)
     if (crossed !== undefined) return { _tag: "LimitReached", ...crossed }
+    const handoff = isHandoff === undefined ? undefined : calls.find(isHandoff)
+    if (handoff !== undefined) return { _tag: "Handoff", call: handoff }
     const awaiting = calls.filter(needsApproval)
     if (awaiting.length === 0) return { _tag: "RunTools", calls }
     return { _tag: "NeedsApproval", run: calls.filter((call) => !awaiting.includes(call)), awaiting }

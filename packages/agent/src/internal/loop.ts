@@ -11,7 +11,6 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { FunctionCall, FunctionTool, Response } from "@volley/core/ResponsesSchema"
-import type { Toolkit } from "@volley/tools"
 import type * as AgentError from "../AgentError.ts"
 import { ModelStep } from "../AgentKnobs.ts"
 import type { Approval, PendingApproval } from "../RunState.ts"
@@ -43,7 +42,9 @@ import {
 } from "./run.ts"
 import { type AgentSpec, type LoopDeps, type LoopOutcome, requestFor } from "./spec.ts"
 import { notRunMessage } from "./stop.ts"
-import { outputText, runBatch } from "./tools.ts"
+import { type BatchError, outputText, runBatch, type ToolObservers } from "./tools.ts"
+import { checkFinal, guardedCall, handOff, handoffTest, hookStep, tripped } from "./extras.ts"
+import * as Handoff from "../Handoff.ts"
 
 /** What one step of the loop ends with: an outcome, or `undefined` to call the model again. */
 type Next<A, R = never> = Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R>
@@ -69,31 +70,63 @@ const modelTurn = <A, R>(
     }
     const turn = run.turns + 1
     const request = requestFor(spec, run, tools)
-    const call =
-      deps.mode === "stream"
-        ? streamCall(deps.client, request, {
-            turn,
-            emit: deps.emit,
-            emitAll: deps.emitAll,
-            retryTurnOnStreamDrop: knobs.retryTurnOnStreamDrop,
-            modelRetries: knobs.modelRetries,
-            retryPolicy: knobs.retryPolicy
-          })
-        : createCall(deps.client, request)
-    const called = Effect.matchEffect(knobs.wrap({ runId: run.runId, turn, kind: "model" }, call, ModelStep), {
-      onFailure: (error) => failWith(run, { _tag: "ModelError", error }),
-      onSuccess: (response) => {
-        run.turns = turn
-        const usage = addTurnUsage(run, response)
-        const ended = deps.emit({ _tag: "TurnEnd", turn, responseId: response.id, usage, totalUsage: run.usage })
-        return asNow(ended, response)
+    const attempt = (model: string) => {
+      const sent = model === request.model ? request : { ...request, model }
+      const call =
+        deps.mode === "stream"
+          ? streamCall(deps.client, sent, {
+              turn,
+              emit: deps.emit,
+              emitAll: deps.emitAll,
+              retryTurnOnStreamDrop: knobs.retryTurnOnStreamDrop,
+              modelRetries: knobs.modelRetries,
+              retryPolicy: knobs.retryPolicy
+            })
+          : createCall(deps.client, sent)
+      return knobs.wrap({ runId: run.runId, turn, kind: "model" }, call, ModelStep)
+    }
+    const hooks = knobs.hooks
+    const plain = spec.extras === undefined && knobs.fallbackModels.length === 0
+    const called = Effect.matchEffect(
+      plain ? attempt(request.model) : guardedCall(spec, run, deps, turn, request, attempt),
+      {
+        onFailure: (error) =>
+          error._tag === "Tripwire" ? tripped(run, deps, error) : failWith(run, { _tag: "ModelError", error }),
+        onSuccess: (response) => {
+          run.turns = turn
+          const usage = addTurnUsage(run, response)
+          const ended = deps.emit({ _tag: "TurnEnd", turn, responseId: response.id, usage, totalUsage: run.usage })
+          return hooks === undefined
+            ? asNow(ended, response)
+            : Effect.as(
+                Effect.andThen(
+                  ended,
+                  hookStep(run, hooks, "onModelResponse", { agent: spec.name, runId: run.runId, turn, response })
+                ),
+                response
+              )
+        }
       }
+    )
+    const started = deps.emit({ _tag: "TurnStart", runId: run.runId, turn })
+    if (hooks === undefined) return andThenNow(started, called)
+    const onTurnStart = hookStep(run, hooks, "onTurnStart", {
+      agent: spec.name,
+      runId: run.runId,
+      turn,
+      model: request.model
     })
-    return andThenNow(deps.emit({ _tag: "TurnStart", runId: run.runId, turn }), called)
+    return Effect.andThen(Effect.andThen(started, onTurnStart), called)
   })
 
 /** Plans and runs a batch; pauses when calls await approval. */
-const toolTurn = <A, R>(run: Run, deps: LoopDeps<R>, batch: Batch, toRun: ReadonlyArray<FunctionCall>): Next<A, R> =>
+const toolTurn = <A, R>(
+  spec: AgentSpec<A>,
+  run: Run,
+  deps: LoopDeps<R>,
+  batch: Batch,
+  toRun: ReadonlyArray<FunctionCall>
+): Next<A, R> =>
   Effect.gen(function* () {
     const { knobs } = deps
     const keyOf = (call: FunctionCall) => `${call.name}\u0000${argsHash(call.arguments)}`
@@ -119,10 +152,19 @@ const toolTurn = <A, R>(run: Run, deps: LoopDeps<R>, batch: Batch, toRun: Readon
       wrap: knobs.wrap,
       emit: deps.emit,
       outputs: batch.outputs,
-      lastOutput: run.lastOutput
+      lastOutput: run.lastOutput,
+      observe: observersOf(spec, deps)
     }).pipe(
-      Effect.provideService(CurrentRun, sinkOf(run)),
-      Effect.catch((error: Toolkit.RunnerError) => {
+      Effect.provideService(CurrentRun, sinkOf(run, deps.observeTools === true ? deps.emit : undefined)),
+      Effect.catch((error: BatchError) => {
+        if (error._tag === "Tripwire") {
+          closeBatch(run, "not run: a guardrail stopped the run")
+          return tripped(run, deps, error)
+        }
+        if (error._tag === "HookFailure") {
+          closeBatch(run, "not run: the run stopped")
+          return failWith(run, { _tag: "HookFailed", hook: error.hook, message: error.message })
+        }
         const stop = { _tag: "ToolRunError", error } as const
         closeBatch(run, notRunMessage(stop)!)
         return failWith(run, stop)
@@ -157,10 +199,11 @@ const toolTurn = <A, R>(run: Run, deps: LoopDeps<R>, batch: Batch, toRun: Readon
   })
 
 /** Finishes on a final message: decodes structured output, with one correction turn. */
-const finish = <A>(spec: AgentSpec<A>, run: Run, text: string): Next<A> => {
-  if (spec.decodeOutput === undefined) return Exit.succeed({ _tag: "Completed", text, value: text as unknown as A })
+const finish = <A, R>(spec: AgentSpec<A>, run: Run, deps: LoopDeps<R>, text: string): Next<A> => {
+  if (spec.decodeOutput === undefined)
+    return completed(spec, run, deps, { _tag: "Completed", text, value: text as unknown as A })
   const decoded = spec.decodeOutput(text)
-  if (decoded.ok) return Exit.succeed({ _tag: "Completed", text, value: decoded.value })
+  if (decoded.ok) return completed(spec, run, deps, { _tag: "Completed", text, value: decoded.value })
   if (run.outputRetried) return failWith(run, { _tag: "StructuredOutputInvalid", text, issue: decoded.issue })
   run.outputRetried = true
   append(run, {
@@ -169,6 +212,18 @@ const finish = <A>(spec: AgentSpec<A>, run: Run, text: string): Next<A> => {
     content: `Your answer did not match the required JSON schema: ${decoded.issue.slice(0, 1000)}. Reply again with only a JSON value that matches the schema.`
   })
   return Exit.succeed(undefined)
+}
+
+/** A completed outcome, after the output guardrails when the agent has any. */
+const completed = <A, R>(spec: AgentSpec<A>, run: Run, deps: LoopDeps<R>, outcome: LoopOutcome<A>): Next<A> =>
+  spec.extras === undefined ? Exit.succeed(outcome) : checkFinal(spec, run, deps, outcome)
+
+/** The observers of a batch: none on a plain agent in `run` mode. */
+const observersOf = <A, R>(spec: AgentSpec<A>, deps: LoopDeps<R>): ToolObservers | undefined => {
+  const guardrails = spec.extras?.toolGuardrails ?? []
+  const events = deps.observeTools === true
+  if (!events && deps.knobs.hooks === undefined && guardrails.length === 0) return undefined
+  return { agent: spec.name, events, hooks: deps.knobs.hooks, guardrails }
 }
 
 /** Acts on one response: screens its calls, asks which need approval, and follows `decide`. */
@@ -197,20 +252,22 @@ const act = <A, R>(
     view,
     usage: rootUsage(run),
     budgets: deps.knobs.budgets,
-    needsApproval: (call) => approvals.has(call.call_id)
+    needsApproval: (call) => approvals.has(call.call_id),
+    isHandoff: handoffTest(spec)
   })
   if (step._tag === "ProtocolError" || step._tag === "Failed") return failWith(run, step)
+  if (step._tag === "Handoff") return Exit.succeed(handOff(spec, run, view))
   for (const item of view.output) append(run, asInput(item))
   switch (step._tag) {
     case "Final":
-      return finish(spec, run, step.text)
+      return finish(spec, run, deps, step.text)
     case "RunTools":
     case "NeedsApproval": {
       const toRun = step._tag === "RunTools" ? step.calls : step.run
       const awaiting = step._tag === "RunTools" ? [] : step.awaiting.map(pendingOf)
       const batch: Batch = { turn: run.turns, calls: view.calls, outputs: new Map(), awaiting }
       run.batch = batch
-      return toolTurn<A, R>(run, deps, batch, toRun)
+      return toolTurn<A, R>(spec, run, deps, batch, toRun)
     }
     default: {
       const notRun = notRunMessage(step)
@@ -235,7 +292,11 @@ export const loop = <A, R>(
   deps: LoopDeps<R>
 ): Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> =>
   Effect.gen(function* () {
-    const tools = deps.toolkit.definitions()
+    const handoffs = spec.extras?.handoffs ?? []
+    const tools =
+      handoffs.length === 0
+        ? deps.toolkit.definitions()
+        : [...deps.toolkit.definitions(), ...handoffs.map(Handoff.toolDefinition)]
     while (true) {
       const response = yield* modelTurn(spec, run, deps, tools)
       const outcome = yield* afterResponse(spec, run, deps, viewOf(response))
@@ -289,5 +350,5 @@ export const resumeBatch = <A, R>(
       }
     }
     batch.awaiting = batch.awaiting.filter((pending) => !checked.decisions.has(pending.callId))
-    return yield* toolTurn<A, R>(run, deps, batch, approved)
+    return yield* toolTurn<A, R>(spec, run, deps, batch, approved)
   })

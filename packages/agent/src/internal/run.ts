@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { FunctionCall, FunctionCallOutput, InputItem, Response } from "@volley/core/ResponsesSchema"
 import type * as AgentError from "../AgentError.ts"
+import type { AgentEvent } from "../AgentEvent.ts"
 import type { PendingApproval, RunState } from "../RunState.ts"
 import { addUsage, emptyUsage, fromWire, type RunUsage, type StopReason, type TurnUsage } from "../StopReason.ts"
 import { cancelledOutput, itemBytes, type PairingState, pairingState } from "./history.ts"
@@ -19,6 +20,8 @@ export interface UsageSink {
   readonly add: (usage: RunUsage) => void
   /** The usage of the whole run tree (root run, all sub-agents). */
   readonly total: () => RunUsage
+  /** Where a sub-agent's events go (the parent's stream); absent when nobody listens. */
+  readonly forward?: ((event: AgentEvent) => Effect.Effect<void>) | undefined
 }
 
 /** The run that is calling tools right now (set while a batch runs). */
@@ -123,7 +126,8 @@ export const snapshot = (agent: string, run: Run, stopReason: StopReason): RunSt
 }
 
 /** The usage sink a run gives its tools (sub-agents add their usage to it). */
-export const sinkOf = (run: Run): UsageSink => ({
+export const sinkOf = (run: Run, forward?: (event: AgentEvent) => Effect.Effect<void>): UsageSink => ({
+  ...(forward === undefined ? {} : { forward }),
   add: (usage) => {
     run.usage = addUsage(run.usage, usage)
     run.parent?.add(usage)

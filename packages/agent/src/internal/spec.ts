@@ -12,6 +12,9 @@ import type { Toolkit } from "@volley/tools"
 import type { AgentEvent } from "../AgentEvent.ts"
 import type { BudgetsShape, StepWrapperShape } from "../AgentKnobs.ts"
 import type { ApprovalLedgerShape } from "../ApprovalLedger.ts"
+import type * as Guardrail from "../Guardrail.ts"
+import type * as Handoff from "../Handoff.ts"
+import type { RunHooksShape } from "../RunHooks.ts"
 import type { PendingApproval } from "../RunState.ts"
 import type { Run } from "./run.ts"
 
@@ -30,6 +33,23 @@ export interface Knobs {
   readonly unknownTool: "feedback" | "fail"
   readonly captureContent: boolean
   readonly wrap: StepWrapperShape["wrap"]
+  /** The run's hooks; `undefined` when none is set (nothing to call). */
+  readonly hooks: RunHooksShape | undefined
+  /** `FallbackPolicy` models tried after the agent's own chain. */
+  readonly fallbackModels: ReadonlyArray<string>
+}
+
+/**
+ * The optional features of an agent (issue 16): fallback models, guardrails and handoffs. Absent on
+ * a plain agent, so the loop checks one field. Guardrails' requirements are part of the agent's `R`.
+ */
+export interface Extras {
+  /** Models tried, in order, when a turn fails on `model` (retries spent, context too large). */
+  readonly models: ReadonlyArray<string>
+  readonly inputGuardrails: ReadonlyArray<Guardrail.InputGuardrail>
+  readonly outputGuardrails: ReadonlyArray<Guardrail.OutputGuardrail<unknown>>
+  readonly toolGuardrails: ReadonlyArray<Guardrail.ToolGuardrail>
+  readonly handoffs: ReadonlyArray<Handoff.Handoff<unknown>>
 }
 
 /** The static part of an agent the loop needs. */
@@ -47,6 +67,7 @@ export interface AgentSpec<A> {
   readonly approvalSecret: string | undefined
   /** Send `tool_choice: "auto"` once a tool ran, when the settings force a tool (default true). */
   readonly resetToolChoice: boolean
+  readonly extras?: Extras | undefined
 }
 
 /** What the loop needs besides the spec and the run. */
@@ -60,12 +81,16 @@ export interface LoopDeps<R> {
   /** Emits a batch of a model call's events in order with one operation (default: `emit` per event). */
   readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
   readonly mode: "create" | "stream"
+  /** Emit tool execution events (`ToolExecutionStart`/`End`): someone listens (a stream, a parent). */
+  readonly observeTools?: boolean | undefined
 }
 
 /** How a loop ends when it does not fail. */
 export type LoopOutcome<A> =
   | { readonly _tag: "Completed"; readonly text: string; readonly value: A }
   | { readonly _tag: "Paused"; readonly awaiting: ReadonlyArray<PendingApproval> }
+  /** The model handed the run to another agent; the history already holds the transfer's output. */
+  | { readonly _tag: "Handoff"; readonly handoff: Handoff.Handoff<unknown>; readonly turn: number }
 
 /** The request of the next turn: the settings, the history, the tools, the output format. */
 export const requestFor = <A>(spec: AgentSpec<A>, run: Run, tools: ReadonlyArray<FunctionTool>): CreateRequest => {

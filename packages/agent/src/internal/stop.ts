@@ -9,12 +9,14 @@ import type { ResponsesError } from "@volley/core/ResponsesError"
 import { ResponseFailed, StreamProtocolError } from "@volley/core/ResponsesError"
 import type { Toolkit } from "@volley/tools"
 import * as AgentError from "../AgentError.ts"
+import * as Guardrail from "../Guardrail.ts"
+import { HookFailed } from "../RunHooks.ts"
 import type { RunUsage } from "../StopReason.ts"
 import type { CallScreen, NextStep, RequestGuard } from "./decide.ts"
 
 /** Every way the loop ends a run with an error. */
 export type Stop =
-  | Exclude<NextStep, { readonly _tag: "RunTools" | "NeedsApproval" | "Final" }>
+  | Exclude<NextStep, { readonly _tag: "RunTools" | "NeedsApproval" | "Final" | "Handoff" }>
   | Exclude<RequestGuard, { readonly _tag: "Proceed" }>
   | CallScreen
   | { readonly _tag: "InvalidHistory"; readonly issue: AgentError.InvalidHistory["issue"]; readonly callId: string }
@@ -32,6 +34,13 @@ export type Stop =
   | { readonly _tag: "InvalidApproval"; readonly callId: string; readonly reason: AgentError.InvalidApproval["reason"] }
   | { readonly _tag: "ApprovalAlreadyUsed"; readonly callId: string }
   | { readonly _tag: "ModelError"; readonly error: ResponsesError }
+  | {
+      readonly _tag: "GuardrailTripped"
+      readonly guardrail: string
+      readonly kind: Guardrail.GuardrailKind
+      readonly info: unknown
+    }
+  | { readonly _tag: "HookFailed"; readonly hook: string; readonly message: string }
 
 /** The transcript of a run, but the message. */
 export interface Transcript {
@@ -65,6 +74,14 @@ const modelError = (t: Transcript, error: ResponsesError) =>
 /** The error a stop ends the run with. */
 export const errorOf = (stop: Stop, t: Transcript): AgentError.AgentError => {
   switch (stop._tag) {
+    case "GuardrailTripped":
+      return Guardrail.toError(new Guardrail.Tripwire(stop), t)
+    case "HookFailed":
+      return new HookFailed({
+        ...t,
+        message: `the ${stop.hook} hook failed: ${stop.message}`.slice(0, 2000),
+        hook: stop.hook
+      })
     case "MaxTurns":
       return new AgentError.MaxTurnsExceeded({
         ...t,

@@ -6,11 +6,15 @@
  * loses or repeats a completed call). Gotcha: outputs are written to the history by the caller, in
  * call order, only once the whole batch is settled.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { FunctionCall, FunctionCallOutput } from "@volley/core/ResponsesSchema"
 import type { Toolkit } from "@volley/tools"
 import type { AgentEvent } from "../AgentEvent.ts"
 import { type StepWrapperShape, ToolStep } from "../AgentKnobs.ts"
+import * as Guardrail from "../Guardrail.ts"
+import * as RunHooks from "../RunHooks.ts"
+import type { RunHooksShape } from "../RunHooks.ts"
 import type { CallPlan } from "./decide.ts"
 import { errorText, outputItem } from "./history.ts"
 
@@ -72,16 +76,70 @@ export interface BatchContext<R> {
   readonly outputs: Map<string, FunctionCallOutput>
   /** The last output per repeat key, for telling the model a repeated call's result. */
   readonly lastOutput: Map<string, string>
+  /** Tool execution events, hooks and tool guardrails; absent: none (the plain path). */
+  readonly observe?: ToolObservers | undefined
 }
+
+/** What watches or guards each tool execution. */
+export interface ToolObservers {
+  readonly agent: string
+  /** Emit `ToolExecutionStart` / `ToolExecutionEnd`. */
+  readonly events: boolean
+  readonly hooks: RunHooksShape | undefined
+  readonly guardrails: ReadonlyArray<Guardrail.ToolGuardrail>
+}
+
+/** Why a batch stops besides a tool's own policy: a tool guardrail's tripwire or a failing hook. */
+export type BatchError = Toolkit.RunnerError | Guardrail.Tripwire | RunHooks.HookFailure
+
+const blockedResult = (call: FunctionCall, blocked: Guardrail.Blocked): Toolkit.RunnerResult => ({
+  callId: call.call_id,
+  name: call.name,
+  output: outputItem(call.call_id, blocked.output),
+  outcome: { _tag: "Failure", error: { _tag: "ToolCancelled" } },
+  isArgumentError: false
+})
+
+/** A tool step with its events, hooks and guardrails around it (start, guardrails, the step, end). */
+const observed = <R>(
+  context: BatchContext<R>,
+  observe: ToolObservers,
+  call: FunctionCall,
+  step: Effect.Effect<Toolkit.RunnerResult, Toolkit.RunnerError, R>
+): Effect.Effect<Toolkit.RunnerResult, BatchError, R> =>
+  Effect.gen(function* () {
+    const base = { agent: observe.agent, runId: context.runId, turn: context.turn }
+    const started = yield* Clock.currentTimeMillis
+    if (observe.events)
+      yield* context.emit({ _tag: "ToolExecutionStart", turn: context.turn, callId: call.call_id, name: call.name })
+    if (observe.hooks !== undefined) yield* RunHooks.call(observe.hooks, "onToolStart", { ...base, call })
+    const guarded = yield* Guardrail.guardTool(observe.guardrails, call, step, (result) => outputText(result.output))
+    const result = Guardrail.isBlocked(guarded) ? blockedResult(call, guarded) : guarded
+    const durationMs = (yield* Clock.currentTimeMillis) - started
+    const output = outputText(result.output)
+    const isError = result.outcome._tag === "Failure"
+    if (observe.events)
+      yield* context.emit({
+        _tag: "ToolExecutionEnd",
+        turn: context.turn,
+        callId: call.call_id,
+        name: call.name,
+        durationMs,
+        isError
+      })
+    if (observe.hooks !== undefined)
+      yield* RunHooks.call(observe.hooks, "onToolEnd", { ...base, call, output, isError, durationMs })
+    return result
+  })
 
 /** Runs planned calls (bounded, in parallel); true when any call had malformed arguments. */
 export const runBatch = <R>(
   plans: ReadonlyArray<CallPlan>,
   context: BatchContext<R>
-): Effect.Effect<boolean, Toolkit.RunnerError, R> =>
+): Effect.Effect<boolean, BatchError, R> =>
   Effect.suspend(() => {
     let malformed = false
-    const runOne = (plan: CallPlan): Effect.Effect<void, Toolkit.RunnerError, R> => {
+    const runOne = (plan: CallPlan): Effect.Effect<void, BatchError, R> => {
       const { call } = plan
       if (context.outputs.has(call.call_id)) return Effect.void
       if (plan._tag === "Repeated") {
@@ -112,7 +170,8 @@ export const runBatch = <R>(
         callId: call.call_id,
         name: call.name
       } as const
-      return context.wrap(id, step, ToolStep).pipe(
+      const wrapped = context.wrap(id, step, ToolStep)
+      return (context.observe === undefined ? wrapped : observed(context, context.observe, call, wrapped)).pipe(
         Effect.flatMap((result) => {
           context.outputs.set(call.call_id, result.output)
           const text = outputText(result.output)
