@@ -37,6 +37,21 @@ const input = (r: Response, needsApproval: (call: FunctionCall) => boolean = () 
 })
 
 describe("decide (pure)", () => {
+  it("a handoff call wins over the other calls and over approvals, but not over a spent budget", () => {
+    const isHandoff = (c: FunctionCall) => c.name.startsWith("transfer_to_")
+    const r = response([call("c1", "echo"), call("c2", "transfer_to_billing"), call("c3", "transfer_to_shipping")])
+    const step = decide({ ...input(r, () => true), isHandoff })
+    assert.deepStrictEqual(step, { _tag: "Handoff", call: call("c2", "transfer_to_billing") })
+    assert.strictEqual(decide(input(r))._tag, "RunTools", "without handoffs these are plain calls")
+    const spent = decide({
+      ...input(r),
+      usage: { ...emptyUsage, totalTokens: 10 },
+      budgets: { totalTokens: 5 },
+      isHandoff
+    })
+    assert.strictEqual(spent._tag, "LimitReached")
+  })
+
   it("C07 a function_call wins over text, in either order", () => {
     assert.strictEqual(decide(input(response([message("Let me check"), call("c1")])))._tag, "RunTools")
     assert.strictEqual(decide(input(response([call("c1"), message("Let me check")])))._tag, "RunTools")
