@@ -386,9 +386,7 @@ const addEvent = (state: State, event: StreamEvent, index: number): StreamProtoc
     case "response.content_part.done": {
       const slot = locate(state, event, index)
       if (isError(slot)) return slot
-      const part = partAt(slot, event.content_index, event.part)
-      part.part = event.part
-      if (event.type === "response.content_part.done") part.final = partText(event.part)
+      announce(partAt(slot, event.content_index, event.part), event.part, event.type === "response.content_part.done")
       return undefined
     }
     case "response.output_text.delta":
@@ -441,34 +439,35 @@ const addReasoningOrCall = (state: State, event: StreamEvent, index: number): St
       const slot = locate(state, event, index)
       if (isError(slot)) return slot
       const part = reasoningTextAt(slot, "summary", event.summary_index)
-      if (event.part !== undefined) {
-        part.part = event.part
-        if (event.type === "response.reasoning_summary_part.done") part.final = partText(event.part)
-      }
+      if (event.part !== undefined) announce(part, event.part, event.type === "response.reasoning_summary_part.done")
       return undefined
     }
     case "response.reasoning_summary_text.delta":
-    case "response.reasoning_summary_text.done": {
-      const slot = locate(state, event, index)
-      if (isError(slot)) return slot
-      const part = reasoningTextAt(slot, "summary", event.summary_index)
-      if (event.type === "response.reasoning_summary_text.delta") part.chunks.push(event.delta)
-      else part.final = event.text
-      return undefined
-    }
+    case "response.reasoning_summary_text.done":
     case "response.reasoning_text.delta":
     case "response.reasoning_text.done": {
       const slot = locate(state, event, index)
       if (isError(slot)) return slot
-      const part = reasoningTextAt(slot, "reasoning", event.content_index ?? 0)
-      if (event.type === "response.reasoning_text.delta") part.chunks.push(event.delta)
-      else part.final = event.text
+      const summary =
+        event.type === "response.reasoning_summary_text.delta" || event.type === "response.reasoning_summary_text.done"
+      const part = summary
+        ? reasoningTextAt(slot, "summary", event.summary_index)
+        : reasoningTextAt(slot, "reasoning", event.content_index ?? 0)
+      if (event.type === "response.reasoning_summary_text.delta" || event.type === "response.reasoning_text.delta") {
+        part.chunks.push(event.delta)
+      } else part.final = event.text
       return undefined
     }
     default:
       // error, keepalive, hosted-tool progress and unknown events do not change the output.
       return undefined
   }
+}
+
+/** Records a part as announced by an `added` / `done` event; a `done` one also fixes its final text. */
+const announce = (state: TextState, part: ContentPart, done: boolean): void => {
+  state.part = part
+  if (done) state.final = partText(part)
 }
 
 /** Streamed text of one content part, summary part or reasoning text. */

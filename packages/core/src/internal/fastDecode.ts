@@ -89,25 +89,31 @@ const isCommonItem = (item: unknown): boolean => {
 
 const statuses: ReadonlySet<unknown> = new Set(ResponseStatus.literals)
 
-const isUsage = (usage: unknown): boolean => {
-  if (!isObject(usage)) return false
-  if (!isNumber(usage.input_tokens) || !isNumber(usage.output_tokens) || !optNumber(usage, "total_tokens")) {
-    return false
-  }
-  const input = usage.input_tokens_details
-  if (
-    "input_tokens_details" in usage &&
-    input !== null &&
-    !(isObject(input) && optNullableNumber(input, "cached_tokens"))
-  )
-    return false
-  const output = usage.output_tokens_details
-  return (
-    !("output_tokens_details" in usage) ||
-    output === null ||
-    (isObject(output) && optNullableNumber(output, "reasoning_tokens"))
-  )
+/** `key` absent, `null`, or an object that passes `check`. */
+const optNullableObject = (
+  record: Record<string, unknown>,
+  key: string,
+  check: (value: Record<string, unknown>) => boolean
+): boolean => {
+  if (!(key in record)) return true
+  const value = record[key]
+  return value === null || (isObject(value) && check(value))
 }
+
+// Checks of nested objects, defined once (no closure per response on the hot path).
+const isInputDetails = (details: Record<string, unknown>) => optNullableNumber(details, "cached_tokens")
+const isOutputDetails = (details: Record<string, unknown>) => optNullableNumber(details, "reasoning_tokens")
+const isErrorObject = (error: Record<string, unknown>) =>
+  optNullableString(error, "code") && optNullableString(error, "message")
+const isIncompleteDetails = (details: Record<string, unknown>) => optNullableString(details, "reason")
+
+const isUsage = (usage: unknown): boolean =>
+  isObject(usage) &&
+  isNumber(usage.input_tokens) &&
+  isNumber(usage.output_tokens) &&
+  optNumber(usage, "total_tokens") &&
+  optNullableObject(usage, "input_tokens_details", isInputDetails) &&
+  optNullableObject(usage, "output_tokens_details", isOutputDetails)
 
 /** A response whose every field and item the checks vouch for. */
 const isCommonResponse = (response: unknown): response is Response => {
@@ -121,18 +127,9 @@ const isCommonResponse = (response: unknown): response is Response => {
     for (let i = 0; i < output.length; i++) if (!isCommonItem(output[i])) return false
   }
   if ("usage" in response && response.usage !== null && !isUsage(response.usage)) return false
-  const error = response.error
-  if (
-    "error" in response &&
-    error !== null &&
-    !(isObject(error) && optNullableString(error, "code") && optNullableString(error, "message"))
-  )
-    return false
-  const details = response.incomplete_details
   return (
-    !("incomplete_details" in response) ||
-    details === null ||
-    (isObject(details) && optNullableString(details, "reason"))
+    optNullableObject(response, "error", isErrorObject) &&
+    optNullableObject(response, "incomplete_details", isIncompleteDetails)
   )
 }
 

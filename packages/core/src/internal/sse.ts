@@ -387,41 +387,29 @@ export const decodeEventFast = (json: Record<string, unknown>): StreamEvent | un
   switch (type) {
     case "response.output_text.delta":
     case "response.refusal.delta":
-      return typeof json.delta === "string" &&
-        isNumber(json.output_index) &&
-        isNumber(json.content_index) &&
-        isOptionalString(json.item_id)
-        ? (json as unknown as StreamEvent)
-        : undefined
+      return vouched(json, isDelta(json) && isNumber(json.content_index))
     case "response.function_call_arguments.delta":
-      return typeof json.delta === "string" && isNumber(json.output_index) && isOptionalString(json.item_id)
-        ? (json as unknown as StreamEvent)
-        : undefined
+      return vouched(json, isDelta(json))
     case "response.reasoning_summary_text.delta":
-      return typeof json.delta === "string" &&
-        isNumber(json.output_index) &&
-        isNumber(json.summary_index) &&
-        isOptionalString(json.item_id)
-        ? (json as unknown as StreamEvent)
-        : undefined
+      return vouched(json, isDelta(json) && isNumber(json.summary_index))
     case "response.reasoning_text.delta":
-      return typeof json.delta === "string" &&
-        isNumber(json.output_index) &&
-        isOptionalNumber(json.content_index) &&
-        isOptionalString(json.item_id)
-        ? (json as unknown as StreamEvent)
-        : undefined
+      return vouched(json, isDelta(json) && isOptionalNumber(json.content_index))
     case "keepalive":
       return json as unknown as StreamEvent
     default:
-      if (hostedTypes.has(type)) {
-        return isOptionalNumber(json.output_index) && isOptionalString(json.item_id)
-          ? (json as unknown as StreamEvent)
-          : undefined
-      }
+      if (hostedTypes.has(type))
+        return vouched(json, isOptionalNumber(json.output_index) && isOptionalString(json.item_id))
       return decodeStructuralEventFast(json)
   }
 }
+
+/** The fields every delta event has: the text, its output index and an optional item id. */
+const isDelta = (json: Record<string, unknown>): boolean =>
+  typeof json.delta === "string" && isNumber(json.output_index) && isOptionalString(json.item_id)
+
+/** `json` as the event it is when the checks vouch for it (`ok`), else `undefined` (run the schema). */
+const vouched = (json: Record<string, unknown>, ok: boolean): StreamEvent | undefined =>
+  ok ? (json as unknown as StreamEvent) : undefined
 
 /** The path of the first schema issue of a malformed event, e.g. `response.output[0].content`. */
 const schemaPath = (json: unknown): string => {
