@@ -73,7 +73,9 @@ export type RunUsage = typeof RunUsage.Type
 export const TurnUsage = Schema.Struct({
   turn: Schema.Number,
   responseId: Schema.String,
-  usage: RunUsage
+  usage: RunUsage,
+  /** The model that answered, recorded when the turn had a fallback chain (`models`, `FallbackPolicy`). */
+  model: Schema.optionalKey(Schema.String)
 })
 /** The usage of one model call. */
 export type TurnUsage = typeof TurnUsage.Type

@@ -115,6 +115,12 @@ describe("model fallback", () => {
         fake.seen.map((seen) => seen.request.model),
         ["big", "medium"]
       )
+      const ended = events.filter((event) => event._tag === "TurnEnd")
+      assert.strictEqual(ended.length, 1, "one turn, answered by the fallback")
+      const result = yield* agent
+        .run("hi")
+        .pipe(Effect.provide(setup([{ _tag: "Fail", error: () => rateLimited(3) }, M.message("again")]).layer))
+      assert.strictEqual(result.turnUsage[0]?.model, "medium", "the model that answered is in the turn's usage")
       const fallback = events.find((event) => event._tag === "ModelFallback")
       assert.deepInclude(fallback, { from: "big", to: "medium", reason: "RetriesExhausted", turn: 1 })
       assert.strictEqual(events.at(-1)?._tag, "RunEnd")
@@ -164,6 +170,10 @@ describe("model fallback", () => {
         ["a", "b"]
       )
       const bad = new InvalidRequestError({ message: "bad", retryable: false, attempts: 1, causes: [], status: 400 })
+      const noChain = yield* Agent.make({ name: "one", model: "x" })
+        .run("hi")
+        .pipe(Effect.provide(setup([M.message("ok")]).layer))
+      assert.isUndefined(noChain.turnUsage[0]?.model, "no chain, no model recorded")
       const second = setup([{ _tag: "Fail", error: () => bad }])
       const error = yield* Effect.flip(agent.run("hi").pipe(Effect.provide(second.layer)))
       assert.strictEqual(error._tag, "ModelError")
@@ -375,6 +385,12 @@ describe("handoffs", () => {
         "transfer_to_billing"
       )
       assert.include(inputJson(fake.seen[1]!).join(), '{\\"assistant\\":\\"billing\\"}')
+      const names = tags(events)
+      const handoffAt = names.indexOf("Handoff")
+      assert.isTrue(
+        names.indexOf("TurnEnd") < handoffAt && handoffAt < names.lastIndexOf("TurnStart"),
+        "Handoff follows the turn that handed off and precedes the target's first turn"
+      )
       const handoff = events.find((event) => event._tag === "Handoff")
       assert.deepInclude(handoff, { from: "triage", to: "billing", turn: 1 })
       const end = events.at(-1)
@@ -476,6 +492,17 @@ describe("the event stream", () => {
       assert.deepStrictEqual(
         [...new Set(tags(forwarded))],
         ["RunStart", "TurnStart", "TurnEnd", "ToolExecutionStart", "ToolExecutionEnd", "ToolResult", "RunEnd"]
+      )
+      const parentStart = events.findIndex(
+        (event) => event._tag === "ToolExecutionStart" && event.agentPath === undefined
+      )
+      const parentEnd = events.findIndex((event) => event._tag === "ToolExecutionEnd" && event.agentPath === undefined)
+      assert.isTrue(
+        forwarded.every((event) => {
+          const index = events.indexOf(event)
+          return parentStart < index && index < parentEnd
+        }),
+        "forwarded while the parent's tool call runs"
       )
       const own = events.filter((event) => event.agentPath === undefined)
       assert.strictEqual(own[0]?._tag, "RunStart")

@@ -43,7 +43,7 @@ import {
 import { type AgentSpec, type LoopDeps, type LoopOutcome, requestFor } from "./spec.ts"
 import { notRunMessage } from "./stop.ts"
 import { type BatchError, outputText, runBatch, type ToolObservers } from "./tools.ts"
-import { checkFinal, guardedCall, handOff, handoffTest, hookStep, tripped } from "./extras.ts"
+import { checkFinal, guardedCall, handOff, handoffTest, hookStep, modelChain, tripped } from "./extras.ts"
 import * as Handoff from "../Handoff.ts"
 
 /** What one step of the loop ends with: an outcome, or `undefined` to call the model again. */
@@ -87,14 +87,21 @@ const modelTurn = <A, R>(
     }
     const hooks = knobs.hooks
     const plain = spec.extras === undefined && knobs.fallbackModels.length === 0
+    // with a fallback chain, the model that answered is recorded in the turn's usage
+    let chosen: string | undefined
+    const recordModel = !plain && modelChain(spec, deps).length > 1
+    const tracked = (model: string) => {
+      if (recordModel) chosen = model
+      return attempt(model)
+    }
     const called = Effect.matchEffect(
-      plain ? attempt(request.model) : guardedCall(spec, run, deps, turn, request, attempt),
+      plain ? attempt(request.model) : guardedCall(spec, run, deps, turn, request, tracked),
       {
         onFailure: (error) =>
           error._tag === "Tripwire" ? tripped(run, deps, error) : failWith(run, { _tag: "ModelError", error }),
         onSuccess: (response) => {
           run.turns = turn
-          const usage = addTurnUsage(run, response)
+          const usage = addTurnUsage(run, response, chosen)
           const ended = deps.emit({ _tag: "TurnEnd", turn, responseId: response.id, usage, totalUsage: run.usage })
           return hooks === undefined
             ? asNow(ended, response)

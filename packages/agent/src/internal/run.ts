@@ -139,9 +139,13 @@ export const sinkOf = (run: Run, forward?: (event: AgentEvent) => Effect.Effect<
 export const rootUsage = (run: Run): RunUsage => (run.parent === undefined ? run.usage : run.parent.total())
 
 /** Records one response's usage on the run (and its parent); the turn's usage. */
-export const addTurnUsage = (run: Run, response: Response): RunUsage => {
+export const addTurnUsage = (run: Run, response: Response, model?: string): RunUsage => {
   const usage = fromWire(response.usage)
-  run.turnUsage.push({ turn: run.turns, responseId: response.id, usage })
+  run.turnUsage.push(
+    model === undefined
+      ? { turn: run.turns, responseId: response.id, usage }
+      : { turn: run.turns, responseId: response.id, usage, model }
+  )
   run.usage = addUsage(run.usage, usage)
   run.parent?.add(usage)
   return usage
