@@ -24,7 +24,8 @@ const programs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["streaming-tui/main.ts", ["Weather in Oslo?"]],
   ["approval/main.ts", ["start", "--state", state, "Delete old-report.pdf from the workspace"]],
   ["otlp/main.ts", []],
-  ["effect-ai/main.ts", ["Weather in Oslo?"]]
+  ["effect-ai/main.ts", ["Weather in Oslo?"]],
+  ["support-triage/main.ts", ["Where is order 8?"]]
 ]
 
 describe("a missing key", () => {
