@@ -162,7 +162,8 @@ const decodeTurn = Schema.decodeUnknownEffect(Schema.fromJsonString(RunHistory))
 /**
  * The store on a Postgres `SqlClient` (the table must exist: see `migrate`). `withLock` holds a
  * session-level advisory lock on a reserved connection for the whole run, so runs in other processes
- * wait (or fail `Busy`); each write is its own transaction under a second, short advisory lock.
+ * wait (polling the lock) or fail `Busy`; each write is its own transaction under a second, short
+ * advisory lock.
  */
 export const makeSql = (options?: SqlOptions): Effect.Effect<SessionShape, never, SqlClient.SqlClient> =>
   Effect.map(Effect.service(SqlClient.SqlClient), (sql): SessionShape => {
@@ -238,26 +239,34 @@ export const makeSql = (options?: SqlOptions): Effect.Effect<SessionShape, never
           Effect.gen(function* () {
             const key = `volley_session:${sessionId}`
             const connection = yield* store(sessionId, "lock")(sql.reserve)
-            if (onBusy === "fail") {
-              const rows = yield* store(
-                sessionId,
-                "lock"
-              )(connection.execute("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [key], undefined))
-              if (rows[0]?.ok !== true) return yield* busy(sessionId)
-            } else
-              yield* store(
-                sessionId,
-                "lock"
-              )(connection.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key], undefined))
-            // released before the connection goes back to the pool
+            // registered first, so a lock taken by an interrupted attempt is released too (unlocking
+            // a lock this connection does not hold is a no-op) before the connection goes back
             yield* Effect.addFinalizer(() =>
               Effect.ignore(connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key], undefined))
             )
+            const tryLock = store(
+              sessionId,
+              "lock"
+            )(connection.execute("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [key], undefined)).pipe(
+              Effect.map((rows) => rows[0]?.ok === true)
+            )
+            // polled, never a blocking pg_advisory_lock: an interrupted wait leaves no lock request behind
+            const acquire = (delayMs: number): Effect.Effect<void, SessionError> =>
+              Effect.flatMap(tryLock, (locked) => {
+                if (locked) return Effect.void
+                if (onBusy === "fail") return Effect.fail(busy(sessionId))
+                return Effect.andThen(Effect.sleep(delayMs), acquire(Math.min(delayMs * 2, maxLockPollMs)))
+              })
+            yield* acquire(minLockPollMs)
             return yield* effect
           })
         )
     }
   })
+
+/** How often a waiting run polls the session's advisory lock: from 10 ms, doubling, up to 250 ms. */
+const minLockPollMs = 10
+const maxLockPollMs = 250
 
 /** Creates the table if needed and provides `Session` on Postgres. */
 export const layerSql = (options?: SqlOptions): Layer.Layer<Session, SqlError, SqlClient.SqlClient> =>

@@ -172,6 +172,21 @@ layer(Session.layerSql().pipe(Layer.provideMerge(pgLayer)), { excludeTestService
         assert.strictEqual(JSON.stringify(back), JSON.stringify(item))
       })
     )
+    it.effect(
+      "an interrupted wait for the lock leaves nothing behind: the session is free once the holder is done",
+      () =>
+        Effect.gen(function* () {
+          const session = yield* Session.Session
+          const holder = yield* Effect.forkChild(session.withLock("sql-interrupted-wait", Effect.sleep("150 millis")))
+          yield* Effect.sleep("30 millis")
+          const waiter = yield* Effect.forkChild(session.withLock("sql-interrupted-wait", Effect.void))
+          yield* Effect.sleep("40 millis")
+          yield* Fiber.interrupt(waiter)
+          yield* Fiber.join(holder)
+          const after = yield* Effect.exit(session.withLock("sql-interrupted-wait", Effect.succeed("free"), "fail"))
+          assert.deepStrictEqual(after, Exit.succeed("free"))
+        })
+    )
     it.effect("two stores (two pools, as two processes) serialise runs on one session", () =>
       Effect.gen(function* () {
         const first = yield* Session.Session
