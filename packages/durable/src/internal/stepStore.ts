@@ -101,6 +101,7 @@ export const outcomeUnknown = (callId: string, name: string) => ({
       }
     })
   },
-  outcome: { _tag: "Failure", error: { _tag: "OutcomeUnknown" } },
+  // the closest of the tool error tags: the call was cut off and its outcome is not known
+  outcome: { _tag: "Failure", error: { _tag: "ToolCancelled" } },
   isArgumentError: false
 })
