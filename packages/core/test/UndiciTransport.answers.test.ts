@@ -1,3 +1,8 @@
+/**
+ * Both transports over raw loopback sockets: the answers to a stream call other than a clean SSE
+ * stream (a whole JSON response, an unexpected content type, error events, a clean EOF without a
+ * terminal event), each with what is retried and what is not.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"

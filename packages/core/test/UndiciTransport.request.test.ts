@@ -1,3 +1,9 @@
+/**
+ * Both transports over raw loopback sockets: the request as the server sees it (one spelling per
+ * header, the attempt counter, the redacted query key), status mapping and Retry-After between
+ * attempts, and trace propagation on the direct undici path. Real time; split from the former
+ * UndiciTransport.test.ts by concern (helpers: support/transportCases.ts).
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"

@@ -1,3 +1,9 @@
+/**
+ * Both transports over raw loopback sockets: what happens to the socket after a stream (kept for
+ * keep-alive after a clean end, closed after garbage, an early stop or a held-open body) and on
+ * interruption (consumer interrupted, aborted signal, total deadline, a half-sent body).
+ * Every case checks the connections the server saw opened and closed.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,9 @@
+/**
+ * Both transports over raw loopback sockets, in real time: the headers, body, stream-idle and
+ * content-idle timers, and retries before the first event. The same timers of the direct undici
+ * path under `TestClock` are in UndiciTransport.testClock.test.ts.
+ * Gotcha: real Node timers: the limits here are 150–600 ms with generous slack for a busy machine.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

@@ -18,13 +18,13 @@ import type * as Tracer from "effect/Tracer"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Headers from "effect/http/Headers"
 import type * as HttpClient from "effect/http/HttpClient"
-import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import type { ResponsesError } from "../ResponsesError.ts"
 import type { StreamEvent } from "../ResponsesSchema.ts"
 import type * as RetryPolicy from "../RetryPolicy.ts"
-import { type AttemptFailure, fromTransport, type NetworkPhase, requestIdOf, timeout } from "./errors.ts"
+import { type AttemptFailure, requestIdOf, timeout } from "./errors.ts"
+import { headerOf, readBounded, readJson, Stopped, transportFailure, withContentIdle } from "./httpBody.ts"
 import * as ResponseBody from "./responseBody.ts"
 import { decodeEvents } from "./sse.ts"
 import type { CallInput, Endpoint, StreamAttempt, StreamStart, Transport } from "./transport.ts"
@@ -141,14 +141,6 @@ const streamBody = (
   }
 }
 
-/** Marks a failure of the byte stream or a timer, mapped to a typed error once the partial is known. */
-class Stopped {
-  readonly stop: ResponseBody.StreamStop
-  constructor(stop: ResponseBody.StreamStop) {
-    this.stop = stop
-  }
-}
-
 const startSse = (
   response: HttpClientResponse.HttpClientResponse,
   requestId: string | undefined,
@@ -188,92 +180,6 @@ const startSse = (
     return { first, rest }
   })
 
-/** Fails with a content-idle stop when no content event (anything but `keepalive`) arrives in time. */
-const withContentIdle = <E, R>(
-  events: Stream.Stream<StreamEvent, E, R>,
-  limitMs: number
-): Stream.Stream<StreamEvent, E | Stopped, R> =>
-  Stream.transformPull(events, (pull) =>
-    Effect.map(Clock.currentTimeMillis, (start) => {
-      let last = start
-      return Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const chunk = yield* pull.pipe(
-          Effect.timeoutOrElse({
-            duration: Math.max(0, last + limitMs - now),
-            orElse: () => Effect.fail(new Stopped({ _tag: "ContentIdle" }))
-          })
-        )
-        // keepalives are handed on, but only content moves the deadline
-        if (chunk.some((event) => event.type !== "keepalive")) last = yield* Clock.currentTimeMillis
-        return chunk
-      })
-    })
-  )
-
-/** Reads at most `limit` bytes of a body as UTF-8 text, then stops (the rest is never read). */
-const readBounded = (
-  response: HttpClientResponse.HttpClientResponse,
-  limit: number
-): Effect.Effect<string, HttpClientError.HttpClientError> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const pull = yield* Stream.toPull(response.stream)
-      const all = new Uint8Array(limit)
-      let size = 0
-      while (size < limit) {
-        const chunks = yield* pull.pipe(Pull.catchDone(() => Effect.succeed(undefined)))
-        if (chunks === undefined) break
-        for (const chunk of chunks) {
-          const kept = chunk.subarray(0, limit - size)
-          all.set(kept, size)
-          size += kept.byteLength
-          if (size >= limit) break
-        }
-      }
-      // `stream: true` drops a character cut at the limit instead of emitting U+FFFD
-      return new TextDecoder("utf-8").decode(all.subarray(0, size), { stream: true })
-    })
-  )
-
-/**
- * Reads a JSON body of at most `endpoint.maxJsonBytes` as text, never more: a `content-length` above
- * the cap is refused unread, a chunked body is cut as soon as it passes it (`ResponseTooLarge`).
- */
-const readJson = (
-  response: HttpClientResponse.HttpClientResponse,
-  endpoint: Endpoint,
-  requestId: string | undefined
-): Effect.Effect<string, AttemptFailure> => {
-  const limit = endpoint.maxJsonBytes
-  const declared = Number(headerOf(response, "content-length") ?? Number.NaN)
-  const broken = (error: HttpClientError.HttpClientError) => transportFailure(error, "stream", endpoint)
-  // the common case: a declared length within the cap (the parser reads no more than declared)
-  if (declared >= 0 && declared <= limit) return Effect.mapError(response.text, broken)
-  return Effect.scoped(
-    Effect.gen(function* () {
-      // the body is opened even when its declared length is refused: closing it releases the socket
-      const pull = yield* Stream.toPull(response.stream)
-      if (declared > limit) return yield* Effect.fail(ResponseBody.jsonTooLarge(limit, requestId))
-      const chunks: Array<Uint8Array> = []
-      let size = 0
-      while (true) {
-        const batch = yield* pull.pipe(
-          Pull.catchDone(() => Effect.succeed(undefined)),
-          Effect.mapError(broken)
-        )
-        if (batch === undefined) break
-        for (const chunk of batch) {
-          size += chunk.byteLength
-          if (size > limit) return yield* Effect.fail(ResponseBody.jsonTooLarge(limit, requestId))
-          chunks.push(chunk)
-        }
-      }
-      return new TextDecoder("utf-8").decode(Buffer.concat(chunks, size))
-    })
-  )
-}
-
 /**
  * Redirects are never followed (G04). undici does not follow them; `fetch` does by default, so a
  * fetch-based `HttpClient` is told `redirect: "manual"` and the 3xx surfaces as a typed error.
@@ -285,17 +191,3 @@ const manualRedirects = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect
       redirect: "manual"
     })
   )
-
-const transportFailure = (
-  error: HttpClientError.HttpClientError,
-  phase: NetworkPhase,
-  endpoint: Endpoint
-): AttemptFailure => {
-  const reason = error.reason
-  return fromTransport("cause" in reason ? reason.cause : undefined, phase, endpoint.timeouts.connectMs)
-}
-
-const headerOf = (response: HttpClientResponse.HttpClientResponse, name: string): string | undefined => {
-  const value = response.headers[name]
-  return typeof value === "string" ? value : undefined
-}

@@ -1,12 +1,16 @@
 /**
- * Bounded reads of an undici response body for the direct transport (undici.ts): `readBounded`
- * (an error body or excerpt, at most `limit` bytes) and `readJson` (a JSON body up to the cap, a
- * larger declared or chunked one refused), plus `guarded`, which keeps a throwing callback from
- * becoming an unhandled rejection. This is a boundary with undici's promises and async iterators:
- * `.then` callbacks that never reject, with no `async`, `await` or `try`.
- * Gotcha: every function here resolves, never rejects; a failure is a value (`ReadFailed`, `tooLarge`).
+ * The callback boundary of the direct undici transport (undici.ts): bounded reads of a response
+ * body (`readBounded` for an error body or excerpt, `readJson` for a JSON body up to the cap),
+ * `timed` (one callback-based step under a `Timers` timer and an `AbortController`), `settle` and
+ * `guarded`, which keep a throwing callback from becoming an unhandled rejection. This is a boundary
+ * with undici's promises and async iterators: `.then` callbacks, no `async`, `await` or `try`.
+ * Gotcha: the reads resolve, never reject; a failure is a value (`ReadFailed`, `tooLarge`).
  */
+import * as Effect from "effect/Effect"
 import type { Dispatcher } from "undici"
+import { type AttemptFailure, fromTransport } from "./errors.ts"
+import * as ResponseBody from "./responseBody.ts"
+import type { Endpoint, Timers } from "./transport.ts"
 
 /** An undici response body. */
 export type Body = Dispatcher.ResponseData["body"]
@@ -119,3 +123,62 @@ export const readJson = (
 }
 
 const identityText = (text: string): string => text
+
+/** Completes a `timed` step with its outcome (the first call wins). */
+export type Done<A> = (effect: Effect.Effect<A, AttemptFailure>) => void
+
+/**
+ * Runs `run` with an `AbortController` and a `Timers` timer: when the timer fires first, the request
+ * is aborted and the step ends with `onTimeout()`; an interruption aborts it too.
+ */
+export const timed = <A>(
+  timers: Timers,
+  timeoutMs: number,
+  onTimeout: () => Effect.Effect<A, AttemptFailure>,
+  run: (signal: AbortSignal, done: Done<A>) => void
+): Effect.Effect<A, AttemptFailure> =>
+  Effect.callback<A, AttemptFailure>((resume) => {
+    const controller = new AbortController()
+    let settled = false
+    const done: Done<A> = (effect) => {
+      if (settled) return
+      settled = true
+      timer.stop()
+      resume(effect)
+    }
+    const timer = timers.start(timeoutMs, () => {
+      done(onTimeout())
+      controller.abort()
+    })
+    run(controller.signal, done)
+    return Effect.sync(() => {
+      if (settled) return
+      settled = true
+      timer.stop()
+      controller.abort()
+    })
+  })
+
+/** Resolves `done` with what `promise` gives; a callback that throws (a bug) dies instead of escaping. */
+export const settle = <A, B>(
+  promise: Promise<B>,
+  done: Done<A>,
+  then: (value: B) => Effect.Effect<A, AttemptFailure>
+): void =>
+  guarded(
+    promise.then((value) => done(then(value))),
+    (defect) => done(Effect.die(defect))
+  )
+
+/** The attempt's outcome for what `readJson` gave: `decode(text)`, `ResponseTooLarge`, or a `NetworkError`. */
+export const jsonResult = <A>(
+  result: string | typeof tooLarge | ReadFailed,
+  requestId: string | undefined,
+  endpoint: Endpoint,
+  decode: (text: string) => Effect.Effect<A, AttemptFailure>
+): Effect.Effect<A, AttemptFailure> =>
+  typeof result === "string"
+    ? decode(result)
+    : result === tooLarge
+      ? Effect.fail(ResponseBody.jsonTooLarge(endpoint.maxJsonBytes, requestId))
+      : Effect.fail(fromTransport(result.cause, "stream", endpoint.timeouts.connectMs))

@@ -7,6 +7,9 @@
  * `.then` callbacks that never reject, no `async`/`await`/`try`.
  * Gotcha: both idle timers count only while the reader waits for bytes (B11).
  */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
 import type * as ResponseAccumulator from "../ResponseAccumulator.ts"
 import type { ResponsesError } from "../ResponsesError.ts"
 import type { StreamEvent } from "../ResponsesSchema.ts"
@@ -14,7 +17,7 @@ import type { AttemptFailure } from "./errors.ts"
 import { type Body, Defect, guarded } from "./nodeBody.ts"
 import { outOfMemoryFailure, type StreamStop, streamFailure } from "./responseBody.ts"
 import type { EventDecoder } from "./sse.ts"
-import type { Endpoint, Timer, Timers } from "./transport.ts"
+import type { Endpoint, StreamStart, Timer, Timers } from "./transport.ts"
 
 /** What a completed body may still send, and for how long, before it is destroyed (see `release`). */
 const drainBytes = 1024
@@ -27,7 +30,7 @@ const trailerPattern = /^(?:data: ?\[DONE\]\r?\n|:[^\r\n]*\r?\n|\r?\n)*$/
 const isTrailer = (chunk: Uint8Array): boolean => trailerPattern.test(Buffer.from(chunk).toString("latin1"))
 
 /** Marks the end of a body (no more events). */
-export const done: unique symbol = Symbol("done")
+const done: unique symbol = Symbol("done")
 
 /**
  * Reads an SSE body chunk by chunk through the synchronous decoder, under the stream-idle timer
@@ -97,6 +100,32 @@ export class SseReader {
           ? { _tag: "ContentIdle" }
           : { _tag: "Broken", cause }
     return streamFailure(stop, this.endpoint, partial)
+  }
+
+  /** Reads the first batch (the attempt succeeds with it) and hands back the pull of the rest. */
+  start(): Effect.Effect<StreamStart, AttemptFailure> {
+    const pull = Effect.callback<ReadonlyArray<StreamEvent>, AttemptFailure | Cause.Done>((resume) => {
+      this.next((result) =>
+        resume(
+          result === done
+            ? Cause.done()
+            : Array.isArray(result)
+              ? Effect.succeed(result)
+              : result instanceof Defect
+                ? Effect.die(result.cause)
+                : Effect.fail(result as AttemptFailure)
+        )
+      )
+    })
+    return pull.pipe(
+      Pull.catchDone(() => Effect.succeed([] as ReadonlyArray<StreamEvent>)),
+      Effect.map(
+        (first): StreamStart => ({
+          first,
+          rest: Effect.mapError(pull, (error) => (Cause.isDone(error) ? error : error.error))
+        })
+      )
+    )
   }
 
   /**

@@ -2,29 +2,37 @@
  * The direct undici transport behind `layerUndici` and `layerConfig`: one attempt of `create` or
  * `stream` is plain code on `undici.request` (a keep-alive `Agent`) under a single `Effect.callback`.
  * Headers, status and content-type decisions, JSON decoding and failure mapping are the shared pure
- * ones (responseBody.ts); bounded body reads are nodeBody.ts, the SSE body is `SseReader`; timers go
- * through the `Timers` seam (real Node timers in production, the fiber's `Clock` under `TestClock`).
- * Why our own instead of Effect's `HttpClient` here: measured on the bench's agent run (bench/README.md,
- * optimisation 5), the `HttpClient` path cost ~0.25 ms of CPU per model call on top of undici's
- * ~0.05 ms, i.e. most of Volley's overhead. Gotcha: a boundary with undici's promises: `.then`
- * callbacks that never reject, with no `async`, `await` or `try`.
+ * ones (responseBody.ts); the callback boundary (bounded body reads, `timed`) is nodeBody.ts, the SSE
+ * body is `SseReader`; timers go through the `Timers` seam (real Node timers in production, the
+ * fiber's `Clock` under `TestClock`). Why our own instead of Effect's `HttpClient` here: measured on
+ * the bench's agent run (bench/README.md, optimisation 5), the `HttpClient` path cost ~0.25 ms of CPU
+ * per model call on top of undici's ~0.05 ms, i.e. most of Volley's overhead.
+ * Gotcha: a boundary with undici's promises: `.then` callbacks, no `async`, `await` or `try`.
  */
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Pull from "effect/Pull"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import * as HttpClient from "effect/http/HttpClient"
 import { Agent, type Dispatcher, request } from "undici"
-import type { Response, StreamEvent } from "../ResponsesSchema.ts"
+import type { Response } from "../ResponsesSchema.ts"
 import type * as RetryPolicy from "../RetryPolicy.ts"
 import { type AttemptFailure, fromTransport, requestIdOf, timeout } from "./errors.ts"
-import { type Body, Defect, guarded, headerOf, type ReadFailed, readBounded, readJson, tooLarge } from "./nodeBody.ts"
+import {
+  type Body,
+  type Done,
+  guarded,
+  headerOf,
+  jsonResult,
+  readBounded,
+  readJson,
+  settle,
+  timed
+} from "./nodeBody.ts"
 import * as ResponseBody from "./responseBody.ts"
 import { makeEventDecoder } from "./sse.ts"
-import { done, SseReader } from "./sseReader.ts"
+import { SseReader } from "./sseReader.ts"
 import type { CallInput, Endpoint, StreamAttempt, StreamStart, Timers, Transport } from "./transport.ts"
 import { maxErrorBodyBytes, maxUnexpectedBodyBytes } from "./transport.ts"
 
@@ -123,47 +131,6 @@ const send = (
   return request(prepared.url, { method: "POST", dispatcher: prepared.dispatcher, headers, body: input.body, signal })
 }
 
-type Done<A> = (effect: Effect.Effect<A, AttemptFailure>) => void
-
-/**
- * Runs `run` with an `AbortController` and a timer: when the timer fires first, the request is
- * aborted and the attempt fails with `timeout(phase(), ms)`; an interruption aborts it too.
- */
-const timed = <A>(
-  timers: Timers,
-  timeoutMs: number,
-  onTimeout: () => Effect.Effect<A, AttemptFailure>,
-  run: (signal: AbortSignal, done: Done<A>) => void
-): Effect.Effect<A, AttemptFailure> =>
-  Effect.callback<A, AttemptFailure>((resume) => {
-    const controller = new AbortController()
-    let settled = false
-    const done: Done<A> = (effect) => {
-      if (settled) return
-      settled = true
-      timer.stop()
-      resume(effect)
-    }
-    const timer = timers.start(timeoutMs, () => {
-      done(onTimeout())
-      controller.abort()
-    })
-    run(controller.signal, done)
-    return Effect.sync(() => {
-      if (settled) return
-      settled = true
-      timer.stop()
-      controller.abort()
-    })
-  })
-
-/** Resolves `done` with what `promise` gives; a callback that throws (a bug) dies instead of escaping. */
-const settle = <A, B>(promise: Promise<B>, done: Done<A>, then: (value: B) => Effect.Effect<A, AttemptFailure>) =>
-  guarded(
-    promise.then((value) => done(then(value))),
-    (defect) => done(Effect.die(defect))
-  )
-
 /** The typed failure of a non-2xx response (body read up to 64 KiB). */
 const statusFailureOf = (
   prepared: Prepared,
@@ -179,19 +146,6 @@ const statusFailureOf = (
     body,
     prepared.timers.now()
   )
-
-/** The attempt's outcome for what `readJson` gave: `decode(text)`, `ResponseTooLarge`, or a `NetworkError`. */
-const jsonResult = <A>(
-  result: string | typeof tooLarge | ReadFailed,
-  requestId: string | undefined,
-  endpoint: Endpoint,
-  decode: (text: string) => Effect.Effect<A, AttemptFailure>
-): Effect.Effect<A, AttemptFailure> =>
-  typeof result === "string"
-    ? decode(result)
-    : result === tooLarge
-      ? Effect.fail(ResponseBody.jsonTooLarge(endpoint.maxJsonBytes, requestId))
-      : Effect.fail(fromTransport(result.cause, "stream", endpoint.timeouts.connectMs))
 
 const createAttempt = (
   prepared: Prepared,
@@ -301,31 +255,8 @@ const streamAttempt = (
         }
       }
       const options = ResponseBody.decoderOptions(endpoint, attempt, requestId)
-      const decoder = makeEventDecoder(options)
-      const current = new SseReader(response.body, decoder, endpoint, options.accumulator, timers)
-      reader = current
-      const pull = Effect.callback<ReadonlyArray<StreamEvent>, AttemptFailure | Cause.Done>((resume) => {
-        current.next((result) =>
-          resume(
-            result === done
-              ? Cause.done()
-              : Array.isArray(result)
-                ? Effect.succeed(result)
-                : result instanceof Defect
-                  ? Effect.die(result.cause)
-                  : Effect.fail(result as AttemptFailure)
-          )
-        )
-      })
-      return pull.pipe(
-        Pull.catchDone(() => Effect.succeed([] as ReadonlyArray<StreamEvent>)),
-        Effect.map(
-          (first): StreamStart => ({
-            first,
-            rest: Effect.mapError(pull, (error) => (Cause.isDone(error) ? error : error.error))
-          })
-        )
-      )
+      reader = new SseReader(response.body, makeEventDecoder(options), endpoint, options.accumulator, timers)
+      return reader.start()
     }
     return Scope.addFinalizer(
       scope,
