@@ -454,11 +454,16 @@ const execute = <A, R>({
     // a sub-agent of a watched run forwards its events with its name in front
     const forward = parent?.forward
     const emit = forward === undefined || mode === "stream" ? ownEmit : withAgentPath(forward, [agentSpec.name])
-    let spec: AgentSpec<A> = yield* specForRun(agentSpec, dynamic, overridesOf(runOptions), {
-      agent: agentSpec.name,
-      runId: run.runId,
-      input: run.history.slice()
-    })
+    const overrides = overridesOf(runOptions)
+    // a plain run uses the agent's spec as it is (no step, no copy)
+    let spec: AgentSpec<A> =
+      overrides === undefined && dynamic === undefined
+        ? agentSpec
+        : yield* specForRun(agentSpec, dynamic, overrides, {
+            agent: agentSpec.name,
+            runId: run.runId,
+            input: run.history.slice()
+          })
     const ownToolkit = yield* toolkitOf
     const toolkit = runOptions?.tools === undefined ? ownToolkit : restrict(ownToolkit, runOptions.tools)
     const observeTools = mode === "stream" || forward !== undefined
@@ -467,7 +472,7 @@ const execute = <A, R>({
     const checkpoint = (reason: StopReason) =>
       runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
     yield* emit({ _tag: "RunStart", runId: run.runId, agent: spec.name, resumed })
-    yield* hookStep(run, hooks, "onRunStart", { agent: spec.name, runId: run.runId })
+    if (hooks !== undefined) yield* hookStep(run, hooks, "onRunStart", { agent: spec.name, runId: run.runId })
     // a fresh run has no batch to resume: straight into the loop
     const first: Effect.Effect<LoopOutcome<A>, AgentError.AgentError, R> = run.batch === undefined &&
     approvals.length === 0
@@ -573,12 +578,13 @@ const execute = <A, R>({
       stopReason: result.stopReason,
       usage: run.usage
     })
-    yield* hookStep(run, hooks, "onRunEnd", {
-      agent: spec.name,
-      runId: run.runId,
-      stopReason: result.stopReason,
-      usage: run.usage
-    })
+    if (hooks !== undefined)
+      yield* hookStep(run, hooks, "onRunEnd", {
+        agent: spec.name,
+        runId: run.runId,
+        stopReason: result.stopReason,
+        usage: run.usage
+      })
     yield* checkpoint(result.stopReason)
     return result
   }).pipe(

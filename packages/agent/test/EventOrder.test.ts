@@ -15,19 +15,29 @@ import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
 
 const agent = Agent.make({ name: "ordered", model: "m", toolkit: TestTools })
 
-const call = fc.oneof(
-  fc.constantFrom("Oslo", "Paris", "Lima").map((city) => M.functionCall("get_weather", { city })),
-  fc.string({ maxLength: 8 }).map((text) => M.functionCall("echo", { text }))
+// tool names only; arguments are made unique per script below (identical calls would trip LoopDetected)
+const call = fc.constantFrom("get_weather", "echo")
+const toolTurn = fc.tuple(
+  fc.option(fc.string({ minLength: 1, maxLength: 12 }), { nil: undefined }),
+  fc.array(call, { minLength: 1, maxLength: 3 })
 )
-const toolTurn = fc
-  .tuple(
-    fc.option(fc.string({ minLength: 1, maxLength: 12 }), { nil: undefined }),
-    fc.array(call, { minLength: 1, maxLength: 3 })
-  )
-  .map(([text, calls]) => (text === undefined ? M.turn(...calls) : M.turn(M.message(text), ...calls)))
 const script = fc
   .tuple(fc.array(toolTurn, { maxLength: 4 }), fc.string({ minLength: 1, maxLength: 20 }))
-  .map(([turns, answer]) => [...turns, M.message(answer)])
+  .map(([turns, answer]) => {
+    let n = 0
+    const calls = (names: ReadonlyArray<string>) =>
+      names.map((name) =>
+        name === "echo"
+          ? M.functionCall("echo", { text: `t${n++}` })
+          : M.functionCall("get_weather", { city: `c${n++}` })
+      )
+    return [
+      ...turns.map(([text, names]) =>
+        text === undefined ? M.turn(...calls(names)) : M.turn(M.message(text), ...calls(names))
+      ),
+      M.message(answer)
+    ]
+  })
 
 const turnOf = (event: AgentEvent): number | undefined => ("turn" in event ? event.turn : undefined)
 const callOf = (event: AgentEvent): string | undefined => ("callId" in event ? event.callId : undefined)
