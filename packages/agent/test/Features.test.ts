@@ -397,16 +397,19 @@ describe("handoffs", () => {
       assert.isTrue(end?._tag === "RunEnd" && end.agent === "billing")
       const text = events.find((event) => event._tag === "TextDelta")
       assert.deepStrictEqual(text?.agentPath, ["billing"], "the handed-off agent's events carry its path")
-      const result = yield* triage
-        .run("Is my invoice paid?")
-        .pipe(
-          Effect.provide(
-            setup([M.withUsage(M.functionCall("transfer_to_billing"), usage), M.withUsage(M.message("paid"), usage)])
-              .layer
-          )
+      const handed: Array<string> = []
+      const result = yield* triage.run("Is my invoice paid?").pipe(
+        Effect.provideService(RunHooks.RunHooks, {
+          onHandoff: ({ agent, to, turn }) => Effect.sync(() => handed.push(`${agent}->${to}@${turn}`))
+        }),
+        Effect.provide(
+          setup([M.withUsage(M.functionCall("transfer_to_billing"), usage), M.withUsage(M.message("paid"), usage)])
+            .layer
         )
+      )
       assert.strictEqual(result.agent, "triage")
       assert.strictEqual(result.lastAgent, "billing")
+      assert.deepStrictEqual(handed, ["triage->billing@1"], "onHandoff fired once")
       assert.strictEqual(result.usage.totalTokens, 30, "usage spans both agents")
       assert.strictEqual(result.turns, 2)
       assert.isUndefined(validatePairing(result.history))
