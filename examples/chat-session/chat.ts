@@ -1,5 +1,5 @@
 /**
- * A chat whose memory lives in a `Session`: every line is one turn of `Session.run`, so the agent
+ * A chat whose memory lives in a `Session`: every line is one `agent.run(line, { session })`, so the agent
  * sees the whole conversation without the program passing history around, and the conversation
  * survives a restart when the store is Postgres (`Session.layerSql`). Commands: `/history` prints
  * the stored items, `/undo` removes the last turn (`pop`), `/clear` forgets the session. Entry point:
@@ -51,6 +51,6 @@ export const chatLine = (agent: ReturnType<typeof makeAgent>, sessionId: string,
       yield* session.clear(sessionId)
       return "cleared"
     }
-    const result = yield* Session.run(agent, sessionId, text, { compaction })
+    const result = yield* agent.run(text, { session: { id: sessionId, compaction } })
     return result._tag === "Completed" ? result.output : "(paused)"
   })

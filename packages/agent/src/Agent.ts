@@ -43,6 +43,7 @@ import {
   withAgentPath
 } from "./internal/overrides.ts"
 import * as RunHooks from "./RunHooks.ts"
+import { type CompactionPolicy, type OnBusy, run as runOnSession, type Session, type SessionError } from "./Session.ts"
 import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
 import { loop, resumeBatch } from "./internal/loop.ts"
@@ -161,6 +162,16 @@ export interface RunOverrides extends RunOptions {
   readonly tools?: ReadonlyArray<string> | undefined
 }
 
+/** The session of a run (`run(input, { session: { id } })`). */
+export interface SessionRun {
+  /** The session's id. */
+  readonly id: string
+  /** When another run holds the session (default `"wait"`). */
+  readonly onBusy?: OnBusy | undefined
+  /** Compacts the stored history before the run (e.g. `{ maxItems: 40, summarise: Session.summariseWith(agent) }`). */
+  readonly compaction?: CompactionPolicy<AgentError.AgentError, ResponsesClient> | undefined
+}
+
 /** Options of `resume`. */
 export interface ResumeOptions extends Omit<RunOptions, "runId"> {
   /** Decisions for the pending calls (from `agent.approve` / `agent.reject`). */
@@ -221,10 +232,20 @@ export interface Agent<A, R> {
   readonly name: string
   readonly model: string
   /** Runs to completion (or a pause). */
-  readonly run: (
-    input: AgentInput,
-    options?: RunOverrides
-  ) => Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
+  readonly run: {
+    /**
+     * On a session: the stored history is prepended and the run's new items appended as one turn
+     * (see `Session.run`); needs a `Session` store.
+     */
+    (
+      input: AgentInput,
+      options: RunOverrides & { readonly session: SessionRun }
+    ): Effect.Effect<AgentResult<A>, AgentError.AgentError | SessionError, R | ResponsesClient | Session>
+    (
+      input: AgentInput,
+      options?: RunOverrides
+    ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
+  }
   /** Runs with streaming model calls and emits every event; ends after `RunEnd` (or fails). */
   readonly stream: (
     input: AgentInput,
@@ -716,8 +737,25 @@ export const make = <A = string, RT = never, RS = never, RX = never>(
   const agent: Agent<A, R> = {
     name: options.name,
     model: options.model,
-    run: (input, runOptions) =>
-      execute({ spec, dynamic, toolkitOf, start: fresh(input, runOptions), runOptions, mode: "create", emit: noEmit }),
+    run: ((input: AgentInput, runOptions?: RunOverrides & { readonly session?: SessionRun }) => {
+      if (runOptions?.session === undefined)
+        return execute({
+          spec,
+          dynamic,
+          toolkitOf,
+          start: fresh(input, runOptions),
+          runOptions,
+          mode: "create",
+          emit: noEmit
+        })
+      const { session, ...rest } = runOptions
+      // Session.run runs this agent again without `session`, under the session's lock
+      return runOnSession(agent, session.id, input, {
+        ...rest,
+        ...(session.onBusy === undefined ? {} : { onBusy: session.onBusy }),
+        ...(session.compaction === undefined ? {} : { compaction: session.compaction })
+      })
+    }) as Agent<A, R>["run"],
     stream: (input, runOptions) => streamOf({ spec, dynamic, toolkitOf, start: fresh(input, runOptions), runOptions }),
     resume: (state, resumeOptions) =>
       execute({

@@ -213,6 +213,27 @@ layer(Session.layerSql().pipe(Layer.provideMerge(pgLayer)), { excludeTestService
   }
 )
 
+describe("agent.run(input, { session })", () => {
+  it.live("is Session.run: the stored history is prepended, the turn appended, a busy session refused", () =>
+    Effect.gen(function* () {
+      const { fake, layer } = withFake([M.message("Hi Ada"), { _tag: "Delay", ms: 100, turn: M.message("Ada") }])
+      yield* agent.run("I am Ada", { session: { id: "opt" } }).pipe(Effect.provide(layer))
+      const slow = yield* agent
+        .run("Who am I?", { session: { id: "opt" } })
+        .pipe(Effect.provide(layer), Effect.forkChild)
+      yield* Effect.sleep("20 millis")
+      const busy = yield* Effect.flip(
+        agent.run("again", { session: { id: "opt", onBusy: "fail" } }).pipe(Effect.provide(layer))
+      )
+      assert.strictEqual(busy._tag === "SessionError" && busy.reason, "Busy")
+      const result = yield* Fiber.join(slow)
+      assert.strictEqual(result._tag === "Completed" && result.output, "Ada")
+      assert.include(inputJson(fake.seen[1]!).join(), "Hi Ada")
+      assert.strictEqual((yield* (yield* Session.Session).history("opt")).length, 4)
+    }).pipe(Effect.provide(Session.layerMemory))
+  )
+})
+
 describe("compaction", () => {
   // histories made of whole segments: user messages, assistant messages and call groups whose
   // outputs may come in any order after all the calls of the group
