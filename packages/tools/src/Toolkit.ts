@@ -290,7 +290,7 @@ const makeHandled = <Tools extends Record<string, Tool.Any>>(
       Effect.withFiber((fiber) => {
         const resolved = resolveOptions(options, fiber.getRef(StopGrace), fiber.getRef(CaptureContent))
         // without an `interrupt` option: the call itself, built for this execution (no extra suspend)
-        if (options?.interrupt === undefined) return Execute.traced(entries, call, resolved)
+        if (options?.interrupt === undefined) return Execute.executeCall(entries, call, resolved)
         return run(options, (cancel) => withCancel(call, resolved, cancel))
       }),
     handleAll: (calls, options) =>

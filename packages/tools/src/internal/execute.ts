@@ -4,7 +4,8 @@
  * AbortSignal, the failure policy (feedback, fail, retry), result encoding, truncation, and the
  * `execute_tool {name}` span. Every failure becomes a well-formed `function_call_output`; the error
  * channel only carries what a policy turns into a run failure. Synchronous decoding and encoding are read
- * as `Exit`s, and a handler that completes while it is forked needs no timer, so a fast call stays cheap.
+ * as `Exit`s through the named combinators of `fast.ts`, and a handler that completes while it is forked
+ * needs no timer, so a fast call stays cheap.
  * Gotcha: a handler that ignores interruption is left running after the grace period (with a
  * `tool.did_not_stop` warning) so the turn can proceed; it is detached, never awaited again.
  */
@@ -18,7 +19,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import * as Scheduler from "effect/Scheduler"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Tool from "../Tool.ts"
@@ -36,8 +36,9 @@ import {
   errorType
 } from "../ToolError.ts"
 import * as ToolJsonSchema from "../ToolJsonSchema.ts"
-import type { HandlerContext, ToolCallResult, ToolOutcome } from "../Toolkit.ts"
+import type { HandlerContext, ToolCallResult, ToolOutcome, ToolSuccess } from "../Toolkit.ts"
 import { clip, cutBytes, errorOutput, redact, stringify, truncate } from "./output.ts"
+import { flatMapNow, resultNow, succeeded } from "./fast.ts"
 import * as SafeJson from "./safeJson.ts"
 
 /** A handler with its types erased, as stored by `toLayer`. */
@@ -102,10 +103,6 @@ export const cancelledResult = (call: ResponsesSchema.FunctionCall, durationMs: 
     isArgumentError: false
   }
 }
-
-/** The effect as a successful `Exit` when it already is one (a synchronous result), else `undefined`. */
-const succeeded = <A, E, R>(effect: Effect.Effect<A, E, R>): Exit.Success<A, E> | undefined =>
-  Exit.isExit(effect) && Exit.isSuccess(effect) ? (effect as Exit.Success<A, E>) : undefined
 
 // ---------------------------------------------------------------------------------------------
 // arguments
@@ -210,35 +207,6 @@ type Attempt =
   | { readonly _tag: "Defect"; readonly cause: Cause.Cause<unknown> }
   | { readonly _tag: "Cancelled" }
 
-const keys = new Map<string, Context.Key<unknown, unknown>>()
-/** A lookup key for a service key string (the handler layer's few services, made once each). */
-const keyOf = (key: string): Context.Key<unknown, unknown> => {
-  let found = keys.get(key)
-  if (found === undefined) {
-    found = Context.Service<unknown, unknown>(key)
-    keys.set(key, found)
-  }
-  return found
-}
-
-/**
- * `Context.merge(services, current)` (the caller's services win) built by overlays: only the services the
- * caller lacks are added, and the scheduler already in use is not re-added, so in the usual case (a scope
- * and the layer's memo map) the handler's fiber keeps the caller's context cache and no map is copied.
- */
-const withLayerServices = (
-  services: Context.Context<never>,
-  current: Context.Context<never>
-): Context.Context<never> => {
-  let out = current
-  for (const [key, value] of services.mapUnsafe) {
-    if (Context.getOrUndefined(current, keyOf(key)) !== undefined) continue
-    if (key === Scheduler.Scheduler.key && value === Context.get(current, Scheduler.Scheduler)) continue
-    out = Context.addUnsafe(out, key, value)
-  }
-  return out
-}
-
 /**
  * Run the handler in its own fiber; on timeout or interruption stop it, waiting at most `grace`.
  * A handler that completes while it is being forked (a synchronous one) needs no timer: its exit is
@@ -257,8 +225,9 @@ const runHandler = (
     Effect.onInterrupt(() => Effect.sync(() => controller.abort())),
     // services captured when the handler layer was built fill in what the caller's context lacks;
     // the caller's context (current span, clock, references) wins, as in Effect's own Toolkit
+    // (handlers are stored type-erased, so the merged context is typed as what they need: `unknown`)
     Effect.updateContext(
-      (current: Context.Context<never>) => withLayerServices(entry.context, current) as Context.Context<unknown>
+      (current: Context.Context<never>) => Context.merge(entry.context, current) as Context.Context<unknown>
     )
   ) as Effect.Effect<unknown, unknown>
   return Effect.flatMap(Effect.forkDetach(body, { startImmediately: true }), (fiber) => {
@@ -327,11 +296,10 @@ const encodedText = (encoded: unknown): Result.Result<string, string> =>
 /** The JSON text of a value; an `Exit` when the Schema encodes synchronously. */
 const encodeJson = (schema: Tool.AnySchema, value: unknown): Effect.Effect<Result.Result<string, string>> => {
   const encoded = encoderOf(schema)(value)
-  const ok = succeeded(encoded)
-  if (ok !== undefined) return Exit.succeed(encodedText(ok.value))
-  return encoded.pipe(
-    Effect.map(encodedText),
-    Effect.catch((error) => Effect.succeed(Result.fail(clip(error.message, 500))))
+  return flatMapNow(resultNow(encoded), (result) =>
+    Exit.succeed(
+      Result.isSuccess(result) ? encodedText(result.success) : Result.fail(clip(result.failure.message, 500))
+    )
   )
 }
 
@@ -364,10 +332,7 @@ const settle = (
         Result.isSuccess(encoded)
           ? Exit.succeed<Finished>({ _tag: "Success", value: attempt.value, encoded: encoded.success })
           : invalidResult(ids, encoded.failure)
-      const encoded = encodeWith(tool.success, attempt.value)
-      // synchronous encoding (the usual case) settles without a fiber step
-      const ok = succeeded(encoded)
-      return ok !== undefined ? then(ok.value) : Effect.flatMap(encoded, then)
+      return flatMapNow(encodeWith(tool.success, attempt.value), then)
     }
     case "Failed":
       return encodeWith(tool.failure, attempt.error).pipe(
@@ -425,13 +390,9 @@ const runWithPolicy = (
   const failurePolicy = tool.failurePolicy
   if (typeof failurePolicy !== "object")
     // one attempt (no retry schedule): settled without extra fiber steps when encoding is synchronous
-    return Effect.flatMap(runHandler(entry, args, call, options.grace), (attempt) => {
-      const settled = settle(tool, call.call_id, attempt)
-      const ok = succeeded(settled)
-      return ok !== undefined
-        ? Exit.succeed({ finished: ok.value, attempts: 1 })
-        : Effect.flatMap(Effect.result(settled), (result) => byPolicy(tool, result, 1))
-    })
+    return Effect.flatMap(runHandler(entry, args, call, options.grace), (attempt) =>
+      flatMapNow(resultNow(settle(tool, call.call_id, attempt)), (result) => byPolicy(tool, result, 1))
+    )
   let attempts = 0
   const once = Effect.suspend(() => {
     attempts++
@@ -460,99 +421,111 @@ const spanIds = (name: string, callId: string) => ({ "gen_ai.tool.name": name, "
 // one call
 // ---------------------------------------------------------------------------------------------
 
-/** Handle one call: always a result, unless a policy fails the run. */
+/** Handle one call in its `execute_tool` span: always a result, unless a policy fails the run. */
 export const executeCall = (
-  entries: ReadonlyMap<string, Entry>,
-  call: ResponsesSchema.FunctionCall,
-  options: CallOptions
-): Effect.Effect<ToolCallResult, ToolRunError> => Effect.suspend(() => traced(entries, call, options))
-
-/** `executeCall` built for one execution only (its result is recorded in a closure): call it inside a lazy effect. */
-export const traced = (
   entries: ReadonlyMap<string, Entry>,
   call: ResponsesSchema.FunctionCall,
   options: CallOptions
 ): Effect.Effect<ToolCallResult, ToolRunError> => {
   const entry = lookup(entries, call.name, options.enabled)
   const capture = options.captureContent || entry?.tool.captureContent === true
-  let recorded: ToolCallResult | undefined
-  // Fail inside the span so its status is an error; recovered right after the span ends.
-  const done = (result: ToolCallResult): Effect.Effect<ToolCallResult, ToolCallError> => {
-    recorded = result
-    return result.outcome._tag === "Failure"
-      ? Effect.annotateCurrentSpan({ "error.type": result.outcome.error._tag }).pipe(
-          Effect.andThen(Effect.fail(result.outcome.error))
-        )
-      : Exit.succeed(result)
-  }
-  // Plain code between the steps that need one (the handler, annotations): no generator per call.
-  return Effect.withFiber((fiber) => {
+  const body = Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
-    const start = clock.currentTimeMillisUnsafe()
-    const finish = (
-      outcome: ToolOutcome,
-      output: string,
-      attempts: number,
-      args?: { value: unknown }
-    ): ToolCallResult => ({
-      callId: call.call_id,
-      name: call.name,
-      output: outputItem(call.call_id, output),
-      outcome,
-      durationMs: clock.currentTimeMillisUnsafe() - start,
-      attempts,
-      isArgumentError: outcome._tag === "Failure" && outcome.error._tag === "ToolArgumentsInvalid",
-      ...(args === undefined ? {} : { args: args.value })
-    })
-    const failed = (error: ToolCallError, attempts: number, args?: { value: unknown }) =>
-      done(finish({ _tag: "Failure", error }, failureOutput(error), attempts, args))
-    const withArgs = (tool: Entry, args: unknown) =>
-      Effect.flatMap(runWithPolicy(tool, args, call, options), ({ finished, attempts }) => {
-        if (finished._tag === "Error") return failed(finished.error, attempts, { value: args })
-        const cut = truncate(finished.encoded, tool.tool.maxOutputBytes)
-        const annotations: Record<string, unknown> = {}
-        if (cut.truncated) annotations["volley.tool.output_truncated"] = true
-        if (capture) annotations["gen_ai.tool.call.result"] = cutBytes(cut.text, MAX_CAPTURED)
-        const result = (): Effect.Effect<ToolCallResult, ToolCallError> =>
-          done(
-            finish(
-              { _tag: "Success", value: finished.value, encoded: finished.encoded, truncated: cut.truncated },
-              cut.text,
-              attempts,
-              { value: args }
-            )
-          )
-        return cut.truncated || capture
-          ? Effect.andThen(Effect.annotateCurrentSpan(annotations), Effect.suspend(result))
-          : result()
-      })
-    const body = (): Effect.Effect<ToolCallResult, ToolRunError | ToolCallError> => {
-      if (entry === undefined) {
-        const available = availableNames(entries, options.enabled).slice(0, MAX_LISTED_TOOLS)
-        const error = new ToolNotFound({
-          name: call.name,
-          callId: call.call_id,
-          available,
-          message: `${entries.has(call.name) ? `Tool '${clip(call.name, 64)}' is not enabled for this run` : `No tool named '${clip(call.name, 64)}'`}. Available: ${available.length > 0 ? available.join(", ") : "none"}`
-        })
-        if (options.unknownTool === "fail") return Effect.fail(error)
-        return failed(error, 0)
-      }
-      // an `Exit` (synchronous decoding) is read without a fiber step
-      const decoded = decodeArguments(entry.tool, call)
-      const ok = succeeded(decoded)
-      if (ok !== undefined) return withArgs(entry, ok.value)
-      return Effect.flatMap(Effect.result(decoded), (args) =>
-        Result.isFailure(args) ? failed(args.failure, 0) : withArgs(entry, args.success)
-      )
+    const c: Call = { call, options, capture, clock, start: clock.currentTimeMillisUnsafe() }
+    const run = () => (entry === undefined ? notFound(c, entries) : decodeThenRun(c, entry))
+    if (!capture) return run()
+    const args = { "gen_ai.tool.call.arguments": cutBytes(call.arguments, MAX_CAPTURED) }
+    return Effect.andThen(Effect.annotateCurrentSpan(args), Effect.suspend(run))
+  })
+  return inToolSpan(call, body)
+}
+
+/** One call in flight: what it was asked, whether content is captured, and when it started. */
+interface Call {
+  readonly call: ResponsesSchema.FunctionCall
+  readonly options: CallOptions
+  readonly capture: boolean
+  readonly clock: Clock.Clock
+  readonly start: number
+}
+
+/** The result of a call, timed from its start. */
+const resultOf = (
+  c: Call,
+  outcome: ToolOutcome,
+  output: string,
+  attempts: number,
+  args?: { readonly value: unknown }
+): ToolCallResult => ({
+  callId: c.call.call_id,
+  name: c.call.name,
+  output: outputItem(c.call.call_id, output),
+  outcome,
+  durationMs: c.clock.currentTimeMillisUnsafe() - c.start,
+  attempts,
+  isArgumentError: outcome._tag === "Failure" && outcome.error._tag === "ToolArgumentsInvalid",
+  ...(args === undefined ? {} : { args: args.value })
+})
+
+const failedResult = (c: Call, error: ToolCallError, attempts: number, args?: { readonly value: unknown }) =>
+  resultOf(c, { _tag: "Failure", error }, failureOutput(error), attempts, args)
+
+/** An unknown or disabled tool: fed back to the model, or the run's failure under `unknownTool: "fail"`. */
+const notFound = (c: Call, entries: ReadonlyMap<string, Entry>): Effect.Effect<ToolCallResult, ToolRunError> => {
+  const { call } = c
+  const available = availableNames(entries, c.options.enabled).slice(0, MAX_LISTED_TOOLS)
+  const error = new ToolNotFound({
+    name: call.name,
+    callId: call.call_id,
+    available,
+    message: `${entries.has(call.name) ? `Tool '${clip(call.name, 64)}' is not enabled for this run` : `No tool named '${clip(call.name, 64)}'`}. Available: ${available.length > 0 ? available.join(", ") : "none"}`
+  })
+  return c.options.unknownTool === "fail" ? Effect.fail(error) : Exit.succeed(failedResult(c, error, 0))
+}
+
+/** Decodes the arguments, then runs the handler under the tool's policy and builds the output. */
+const decodeThenRun = (c: Call, entry: Entry): Effect.Effect<ToolCallResult, ToolRunError> =>
+  flatMapNow(resultNow(decodeArguments(entry.tool, c.call)), (args) =>
+    Result.isFailure(args) ? Exit.succeed(failedResult(c, args.failure, 0)) : runDecoded(c, entry, args.success)
+  )
+
+const runDecoded = (c: Call, entry: Entry, args: unknown): Effect.Effect<ToolCallResult, ToolRunError> =>
+  Effect.flatMap(runWithPolicy(entry, args, c.call, c.options), ({ finished, attempts }) => {
+    if (finished._tag === "Error") return Exit.succeed(failedResult(c, finished.error, attempts, { value: args }))
+    const cut = truncate(finished.encoded, entry.tool.maxOutputBytes)
+    const success: ToolSuccess = {
+      _tag: "Success",
+      value: finished.value,
+      encoded: finished.encoded,
+      truncated: cut.truncated
     }
-    return capture
-      ? Effect.andThen(
-          Effect.annotateCurrentSpan({ "gen_ai.tool.call.arguments": cutBytes(call.arguments, MAX_CAPTURED) }),
-          Effect.suspend(body)
-        )
-      : body()
-  }).pipe(
+    const result = () => resultOf(c, success, cut.text, attempts, { value: args })
+    if (!cut.truncated && !c.capture) return Exit.succeed(result())
+    const annotations: Record<string, unknown> = {}
+    if (cut.truncated) annotations["volley.tool.output_truncated"] = true
+    if (c.capture) annotations["gen_ai.tool.call.result"] = cutBytes(cut.text, MAX_CAPTURED)
+    return Effect.andThen(Effect.annotateCurrentSpan(annotations), Effect.sync(result))
+  })
+
+/**
+ * Failed outcomes by their error, while the span ends: a call whose outcome is a failure fails inside
+ * its span with that error (so the span's status, `error.type` and exit say so), and its result is
+ * taken back right after. Each error is made for its call, so the key is unique.
+ */
+const failedOutcomes = new WeakMap<ToolCallError, ToolCallResult>()
+
+/** Runs a call in its `execute_tool {name}` span, which ends as the call's outcome did. */
+const inToolSpan = (
+  call: ResponsesSchema.FunctionCall,
+  body: Effect.Effect<ToolCallResult, ToolRunError>
+): Effect.Effect<ToolCallResult, ToolRunError> =>
+  body.pipe(
+    Effect.flatMap((result): Effect.Effect<ToolCallResult, ToolCallError> => {
+      if (result.outcome._tag === "Success") return Exit.succeed(result)
+      const error = result.outcome.error
+      failedOutcomes.set(error, result)
+      return Effect.andThen(Effect.annotateCurrentSpan({ "error.type": error._tag }), Effect.fail(error))
+    }),
     Effect.withSpan(
       `execute_tool ${clip(call.name, 64)}`,
       {
@@ -566,10 +539,10 @@ export const traced = (
       // no stack trace per tool call: a captured `Error` each, only ever shown in pretty-printed causes
       { captureStackTrace: false }
     ),
-    Effect.catch((error) =>
-      recorded !== undefined && recorded.outcome._tag === "Failure" && recorded.outcome.error === error
-        ? Effect.succeed(recorded)
-        : Effect.fail(error as ToolRunError)
-    )
+    Effect.catch((error) => {
+      const result = failedOutcomes.get(error)
+      if (result === undefined) return Effect.fail(error as ToolRunError)
+      failedOutcomes.delete(error)
+      return Exit.succeed(result)
+    })
   )
-}
