@@ -6,7 +6,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { RetryPolicy } from "@volley/core"
-import { InternalProviderError, ResponseFailed, StreamTruncated } from "@volley/core/ResponsesError"
+import { InternalProviderError, RateLimitError, ResponseFailed, StreamTruncated } from "@volley/core/ResponsesError"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentEventSchema from "../src/AgentEvent.ts"
@@ -163,6 +163,44 @@ describe("Agent.stream", () => {
           events.map((event) => event._tag),
           "TurnRestarted"
         )
+      })
+  )
+
+  it.effect(
+    "a mid-stream failure with a Retry-After restarts on core's schedule: the advertised delay is a floor, and one above maxRetryAfterMs is final",
+    () =>
+      Effect.gen(function* () {
+        const limited = (retryAfter: number) => (attempts: number) =>
+          new RateLimitError({ message: "slow down", retryable: true, attempts, causes: [], status: 429, retryAfter })
+        const floor = setup([
+          { _tag: "Drop", after: 4, turn: M.message("partial answer"), error: limited(2_000) },
+          M.message("full answer")
+        ])
+        const fiber = yield* Stream.runCollect(assistant.stream("Q").pipe(Stream.provide(floor.layer))).pipe(
+          Effect.forkChild
+        )
+        yield* TestClock.adjust("1999 millis")
+        assert.strictEqual(floor.fake.seen.length, 1, "no restart before the advertised 2 s")
+        yield* TestClock.adjust("501 millis")
+        const events = yield* Fiber.join(fiber)
+        assert.strictEqual(floor.fake.seen.length, 2)
+        assert.include(
+          events.map((event) => event._tag),
+          "TurnRestarted"
+        )
+        const ceiling = setup([
+          { _tag: "Drop", after: 4, turn: M.message("partial answer"), error: limited(61_000) },
+          M.message("full answer")
+        ])
+        const seen: Array<string> = []
+        const failure = yield* Effect.flip(
+          Stream.runForEach(assistant.stream("Q").pipe(Stream.provide(ceiling.layer)), (event) =>
+            Effect.sync(() => seen.push(event._tag))
+          )
+        )
+        assert.strictEqual(failure._tag, "ModelError")
+        assert.strictEqual(ceiling.fake.seen.length, 1)
+        assert.notInclude(seen, "TurnRestarted")
       })
   )
 

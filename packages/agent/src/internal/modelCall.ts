@@ -5,13 +5,17 @@
  * call is re-run from scratch under the shared retry budget, after a `TurnRestarted` event (C06, A10);
  * a failure before the first event is the client's to retry, and is final here. A terminal output
  * that disagrees with the streamed items wins, after a `Warning` listing the differences.
- * A plain drop restarts at once; another retryable failure (e.g. an overloaded `error` event)
- * first waits the `RetryPolicy` backoff.
+ * Restarts step core's retry `Schedule` (`RetryPolicy.schedule`): a plain drop restarts at once;
+ * another retryable failure (e.g. an overloaded `error` event) first waits the policy's backoff, or
+ * its Retry-After as a floor, and one above `maxRetryAfterMs` is final.
  * Gotcha: the attempts already spent are passed to the client as `previousAttempts`, so the client
  * and the turn retry together never exceed `ModelRetries + 1` HTTP attempts.
  */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Random from "effect/Random"
+import * as Exit from "effect/Exit"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { ResponseAccumulator, RetryPolicy } from "@volley/core"
 import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
@@ -40,14 +44,12 @@ export const createCall = (
 
 /**
  * Whether a failed streaming call may be re-run as a whole. Only once events reached this call: before
- * the first event the client applied the `RetryPolicy` itself (attempts, Retry-After ceiling), and
- * its answer stands. An advertised Retry-After above the policy's ceiling never restarts either.
+ * the first event the client applied the `RetryPolicy` itself, and its answer stands. A total deadline
+ * is never restarted; whether the budget and an advertised Retry-After allow it is the schedule's call.
  */
-const restartable = (error: ResponsesError, received: boolean, policy: RetryPolicy.RetryPolicy): boolean => {
+const restartable = (error: ResponsesError, received: boolean): boolean => {
   if (!received) return false
   if (error._tag === "RequestTimeout" && error.phase === "total") return false
-  const retryAfter = retryAfterOf(error)
-  if (retryAfter !== undefined && retryAfter > policy.maxRetryAfterMs) return false
   return error.retryable || error._tag === "StreamTruncated"
 }
 
@@ -61,41 +63,48 @@ const isDrop = (error: ResponsesError): boolean =>
   error._tag === "NetworkError" ||
   (error._tag === "RequestTimeout" && (error.phase === "stream-idle" || error.phase === "content-idle"))
 
-const backoff = (policy: RetryPolicy.RetryPolicy, error: ResponsesError, retry: number): Effect.Effect<void> => {
-  if (isDrop(error)) return Effect.void
-  const retryAfter = retryAfterOf(error)
-  return Effect.flatMap(Random.next, (u) =>
-    Effect.sleep(
-      retryAfter === undefined
-        ? RetryPolicy.backoffMs(policy, retry, u)
-        : RetryPolicy.retryAfterWaitMs(policy, retryAfter, u)
-    )
-  )
+/** One step of the restart schedule: the delay before the next attempt, or `undefined` to stop. */
+type RestartStep = (now: number, input: RetryPolicy.Input) => Effect.Effect<[unknown, Duration.Duration], unknown>
+
+/**
+ * The schedule input for a failure: the attempts spent, and its advertised Retry-After (a floor the
+ * schedule checks against `maxRetryAfterMs`); a drop advertises 0, so it restarts at once.
+ */
+const restartInput = (error: ResponsesError, spent: number): RetryPolicy.Input => {
+  const retryAfter = isDrop(error) ? 0 : retryAfterOf(error)
+  return { retryable: true, attempts: spent, ...(retryAfter === undefined ? {} : { retryAfter }) }
 }
 
-/** Streams the request, emitting events, and re-runs it after a drop while the budget allows. */
+/**
+ * Streams the request, emitting events, and re-runs it after a drop while core's retry schedule
+ * (`RetryPolicy.schedule`, with `ModelRetries` as its budget) allows.
+ */
 export const streamCall = (
   client: ResponsesClientShape,
   request: CreateRequest,
   context: ModelCallContext
 ): Effect.Effect<Response, ResponsesError> => {
-  const maxAttempts = context.modelRetries + 1
+  let step: RestartStep | undefined
+  const schedule = RetryPolicy.schedule({ ...context.retryPolicy, maxRetries: context.modelRetries })
   const attempt = (previousAttempts: number): Effect.Effect<Response, ResponsesError> =>
     Effect.suspend(() => {
       const folder = new EventFolder(context.turn)
       return consume(client, request, previousAttempts, context, folder).pipe(
-        Effect.catch((error: ResponsesError) => {
-          const spent = Math.max(error.attempts, previousAttempts + 1)
-          if (
-            !context.retryTurnOnStreamDrop ||
-            !restartable(error, folder.received > 0, context.retryPolicy) ||
-            spent >= maxAttempts
-          )
-            return Effect.fail(error)
-          return context
-            .emit({ _tag: "TurnRestarted", turn: context.turn, attempts: spent, error: error._tag })
-            .pipe(Effect.andThen(backoff(context.retryPolicy, error, spent - 1)), Effect.andThen(attempt(spent)))
-        })
+        Effect.catch((error: ResponsesError) =>
+          Effect.gen(function* () {
+            if (!context.retryTurnOnStreamDrop || !restartable(error, folder.received > 0))
+              return yield* Effect.fail(error)
+            const spent = Math.max(error.attempts, previousAttempts + 1)
+            step ??= yield* Schedule.toStep(schedule)
+            const stepped = yield* Effect.exit(step(yield* Clock.currentTimeMillis, restartInput(error, spent)))
+            // the schedule ended (budget spent, Retry-After above the ceiling): the failure is final
+            if (Exit.isFailure(stepped)) return yield* Effect.fail(error)
+            yield* context.emit({ _tag: "TurnRestarted", turn: context.turn, attempts: spent, error: error._tag })
+            const delayMs = Duration.toMillis(stepped.value[1])
+            if (delayMs > 0) yield* Effect.sleep(delayMs)
+            return yield* attempt(spent)
+          })
+        )
       )
     })
   return attempt(0)
