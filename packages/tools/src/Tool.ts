@@ -6,11 +6,11 @@
  * model calls it. Handlers are not part of a tool: give them to `Toolkit.toLayer`.
  * Gotcha: Schemas must need no services to decode or encode; use `strict: false` for records and tuples.
  */
-import { ResponsesClient, type ResponsesSchema } from "@volley/core"
+import { ResponsesClient, type ResponsesSchema, RetryPolicy } from "@volley/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { ToolDefinitionError, type ToolFailed, type ToolTimeout } from "./ToolError.ts"
 import * as ToolJsonSchema from "./ToolJsonSchema.ts"
@@ -31,6 +31,21 @@ export type FailurePolicy =
       /** After the last attempt: tell the model (default) or fail the run. */
       readonly whenExhausted?: "feedback" | "fail" | undefined
     }
+
+/**
+ * Core's retry schedule (`RetryPolicy.schedule`: exponential backoff with jitter, at most `maxRetries`
+ * retries) over a tool's failures, for `failurePolicy: { retry: Tool.retrySchedule() }`, so tool
+ * retries back off like model calls do. Each typed failure or timeout counts as retryable.
+ */
+export const retrySchedule = (
+  policy: RetryPolicy.RetryPolicy = RetryPolicy.defaults
+): Schedule.Schedule<RetryPolicy.Decision, ToolFailed | ToolTimeout> =>
+  Schedule.fromStep(
+    Effect.map(
+      Schedule.toStep(RetryPolicy.schedule(policy)),
+      (step) => (now: number, _failure: ToolFailed | ToolTimeout) => step(now, { retryable: true })
+    )
+  )
 
 /** Default per-tool timeout (docs/reliability.md, Defaults). */
 export const defaultTimeout: Duration.Duration = Duration.seconds(120)

@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { RetryPolicy } from "@volley/core"
 import * as Tool from "../src/Tool.ts"
 import { ToolDefinitionError, ToolFailed, ToolTimeout } from "../src/ToolError.ts"
 import * as Toolkit from "../src/Toolkit.ts"
@@ -149,6 +150,32 @@ describe("options", () => {
       const ok = yield* h.handle(call("flaky", "{}"))
       assert.strictEqual(ok.output.output, "second time lucky")
       assert.strictEqual(ok.attempts, 2)
+    })
+  )
+
+  it.effect("Tool.retrySchedule: core's RetryPolicy backoff (500 ms, then 1 s, with jitter) and its maxRetries", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const T = Tool.make("t", {
+        description: "d",
+        failure: Schema.String,
+        failurePolicy: { retry: Tool.retrySchedule(RetryPolicy.make({ maxRetries: 2 })) }
+      })
+      const k = Toolkit.make(T)
+      const fiber = yield* k.asEffect().pipe(
+        Effect.flatMap((h) => h.handle(call("t", "{}"))),
+        Effect.provide(k.toLayer({ t: () => Effect.sync(() => ++runs).pipe(Effect.andThen(Effect.fail("nope"))) })),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("374 millis")
+      assert.strictEqual(runs, 1, "no retry before the backoff floor (500 ms x 0.75)")
+      yield* TestClock.adjust("126 millis")
+      assert.strictEqual(runs, 2)
+      yield* TestClock.adjust("1 second")
+      const r = yield* Fiber.join(fiber)
+      assert.strictEqual(runs, 3, "maxRetries 2: three runs in all")
+      assert.strictEqual(r.attempts, 3)
+      assert.strictEqual(expectError(r, "tool_error"), "nope")
     })
   )
 
