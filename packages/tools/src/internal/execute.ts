@@ -108,15 +108,20 @@ export const cancelledResult = (call: ResponsesSchema.FunctionCall, durationMs: 
 // arguments
 // ---------------------------------------------------------------------------------------------
 
-const codecs = new WeakMap<Tool.AnySchema, Schema.Codec<unknown, unknown, never, never>>()
-const jsonCodec = (schema: Tool.AnySchema): Schema.Codec<unknown, unknown, never, never> => {
-  let codec = codecs.get(schema)
-  if (codec === undefined) {
-    codec = Schema.toCodecJson(schema) as Schema.Codec<unknown, unknown, never, never>
-    codecs.set(schema, codec)
+/** `build` memoised per Schema: codecs, decoders and encoders are built once per Schema. */
+const perSchema = <A>(build: (schema: Tool.AnySchema) => A): ((schema: Tool.AnySchema) => A) => {
+  const cache = new WeakMap<Tool.AnySchema, A>()
+  return (schema) => {
+    let value = cache.get(schema)
+    if (value === undefined) {
+      value = build(schema)
+      cache.set(schema, value)
+    }
+    return value
   }
-  return codec
 }
+
+const jsonCodec = perSchema((schema) => Schema.toCodecJson(schema) as Schema.Codec<unknown, unknown, never, never>)
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -134,19 +139,8 @@ const describeIssues = (issues: ReadonlyArray<ArgumentIssue>): string =>
 
 const parseOptions = { onExcessProperty: "error", errors: "all" } as const
 
-const decoders = new WeakMap<
-  Tool.AnySchema,
-  (input: unknown, options?: typeof parseOptions) => Effect.Effect<unknown, Schema.SchemaError>
->()
 /** The JSON decoder of a parameters Schema, built once per Schema. */
-const decoderOf = (schema: Tool.AnySchema) => {
-  let decoder = decoders.get(schema)
-  if (decoder === undefined) {
-    decoder = Schema.decodeUnknownEffect(jsonCodec(schema))
-    decoders.set(schema, decoder)
-  }
-  return decoder
-}
+const decoderOf = perSchema((schema) => Schema.decodeUnknownEffect(jsonCodec(schema)))
 
 /**
  * Parse, validate and decode a call's arguments. Plain code: the result is an `Exit` whenever the
@@ -279,16 +273,8 @@ const encodeWith = (schema: Tool.AnySchema, value: unknown): Effect.Effect<Resul
   // a handler returning nothing (Schema.Void / Unknown) sends an empty output
   value === undefined && Schema.is(schema)(undefined) ? Effect.succeed(Result.succeed("")) : encodeJson(schema, value)
 
-const encoders = new WeakMap<Tool.AnySchema, (input: unknown) => Effect.Effect<unknown, Schema.SchemaError>>()
 /** The JSON encoder of a result Schema, built once per Schema. */
-const encoderOf = (schema: Tool.AnySchema) => {
-  let encoder = encoders.get(schema)
-  if (encoder === undefined) {
-    encoder = Schema.encodeUnknownEffect(jsonCodec(schema))
-    encoders.set(schema, encoder)
-  }
-  return encoder
-}
+const encoderOf = perSchema((schema) => Schema.encodeUnknownEffect(jsonCodec(schema)))
 
 const encodedText = (encoded: unknown): Result.Result<string, string> =>
   typeof encoded === "string" ? Result.succeed(encoded) : stringify(encoded)
