@@ -11,6 +11,7 @@ import { type AgentEvent, AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
 import { Observability } from "@volley/observability"
 import { LocalModel, ResponsesServer } from "@volley/testing"
+import { TraceSink } from "@volley/traces"
 import { Cause, Config, Effect, Exit, Fiber, Layer, Logger, Option, References, Stream } from "effect"
 import { displayUrl, safeText } from "../shared/terminal.ts"
 import { clip, describeError, makeStyle, parseArgs, usage } from "./cli.ts"
@@ -114,7 +115,7 @@ const interruptOnSigint = <A, E, R>(run: Effect.Effect<A, E, R>): Effect.Effect<
   })
 
 const main = Effect.gen(function* () {
-  const args = parseArgs(process.argv.slice(2))
+  const args = parseArgs(TraceSink.argsWithoutTrace(process.argv.slice(2)))
   if (typeof args === "string") {
     process.stderr.write(`error: ${args}\n${usage}\n`)
     return 2
@@ -144,6 +145,8 @@ const main = Effect.gen(function* () {
   const exit = yield* run.pipe(
     knobs,
     Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)),
+    // `--trace` records the run for `npm run traces` (inside the telemetry, so both see the spans)
+    Effect.provide(TraceSink.layerFromArgv(process.argv)),
     Effect.provide(telemetry),
     interruptOnSigint
   )
