@@ -46,7 +46,8 @@ import * as RunHooks from "./RunHooks.ts"
 import { type CompactionPolicy, type OnBusy, run as runOnSession, type Session, type SessionError } from "./Session.ts"
 import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
-import { loop, resumeBatch } from "./internal/loop.ts"
+import { loop } from "./internal/loop.ts"
+import { resumeBatch } from "./internal/resume.ts"
 import type { AgentSpec, Extras, Knobs, LoopDeps, LoopOutcome } from "./internal/spec.ts"
 import {
   CurrentRun,

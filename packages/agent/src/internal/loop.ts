@@ -4,7 +4,8 @@
  * own step, wrapped by `StepWrapper`), parses the response once into a `ResponseView`, and acts on
  * `decide`'s `NextStep`: run tools, finish, pause for approval, or stop through `failWith` with the
  * error `stop.ts` maps the step to. The run's mutable state lives in `run.ts`, its static inputs
- * (`AgentSpec`, `Knobs`, `LoopDeps`) and the request it sends in `spec.ts`.
+ * (`AgentSpec`, `Knobs`, `LoopDeps`) and the request it sends in `spec.ts`, the resume of a paused
+ * batch in `resume.ts`.
  * Gotcha: when a run is interrupted, the finalizer closes the current tool batch with a cancelled
  * output per unfinished call, so the saved history always passes the pairing validator.
  */
@@ -13,8 +14,7 @@ import * as Exit from "effect/Exit"
 import type { FunctionCall, FunctionTool, Response } from "@volley/core/ResponsesSchema"
 import type * as AgentError from "../AgentError.ts"
 import { ModelStep } from "../AgentKnobs.ts"
-import type { Approval, PendingApproval } from "../RunState.ts"
-import { checkApprovals } from "./approval.ts"
+import type { PendingApproval } from "../RunState.ts"
 import {
   afterTools,
   beforeRequest,
@@ -26,7 +26,7 @@ import {
   viewOf
 } from "./decide.ts"
 import { allNow, andThenNow, asNow } from "./fast.ts"
-import { argsHash, asInput, checkPairing, errorText, itemBytes, outputItem } from "./history.ts"
+import { argsHash, asInput, checkPairing, itemBytes } from "./history.ts"
 import { createCall, streamCall } from "./modelCall.ts"
 import {
   addTurnUsage,
@@ -42,12 +42,12 @@ import {
 } from "./run.ts"
 import { type AgentSpec, type LoopDeps, type LoopOutcome, requestFor } from "./spec.ts"
 import { notRunMessage } from "./stop.ts"
-import { type BatchError, outputText, runBatch, type ToolObservers } from "./tools.ts"
+import { type BatchError, runBatch, type ToolObservers } from "./tools.ts"
 import { checkFinal, guardedCall, handOff, handoffTest, hookStep, modelChain, tripped } from "./extras.ts"
 import * as Handoff from "../Handoff.ts"
 
 /** What one step of the loop ends with: an outcome, or `undefined` to call the model again. */
-type Next<A, R = never> = Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R>
+export type Next<A, R = never> = Effect.Effect<LoopOutcome<A> | undefined, AgentError.AgentError, R>
 
 /** One guarded model call. */
 const modelTurn = <A, R>(
@@ -127,7 +127,7 @@ const modelTurn = <A, R>(
   })
 
 /** Plans and runs a batch; pauses when calls await approval. */
-const toolTurn = <A, R>(
+export const toolTurn = <A, R>(
   spec: AgentSpec<A>,
   run: Run,
   deps: LoopDeps<R>,
@@ -309,53 +309,4 @@ export const loop = <A, R>(
       const outcome = yield* afterResponse(spec, run, deps, viewOf(response))
       if (outcome !== undefined) return outcome
     }
-  })
-
-/**
- * Continues a paused batch with human decisions: approved calls run, rejected ones get the
- * rejection as their output, undecided ones keep the run paused.
- */
-export const resumeBatch = <A, R>(
-  spec: AgentSpec<A>,
-  run: Run,
-  deps: LoopDeps<R>,
-  approvals: ReadonlyArray<Approval>
-): Next<A, R> =>
-  Effect.gen(function* () {
-    const batch = run.batch
-    if (batch === undefined) {
-      if (approvals.length === 0) return undefined
-      return yield* failWith(run, { _tag: "InvalidApproval", callId: approvals[0]!.callId, reason: "NotPaused" })
-    }
-    const checked = checkApprovals(run.runId, batch.awaiting, batch.calls, approvals, spec.approvalSecret)
-    if (checked._tag === "Invalid") return yield* failWith(run, { _tag: "InvalidApproval", ...checked.problem })
-    // single use: every decision's nonce is consumed before anything of this resume runs
-    for (const approval of checked.decisions.values()) {
-      const first = yield* deps.ledger.consume({ nonce: approval.nonce, runId: run.runId, callId: approval.callId })
-      if (!first) return yield* failWith(run, { _tag: "ApprovalAlreadyUsed", callId: approval.callId })
-    }
-    const approved: Array<FunctionCall> = []
-    for (const call of batch.calls) {
-      const decision = checked.decisions.get(call.call_id)
-      if (decision === undefined) continue
-      if (decision.decision === "approve") approved.push(call)
-      else {
-        const output = outputItem(
-          call.call_id,
-          errorText("rejected", decision.message ?? "A human rejected this call.")
-        )
-        batch.outputs.set(call.call_id, output)
-        yield* deps.emit({
-          _tag: "ToolResult",
-          turn: batch.turn,
-          callId: call.call_id,
-          name: call.name,
-          output: outputText(output),
-          isError: true,
-          skipped: "rejected"
-        })
-      }
-    }
-    batch.awaiting = batch.awaiting.filter((pending) => !checked.decisions.has(pending.callId))
-    return yield* toolTurn<A, R>(spec, run, deps, batch, approved)
   })
