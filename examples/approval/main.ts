@@ -12,6 +12,7 @@
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type Agent, ApprovalLedger } from "@volley/agent"
+import { TraceSink } from "@volley/traces"
 import { Cause, Config, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Backend, defaultModel } from "../shared/backend.ts"
 import { FileHandlers, fileLedger, loadState, makeAgent, saveState, workspaceLayer } from "./files.ts"
@@ -101,7 +102,7 @@ export const runCommand = (command: Command) =>
   )
 
 const main = Effect.gen(function* () {
-  const command = parseCommand(process.argv.slice(2))
+  const command = parseCommand(TraceSink.argsWithoutTrace(process.argv.slice(2)))
   if (typeof command === "string") {
     err(`error: ${command}\n${usage}`)
     return 2
@@ -131,7 +132,7 @@ const main = Effect.gen(function* () {
 })
 
 if (import.meta.main)
-  Effect.runPromise(main).then(
+  Effect.runPromise(main.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then(
     (code) => process.exit(code),
     () => process.exit(70)
   )

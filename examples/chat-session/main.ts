@@ -8,6 +8,7 @@
 import { createInterface } from "node:readline"
 import { Session } from "@volley/agent"
 import { DurablePostgres } from "@volley/durable"
+import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { Backend, defaultModel } from "../shared/backend.ts"
 import { chatLine, makeAgent } from "./chat.ts"
@@ -38,7 +39,7 @@ const lines = Effect.promise(async () => {
 })
 
 const main = Effect.gen(function* () {
-  const { sessionId, dataDir, message } = parseArgs(process.argv.slice(2))
+  const { sessionId, dataDir, message } = parseArgs(TraceSink.argsWithoutTrace(process.argv.slice(2)))
   const agent = makeAgent(yield* defaultModel)
   const store = Session.layerSql().pipe(Layer.provide(DurablePostgres.layerEmbedded({ dataDir })))
   const exit = yield* Effect.gen(function* () {
@@ -54,7 +55,7 @@ const main = Effect.gen(function* () {
 })
 
 if (import.meta.main)
-  Effect.runPromise(main).then(
+  Effect.runPromise(main.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then(
     (code) => process.exit(code),
     () => process.exit(70)
   )

@@ -7,6 +7,7 @@
  * on purpose (`--tool-delay-ms`, default 300), so there is time to kill it.
  */
 import { DurableAgent, DurableEngine, DurablePostgres } from "@volley/durable"
+import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Layer } from "effect"
 import { makeAgent, WeatherTools, weatherFor } from "../quickstart/weather.ts"
 import { Backend, defaultModel } from "../shared/backend.ts"
@@ -14,7 +15,7 @@ import { safeText } from "../shared/terminal.ts"
 
 const progress = (line: string) => process.stderr.write(`${safeText(line)}\n`)
 
-const args = process.argv.slice(2)
+const args = TraceSink.argsWithoutTrace(process.argv.slice(2))
 const option = (name: string): string | undefined => {
   const index = args.indexOf(name)
   return index === -1 ? undefined : args[index + 1]
@@ -45,7 +46,7 @@ const program = Effect.gen(function* () {
   process.stdout.write(`${safeText(result.output)}\n`)
 })
 
-Effect.runPromiseExit(program).then((exit) => {
+Effect.runPromiseExit(program.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then((exit) => {
   if (exit._tag === "Failure") {
     const error = Cause.squash(exit.cause)
     progress(`error: ${error instanceof Error ? error.message : String(error)}`.split("\n")[0] ?? "error")

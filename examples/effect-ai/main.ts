@@ -8,6 +8,7 @@
  */
 import { Agent } from "@volley/agent"
 import { EffectAiToolkit, VolleyLanguageModel } from "@volley/effect-ai"
+import { TraceSink } from "@volley/traces"
 import { Effect, Layer, Schema } from "effect"
 import { Chat, Tool, Toolkit } from "effect/ai"
 import { Weather, weatherFor } from "../quickstart/weather.ts"
@@ -61,8 +62,9 @@ export const program = (prompt: string) =>
   })
 
 if (import.meta.main) {
-  program(process.argv.slice(2).join(" ") || "What's the weather in Paris?").pipe(
+  program(TraceSink.argsWithoutTrace(process.argv.slice(2)).join(" ") || "What's the weather in Paris?").pipe(
     Effect.provide(Layer.mergeAll(WeatherKitHandlers, Backend)),
+    Effect.provide(TraceSink.layerFromArgv(process.argv)),
     Effect.match({
       onSuccess: ({ viaChat, viaAgent }) =>
         process.stdout.write(`effect/ai Chat: ${viaChat}\nVolley agent: ${viaAgent}\n`),

@@ -7,6 +7,7 @@
 import { fileURLToPath } from "node:url"
 import { Agent } from "@volley/agent"
 import { McpTools } from "@volley/mcp"
+import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Exit } from "effect"
 import { Backend, defaultModel } from "../shared/backend.ts"
 
@@ -28,12 +29,12 @@ export const ask = (prompt: string, model: string) =>
   }).run(prompt)
 
 if (import.meta.main) {
-  const prompt = process.argv[2] ?? "What is the forecast for Oslo?"
+  const prompt = TraceSink.argsWithoutTrace(process.argv.slice(2))[0] ?? "What is the forecast for Oslo?"
   const program = Effect.gen(function* () {
     const result = yield* ask(prompt, yield* defaultModel)
     return result._tag === "Completed" ? result.output : "(paused)"
   }).pipe(Effect.provide(Weather.layer), Effect.provide(Backend))
-  Effect.runPromiseExit(program).then((exit) => {
+  Effect.runPromiseExit(program.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then((exit) => {
     if (Exit.isSuccess(exit)) {
       process.stdout.write(`${exit.value}\n`)
       return

@@ -8,6 +8,7 @@
 import { Agent } from "@volley/agent"
 import { TestClient } from "@volley/testing"
 import { Tool, Toolkit } from "@volley/tools"
+import { TraceSink } from "@volley/traces"
 import { Effect, Layer, Schema } from "effect"
 
 const GetWeather = Tool.make("get_weather", {
@@ -40,6 +41,7 @@ if (import.meta.main) {
   // The real API with HAOAI_API_KEY, else volley-local on 127.0.0.1; any failure is one line on stderr.
   program.pipe(
     Effect.provide(Layer.mergeAll(WeatherHandlers, TestClient.layerConfigOrLocal())),
+    Effect.provide(TraceSink.layerFromArgv(process.argv)),
     Effect.catch((error) =>
       Effect.sync(() => {
         console.error(`error: ${error._tag}: ${error.message}`)

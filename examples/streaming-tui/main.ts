@@ -4,6 +4,7 @@
  * the usage at the end. Piped (or with `NO_COLOR`) it prints plain lines instead. Without
  * `HAOAI_API_KEY` it runs on volley-local.
  */
+import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { makeAgent, WeatherHandlers } from "../quickstart/weather.ts"
 import { Backend, defaultModel } from "../shared/backend.ts"
@@ -17,7 +18,8 @@ const terminal = (stream: NodeJS.WriteStream): Terminal => ({
 })
 
 const main = Effect.gen(function* () {
-  const prompt = process.argv.slice(2).join(" ").trim() || "What's the weather in Paris and Tokyo?"
+  const prompt =
+    TraceSink.argsWithoutTrace(process.argv.slice(2)).join(" ").trim() || "What's the weather in Paris and Tokyo?"
   const agent = makeAgent(yield* defaultModel)
   const exit = yield* streamToTerminal(
     agent,
@@ -32,7 +34,7 @@ const main = Effect.gen(function* () {
 })
 
 if (import.meta.main)
-  Effect.runPromise(main).then(
+  Effect.runPromise(main.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then(
     (code) => process.exit(code),
     () => process.exit(70)
   )

@@ -4,12 +4,14 @@
  * volley-local, which fills the schema with values taken from the prompt where it can (the city, the
  * number of days) and placeholders elsewhere. A plan that does not decode twice exits 1 with the issue.
  */
+import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Exit, Option } from "effect"
 import { Backend, defaultModel } from "../shared/backend.ts"
 import { plan, render } from "./planner.ts"
 
 const main = Effect.gen(function* () {
-  const prompt = process.argv.slice(2).join(" ").trim() || "Plan 3 days in Lisbon on a medium budget"
+  const prompt =
+    TraceSink.argsWithoutTrace(process.argv.slice(2)).join(" ").trim() || "Plan 3 days in Lisbon on a medium budget"
   const model = yield* defaultModel
   const exit = yield* plan(prompt, model).pipe(Effect.provide(Backend), Effect.exit)
   if (Exit.isSuccess(exit)) {
@@ -27,7 +29,7 @@ const main = Effect.gen(function* () {
 })
 
 if (import.meta.main)
-  Effect.runPromise(main).then(
+  Effect.runPromise(main.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then(
     (code) => process.exit(code),
     () => process.exit(70)
   )

@@ -4,13 +4,16 @@
  * usage roll-up (total, orchestrator, sub-agents) go to stderr. Without `HAOAI_API_KEY` both agents
  * run on volley-local.
  */
+import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { WeatherHandlers } from "../quickstart/weather.ts"
 import { Backend, defaultModel } from "../shared/backend.ts"
 import { advise, usageReport } from "./agents.ts"
 
 const main = Effect.gen(function* () {
-  const prompt = process.argv.slice(2).join(" ").trim() || "What's the weather in Paris and Tokyo? What should I pack?"
+  const prompt =
+    TraceSink.argsWithoutTrace(process.argv.slice(2)).join(" ").trim() ||
+    "What's the weather in Paris and Tokyo? What should I pack?"
   const exit = yield* advise(prompt, yield* defaultModel).pipe(
     Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)),
     Effect.exit
@@ -26,7 +29,7 @@ const main = Effect.gen(function* () {
 })
 
 if (import.meta.main)
-  Effect.runPromise(main).then(
+  Effect.runPromise(main.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then(
     (code) => process.exit(code),
     () => process.exit(70)
   )

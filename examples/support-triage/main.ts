@@ -3,12 +3,15 @@
  * The answer goes to stdout; which agent answered goes to stderr. A prompt injection stops with the
  * guardrail's name on stderr and exit code 2. Without `HAOAI_API_KEY` it runs on volley-local.
  */
+import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { Backend, defaultModel } from "../shared/backend.ts"
 import { DeskHandlers, handle, makeDesk } from "./agents.ts"
 
 const main = Effect.gen(function* () {
-  const message = process.argv.slice(2).join(" ").trim() || "I have a billing question: refund order 42, 30 euros"
+  const message =
+    TraceSink.argsWithoutTrace(process.argv.slice(2)).join(" ").trim() ||
+    "I have a billing question: refund order 42, 30 euros"
   const exit = yield* handle(makeDesk(yield* defaultModel), message).pipe(
     Effect.provide(Layer.mergeAll(DeskHandlers, Backend)),
     Effect.exit
@@ -28,7 +31,7 @@ const main = Effect.gen(function* () {
 })
 
 if (import.meta.main)
-  Effect.runPromise(main).then(
+  Effect.runPromise(main.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then(
     (code) => process.exit(code),
     () => process.exit(70)
   )

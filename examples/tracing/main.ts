@@ -9,6 +9,7 @@
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { ConsoleSpanExporter, type SpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { TraceSink } from "@volley/traces"
 import { Effect, Layer } from "effect"
 import { makeAgent, WeatherHandlers } from "../quickstart/weather.ts"
 import { Backend, defaultModel } from "../shared/backend.ts"
@@ -29,6 +30,7 @@ export const program = (prompt: string) =>
 if (import.meta.main) {
   program("What's the weather in Paris?").pipe(
     Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)),
+    Effect.provide(TraceSink.layerFromArgv(process.argv)),
     Effect.provide(Tracing(new ConsoleSpanExporter())),
     Effect.match({
       onSuccess: (answer) => process.stdout.write(`${answer}\n`),

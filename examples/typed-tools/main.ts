@@ -3,6 +3,7 @@
  * model would see, then handle three `function_call`s (found, not found, malformed arguments) and print
  * the `function_call_output`s. Run with `node examples/typed-tools/main.ts`.
  */
+import { TraceSink } from "@volley/traces"
 import { Effect, Layer } from "effect"
 import { CustomerTools, CustomerToolsHandlers, DatabaseLive } from "./tools.ts"
 
@@ -20,5 +21,10 @@ export const program = Effect.gen(function* () {
 })
 
 if (import.meta.main) {
-  Effect.runPromise(program.pipe(Effect.provide(CustomerToolsHandlers.pipe(Layer.provide(DatabaseLive)))))
+  Effect.runPromise(
+    program.pipe(
+      Effect.provide(CustomerToolsHandlers.pipe(Layer.provide(DatabaseLive))),
+      Effect.provide(TraceSink.layerFromArgv(process.argv))
+    )
+  )
 }

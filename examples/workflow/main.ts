@@ -5,6 +5,7 @@
  * step runs on volley-local (so the draft is an echo: it is not a real LLM). Exits 1 with one line
  * when the reviewer rejects the draft (`DraftRejected`) or a step fails for good.
  */
+import { TraceSink } from "@volley/traces"
 import { Effect, Exit, Cause, Option, Layer } from "effect"
 import { Backend, defaultModel } from "../shared/backend.ts"
 import { ResearchHandlers, workflow } from "./workflow.ts"
@@ -20,7 +21,7 @@ const takeFlag = (argv: Array<string>, name: string): string | undefined => {
 }
 
 const main = Effect.gen(function* () {
-  const argv = process.argv.slice(2)
+  const argv = TraceSink.argsWithoutTrace(process.argv.slice(2))
   const model = yield* defaultModel
   const draft = takeFlag(argv, "--draft-model") ?? model
   const fallback = takeFlag(argv, "--fallback-model") ?? model
@@ -50,7 +51,7 @@ const main = Effect.gen(function* () {
 })
 
 if (import.meta.main)
-  Effect.runPromise(main).then(
+  Effect.runPromise(main.pipe(Effect.provide(TraceSink.layerFromArgv(process.argv)))).then(
     (code) => process.exit(code),
     () => process.exit(70)
   )
