@@ -111,6 +111,7 @@ export const script = `"use strict";
       return response.ok ? response.text() : null;
     }).then(function (html) {
       if (html === null) return;
+      if (typing()) { skipped = true; return; }
       var open = steps().filter(function (b) { return b.getAttribute("aria-expanded") === "true"; }).map(function (b) { return b.id; });
       var focused = document.activeElement && document.activeElement.id;
       main.innerHTML = html;
