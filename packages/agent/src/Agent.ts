@@ -43,7 +43,14 @@ import {
   withAgentPath
 } from "./internal/overrides.ts"
 import * as RunHooks from "./RunHooks.ts"
-import { type CompactionPolicy, type OnBusy, run as runOnSession, type Session, type SessionError } from "./Session.ts"
+import {
+  type CompactionPolicy,
+  type OnBusy,
+  run as runOnSession,
+  type Session,
+  type SessionError,
+  stream as streamOnSession
+} from "./Session.ts"
 import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
 import { loop } from "./internal/loop.ts"
@@ -248,10 +255,14 @@ export interface Agent<A, R> {
     ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
   }
   /** Runs with streaming model calls and emits every event; ends after `RunEnd` (or fails). */
-  readonly stream: (
-    input: AgentInput,
-    options?: RunOverrides
-  ) => Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient>
+  readonly stream: {
+    /** On a session, like `run` (see `Session.stream`): the lock is held while the stream runs. */
+    (
+      input: AgentInput,
+      options: RunOverrides & { readonly session: SessionRun }
+    ): Stream.Stream<AgentEvent, AgentError.AgentError | SessionError, R | ResponsesClient | Session>
+    (input: AgentInput, options?: RunOverrides): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient>
+  }
   /** Continues a saved state (paused or interrupted), applying approvals. */
   readonly resume: (
     state: RunState,
@@ -751,13 +762,15 @@ export const make = <A = string, RT = never, RS = never, RX = never>(
         })
       const { session, ...rest } = runOptions
       // Session.run runs this agent again without `session`, under the session's lock
-      return runOnSession(agent, session.id, input, {
-        ...rest,
-        ...(session.onBusy === undefined ? {} : { onBusy: session.onBusy }),
-        ...(session.compaction === undefined ? {} : { compaction: session.compaction })
-      })
+      return runOnSession(agent, session.id, input, sessionOptions(session, rest))
     }) as Agent<A, R>["run"],
-    stream: (input, runOptions) => streamOf({ spec, dynamic, toolkitOf, start: fresh(input, runOptions), runOptions }),
+    stream: ((input: AgentInput, runOptions?: RunOverrides & { readonly session?: SessionRun }) => {
+      if (runOptions?.session === undefined)
+        return streamOf({ spec, dynamic, toolkitOf, start: fresh(input, runOptions), runOptions })
+      const { session, ...rest } = runOptions
+      // Session.stream streams this agent again without `session`, under the session's lock
+      return streamOnSession(agent, session.id, input, sessionOptions(session, rest))
+    }) as Agent<A, R>["stream"],
     resume: (state, resumeOptions) =>
       execute({
         spec,
@@ -783,6 +796,13 @@ export const make = <A = string, RT = never, RS = never, RX = never>(
   registry.set(agent, { spec, dynamic, toolkitOf } as unknown as Registered)
   return agent
 }
+
+/** The options of `Session.run` / `Session.stream` for a run's `session` option. */
+const sessionOptions = (session: SessionRun, rest: RunOverrides) => ({
+  ...rest,
+  ...(session.onBusy === undefined ? {} : { onBusy: session.onBusy }),
+  ...(session.compaction === undefined ? {} : { compaction: session.compaction })
+})
 
 const isHandoff = <T>(value: T | Handoff.Handoff<T>): value is Handoff.Handoff<T> =>
   (value as { readonly _tag?: unknown })._tag === "Handoff"

@@ -1,7 +1,7 @@
 /**
  * `Session`: a conversation's history kept between runs, stored as turns (one turn = the items one
  * run added: its input plus everything the model and tools produced). `Session.run(agent, id, input)`
- * takes the session's lock, prepends the stored history, runs, and appends the run's new items in
+ * (or `Session.stream`) takes the session's lock, prepends the stored history, runs, and appends the run's new items in
  * one write whatever the outcome (completed, failed, interrupted), so a turn is never partial and the
  * history always passes the pairing validator. Implementations: `layerMemory` and `layerSql` (any
  * `effect/sql` `SqlClient` on Postgres; advisory locks serialise runs across processes).
@@ -12,13 +12,16 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { ResponsesClient } from "@volley/core/ResponsesClient"
 import type { InputItem } from "@volley/core/ResponsesSchema"
-import type { Agent, AgentInput, AgentResult, RunOptions } from "./Agent.ts"
+import type { Agent, AgentInput, AgentResult, RunOverrides } from "./Agent.ts"
+import type { AgentEvent } from "./AgentEvent.ts"
 import type { AgentError } from "./AgentError.ts"
 import { inputItems, validatePairing } from "./internal/history.ts"
 import { RunHistory } from "./RunHistory.ts"
@@ -346,13 +349,58 @@ export const summariseWith =
 // running an agent on a session
 // ---------------------------------------------------------------------------------------------
 
-/** Options of `Session.run`. */
-export interface SessionRunOptions<E = never, R = never> extends RunOptions {
+/** Options of `Session.run` / `Session.stream`: the run's options and overrides, and the session's. */
+export interface SessionRunOptions<E = never, R = never> extends RunOverrides {
   /** When another run holds the session (default `"wait"`). */
   readonly onBusy?: OnBusy | undefined
   /** Compacts the stored history before the run (under the lock). */
   readonly compaction?: CompactionPolicy<E, R> | undefined
 }
+
+/**
+ * The session side of a run, for `run` and `stream`: under the lock, the stored history (compacted
+ * first) plus `input` goes to `start`, and the items the run's final state added are appended as one
+ * turn whatever the exit (an interrupted run's checkpoint still has them).
+ */
+const onSession = <X, EX, RX, E, RC>(
+  sessionId: string,
+  input: AgentInput,
+  options: SessionRunOptions<E, RC> | undefined,
+  start: (items: ReadonlyArray<InputItem>, runOptions: RunOverrides) => Effect.Effect<X, EX, RX>
+): Effect.Effect<X, EX | SessionError | E, RX | RC | Session> =>
+  Effect.gen(function* () {
+    const session = yield* Session
+    const { onBusy, compaction, checkpoint: userCheckpoint, ...overrides } = options ?? {}
+    const body = Effect.gen(function* () {
+      let stored = yield* session.history(sessionId)
+      if (compaction !== undefined) {
+        const compacted = yield* compact(stored, compaction)
+        if (compacted !== stored) {
+          yield* session.replace(sessionId, compacted)
+          stored = compacted
+        }
+      }
+      let final: ReadonlyArray<InputItem> | undefined
+      const runOptions: RunOverrides = {
+        ...overrides,
+        checkpoint: (state) =>
+          Effect.suspend(() => {
+            final = state.history
+            return userCheckpoint === undefined ? Effect.void : userCheckpoint(state)
+          })
+      }
+      const newItems = () => (final === undefined ? [] : final.slice(stored.length))
+      const exit = yield* Effect.exit(
+        start([...stored, ...inputItems(input)], runOptions).pipe(
+          // interrupted: the turn is still written (the cancelled calls have their outputs)
+          Effect.onInterrupt(() => Effect.ignore(session.append(sessionId, newItems())))
+        )
+      )
+      yield* session.append(sessionId, newItems())
+      return yield* exit
+    })
+    return yield* session.withLock(sessionId, body, onBusy)
+  })
 
 /**
  * Runs `agent` on a session: under the session's lock, the stored history (compacted first when a
@@ -366,36 +414,27 @@ export const run = <A, R, E = never, RC = never>(
   input: AgentInput,
   options?: SessionRunOptions<E, RC>
 ): Effect.Effect<AgentResult<A>, AgentError | SessionError | E, R | RC | ResponsesClient | Session> =>
-  Effect.gen(function* () {
-    const session = yield* Session
-    const body = Effect.gen(function* () {
-      let stored = yield* session.history(sessionId)
-      if (options?.compaction !== undefined) {
-        const compacted = yield* compact(stored, options.compaction)
-        if (compacted !== stored) {
-          yield* session.replace(sessionId, compacted)
-          stored = compacted
-        }
-      }
-      let final: ReadonlyArray<InputItem> | undefined
-      const userCheckpoint = options?.checkpoint
-      const runOptions: RunOptions = {
-        ...(options?.runId === undefined ? {} : { runId: options.runId }),
-        checkpoint: (state) =>
-          Effect.suspend(() => {
-            final = state.history
-            return userCheckpoint === undefined ? Effect.void : userCheckpoint(state)
-          })
-      }
-      const newItems = () => (final === undefined ? [] : final.slice(stored.length))
-      const exit = yield* Effect.exit(
-        agent.run([...stored, ...inputItems(input)], runOptions).pipe(
-          // interrupted: the turn is still written (the cancelled calls have their outputs)
-          Effect.onInterrupt(() => Effect.ignore(session.append(sessionId, newItems())))
-        )
-      )
-      yield* session.append(sessionId, newItems())
-      return yield* exit
-    })
-    return yield* session.withLock(sessionId, body, options?.onBusy)
-  })
+  onSession(sessionId, input, options, (items, runOptions) => agent.run(items, runOptions))
+
+/**
+ * `run`, streaming: the events of `agent.stream` on the session's history. The lock is held while the
+ * stream runs; the turn is appended before the stream ends, fails, or is interrupted by its consumer.
+ */
+export const stream = <A, R, E = never, RC = never>(
+  agent: Agent<A, R>,
+  sessionId: string,
+  input: AgentInput,
+  options?: SessionRunOptions<E, RC>
+): Stream.Stream<AgentEvent, AgentError | SessionError | E, R | RC | ResponsesClient | Session> =>
+  Stream.callback<AgentEvent, AgentError | SessionError | E, R | RC | ResponsesClient | Session>(
+    (queue) =>
+      onSession(sessionId, input, options, (items, runOptions) =>
+        agent.stream(items, runOptions).pipe(Stream.runForEach((event) => Queue.offer(queue, event)))
+      ).pipe(
+        Effect.matchEffect({
+          onFailure: (error) => Queue.fail(queue, error),
+          onSuccess: () => Queue.end(queue)
+        })
+      ),
+    { bufferSize: 1024, strategy: "suspend" }
+  )

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as fc from "fast-check"
 import type { InputItem } from "@volley/core/ResponsesSchema"
 import { ScriptedModel as M } from "@volley/testing"
@@ -308,6 +309,74 @@ describe("compaction", () => {
       yield* Session.run(agent, "long", "3", { compaction: { maxItems: 4, keepItems: 2 } }).pipe(Effect.provide(layer))
       assert.strictEqual(inputJson(fake.seen[0]!).length, 3, "kept: user 2, assistant two; then the new message")
       assert.strictEqual((yield* session.history("long")).length, 4)
+    }).pipe(Effect.provide(Session.layerMemory))
+  )
+})
+
+describe("agent.stream(input, { session })", () => {
+  it.live("streams on the stored history, appends the turn, and refuses a busy session", () =>
+    Effect.gen(function* () {
+      const { fake, layer } = withFake([M.message("Hi Ada"), { _tag: "Hang" }])
+      const first = yield* Stream.runCollect(agent.stream("I am Ada", { session: { id: "s" } })).pipe(
+        Effect.provide(layer)
+      )
+      assert.strictEqual(first.at(-1)?._tag, "RunEnd")
+      const slow = yield* Stream.runCollect(agent.stream("Who am I?", { session: { id: "s" } })).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* Effect.sleep("30 millis")
+      const busy = yield* Effect.flip(
+        Stream.runDrain(agent.stream("again", { session: { id: "s", onBusy: "fail" } })).pipe(Effect.provide(layer))
+      )
+      assert.strictEqual(busy._tag === "SessionError" && busy.reason, "Busy")
+      assert.strictEqual(fake.seen.length, 2, "the refused stream made no model call")
+      assert.include(inputJson(fake.seen[1]!).join(), "Hi Ada", "the stored history was prepended")
+      yield* Fiber.interrupt(slow)
+      const stored = yield* (yield* Session.Session).history("s")
+      assert.deepStrictEqual(
+        stored.map((item) => JSON.stringify(item).match(/I am Ada|Who am I\?|Hi Ada/)?.[0]),
+        ["I am Ada", "Hi Ada", "Who am I?"],
+        "two whole turns: the interrupted one is its input"
+      )
+    }).pipe(Effect.provide(Session.layerMemory))
+  )
+
+  it.live("a failed stream appends its whole turn; per-run overrides reach the run", () =>
+    Effect.gen(function* () {
+      const { fake, layer } = withFake([M.functionCall("get_weather", { city: "Paris" })])
+      const error = yield* Effect.flip(
+        Stream.runDrain(agent.stream("Weather?", { session: { id: "f" }, model: "other" })).pipe(
+          Effect.provideService(AgentKnobs.MaxTurns, 1),
+          Effect.provide(layer)
+        )
+      )
+      assert.strictEqual(error._tag, "MaxTurnsExceeded")
+      assert.include(JSON.stringify(fake.seen[0]), '"other"', "the model override was sent")
+      const stored = yield* (yield* Session.Session).history("f")
+      assert.strictEqual(stored.length, 3, "user, function_call, function_call_output")
+      assert.isUndefined(validatePairing(stored))
+    }).pipe(Effect.provide(Session.layerMemory))
+  )
+
+  it.live("a stream its consumer stops mid-run appends the turn so far, paired, and frees the session", () =>
+    Effect.gen(function* () {
+      const { layer } = withFake([M.functionCall("get_weather", { city: "Paris" }), { _tag: "Hang" }])
+      const seen = yield* Stream.runCollect(
+        agent
+          .stream("Weather?", { session: { id: "i" } })
+          .pipe(Stream.takeUntil((event) => event._tag === "TurnStart" && event.turn === 2))
+      ).pipe(Effect.provide(layer))
+      assert.strictEqual(seen.at(-1)?._tag, "TurnStart")
+      const stored = yield* (yield* Session.Session).history("i")
+      assert.deepStrictEqual(
+        stored.map((item) => item.type),
+        ["message", "function_call", "function_call_output"],
+        "the input, the call and its output: no partial turn"
+      )
+      const { layer: next } = withFake([M.message("free")])
+      const after = yield* agent.run("again", { session: { id: "i", onBusy: "fail" } }).pipe(Effect.provide(next))
+      assert.strictEqual(after._tag, "Completed", "the lock was released")
     }).pipe(Effect.provide(Session.layerMemory))
   )
 })
