@@ -6,7 +6,7 @@
  * in `ModelError`. Gotcha: a paused run (approval) is a success, not an error.
  */
 import * as Schema from "effect/Schema"
-import * as ResponsesError from "@volley/core/ResponsesError"
+import { ResponsesError } from "@volley/core"
 import type { GuardrailTripped } from "./Guardrail.ts"
 import type { HookFailed } from "./RunHooks.ts"
 import { RunHistory } from "./RunHistory.ts"

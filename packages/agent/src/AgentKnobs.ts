@@ -10,8 +10,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
-import { type ResponsesError, ResponsesErrorSchema } from "@volley/core/ResponsesError"
-import { Response } from "@volley/core/ResponsesSchema"
+import { ResponsesError, ResponsesSchema } from "@volley/core"
 import { Toolkit } from "@volley/tools"
 
 /** Model calls per run before `MaxTurns` (default 10, agents-js `DEFAULT_MAX_TURNS`). */
@@ -108,7 +107,10 @@ export interface StepWrapperShape {
 }
 
 /** What a model step stores: the decoded response, or the client's typed error. */
-export const ModelStep: StepSchema<Response, ResponsesError> = { success: Response, error: ResponsesErrorSchema }
+export const ModelStep: StepSchema<ResponsesSchema.Response, ResponsesError.ResponsesError> = {
+  success: ResponsesSchema.Response,
+  error: ResponsesError.ResponsesErrorSchema
+}
 
 /** What a tool step stores: the call's output item and outcome (failures the model sees are results), or the error that ends the run. */
 export const ToolStep: StepSchema<Toolkit.RunnerResult, Toolkit.RunnerError> = {

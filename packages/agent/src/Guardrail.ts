@@ -10,7 +10,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type { FunctionCall, InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { errorText } from "./internal/history.ts"
 import { RunHistory } from "./RunHistory.ts"
 import { RunUsage } from "./StopReason.ts"
@@ -31,7 +31,7 @@ export type GuardrailKind = "input" | "output" | "tool"
 /** What an input guardrail sees. */
 export interface InputContext {
   readonly agent: string
-  readonly input: ReadonlyArray<InputItem>
+  readonly input: ReadonlyArray<ResponsesSchema.InputItem>
 }
 
 /** What an output guardrail sees: the decoded final value, its text and the history. */
@@ -39,7 +39,7 @@ export interface OutputContext<A> {
   readonly agent: string
   readonly value: A
   readonly text: string
-  readonly history: ReadonlyArray<InputItem>
+  readonly history: ReadonlyArray<ResponsesSchema.InputItem>
 }
 
 /** A guardrail on the run's input. */
@@ -66,8 +66,10 @@ export type ToolVerdict =
 export interface ToolGuardrail<E = never, R = never> {
   readonly _tag: "ToolGuardrail"
   readonly name: string
-  readonly before?: ((call: FunctionCall) => Effect.Effect<ToolVerdict, E, R>) | undefined
-  readonly after?: ((call: FunctionCall, output: string) => Effect.Effect<ToolVerdict, E, R>) | undefined
+  readonly before?: ((call: ResponsesSchema.FunctionCall) => Effect.Effect<ToolVerdict, E, R>) | undefined
+  readonly after?:
+    | ((call: ResponsesSchema.FunctionCall, output: string) => Effect.Effect<ToolVerdict, E, R>)
+    | undefined
 }
 
 /** An input guardrail. */
@@ -86,8 +88,10 @@ export const output = <A, E = never, R = never>(
 export const tool = <E = never, R = never>(
   name: string,
   hooks: {
-    readonly before?: ((call: FunctionCall) => Effect.Effect<ToolVerdict, E, R>) | undefined
-    readonly after?: ((call: FunctionCall, output: string) => Effect.Effect<ToolVerdict, E, R>) | undefined
+    readonly before?: ((call: ResponsesSchema.FunctionCall) => Effect.Effect<ToolVerdict, E, R>) | undefined
+    readonly after?:
+      | ((call: ResponsesSchema.FunctionCall, output: string) => Effect.Effect<ToolVerdict, E, R>)
+      | undefined
   }
 ): ToolGuardrail<E, R> => ({ _tag: "ToolGuardrail", name, ...hooks })
 
@@ -211,7 +215,7 @@ const blocked = (guardrail: string, message: string): Blocked => ({
  */
 export const guardTool = <T, E, R, EX, RX>(
   guardrails: ReadonlyArray<ToolGuardrail<E, R>>,
-  call: FunctionCall,
+  call: ResponsesSchema.FunctionCall,
   execute: Effect.Effect<T, EX, RX>,
   outputOf: (result: T) => string
 ): Effect.Effect<T | Blocked, E | EX | Tripwire, R | RX> =>
@@ -245,7 +249,7 @@ export const toError = (
   tripwire: Tripwire,
   transcript: {
     readonly runId: string
-    readonly history: ReadonlyArray<InputItem>
+    readonly history: ReadonlyArray<ResponsesSchema.InputItem>
     readonly usage: RunUsage
     readonly turns: number
   }

@@ -6,12 +6,14 @@
  * applies to one response's calls. Gotcha: a response that hands off runs none of its other calls;
  * each gets a "not run" output, so the history always passes the pairing validator.
  */
-import type { FunctionCall, FunctionTool, InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { errorText, outputItem } from "./internal/history.ts"
 import { cutPoint } from "./Session.ts"
 
 /** Rewrites the history the next agent starts from; must keep every call with its output. */
-export type InputFilter = (history: ReadonlyArray<InputItem>) => ReadonlyArray<InputItem>
+export type InputFilter = (
+  history: ReadonlyArray<ResponsesSchema.InputItem>
+) => ReadonlyArray<ResponsesSchema.InputItem>
 
 /** A handoff to `agent`. `A` is the target's output type. */
 export interface Handoff<Target> {
@@ -51,7 +53,7 @@ export const to = <Target extends { readonly name: string }>(
 })
 
 /** The function tool the model sees for a handoff (no arguments). */
-export const toolDefinition = (handoff: Handoff<unknown>): FunctionTool => ({
+export const toolDefinition = (handoff: Handoff<unknown>): ResponsesSchema.FunctionTool => ({
   type: "function",
   name: handoff.toolName,
   description: handoff.description,
@@ -89,9 +91,9 @@ export const compose =
 export interface HandoffPlan<Target> {
   /** The handoff that wins (the first handoff call). */
   readonly handoff: Handoff<Target>
-  readonly call: FunctionCall
+  readonly call: ResponsesSchema.FunctionCall
   /** Every call of the response, in order, with its output: the transfer, or "not run". */
-  readonly outputs: ReadonlyArray<InputItem>
+  readonly outputs: ReadonlyArray<ResponsesSchema.InputItem>
 }
 
 /** The output of a transfer call. */
@@ -102,11 +104,11 @@ export const transferOutput = (agentName: string): string => JSON.stringify({ as
  * (tools, further handoffs) is answered "not run" in call order.
  */
 export const plan = <Target>(
-  calls: ReadonlyArray<FunctionCall>,
+  calls: ReadonlyArray<ResponsesSchema.FunctionCall>,
   handoffs: ReadonlyArray<Handoff<Target>>
 ): HandoffPlan<Target> | undefined => {
   if (handoffs.length === 0) return undefined
-  let chosen: { readonly handoff: Handoff<Target>; readonly call: FunctionCall } | undefined
+  let chosen: { readonly handoff: Handoff<Target>; readonly call: ResponsesSchema.FunctionCall } | undefined
   for (const call of calls) {
     const handoff = handoffs.find((candidate) => candidate.toolName === call.name)
     if (handoff !== undefined) {
@@ -125,5 +127,8 @@ export const plan = <Target>(
 }
 
 /** The history the target starts from: the filter applied to the history (calls already answered). */
-export const historyFor = (handoff: Handoff<unknown>, history: ReadonlyArray<InputItem>): ReadonlyArray<InputItem> =>
+export const historyFor = (
+  handoff: Handoff<unknown>,
+  history: ReadonlyArray<ResponsesSchema.InputItem>
+): ReadonlyArray<ResponsesSchema.InputItem> =>
   handoff.inputFilter === undefined ? history : handoff.inputFilter(history)

@@ -5,9 +5,9 @@
  * prompt cache still hits. Gotcha: treat a history as append-only; never edit an item in place.
  */
 import * as Schema from "effect/Schema"
-import { InputItem } from "@volley/core/ResponsesSchema"
+import { ResponsesSchema } from "@volley/core"
 
-const isInputItem = Schema.is(InputItem)
+const isInputItem = Schema.is(ResponsesSchema.InputItem)
 
 /** The input items of a run, validated but kept verbatim. */
 export const RunHistory = Schema.Array(Schema.Unknown).check(
@@ -15,6 +15,6 @@ export const RunHistory = Schema.Array(Schema.Unknown).check(
     for (let i = 0; i < items.length; i++) if (!isInputItem(items[i])) return `item ${i} is not a valid input item`
     return true
   })
-) as unknown as Schema.Codec<ReadonlyArray<InputItem>, ReadonlyArray<unknown>>
+) as unknown as Schema.Codec<ReadonlyArray<ResponsesSchema.InputItem>, ReadonlyArray<unknown>>
 /** The input items of a run. */
-export type RunHistory = ReadonlyArray<InputItem>
+export type RunHistory = ReadonlyArray<ResponsesSchema.InputItem>

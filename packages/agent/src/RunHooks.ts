@@ -12,7 +12,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import type { FunctionCall, Response } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { RunHistory } from "./RunHistory.ts"
 import { RunUsage, type StopReason } from "./StopReason.ts"
 
@@ -32,18 +32,22 @@ export interface RunHooksShape {
     | undefined
   /** A model call returned. */
   readonly onModelResponse?:
-    | ((context: HookContext & { readonly turn: number; readonly response: Response }) => Effect.Effect<void, unknown>)
+    | ((
+        context: HookContext & { readonly turn: number; readonly response: ResponsesSchema.Response }
+      ) => Effect.Effect<void, unknown>)
     | undefined
   /** A tool starts executing. */
   readonly onToolStart?:
-    | ((context: HookContext & { readonly turn: number; readonly call: FunctionCall }) => Effect.Effect<void, unknown>)
+    | ((
+        context: HookContext & { readonly turn: number; readonly call: ResponsesSchema.FunctionCall }
+      ) => Effect.Effect<void, unknown>)
     | undefined
   /** A tool finished; `output` is what the model is sent. */
   readonly onToolEnd?:
     | ((
         context: HookContext & {
           readonly turn: number
-          readonly call: FunctionCall
+          readonly call: ResponsesSchema.FunctionCall
           readonly output: string
           readonly isError: boolean
           readonly durationMs: number

@@ -10,7 +10,7 @@
  */
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { FunctionCall, FunctionCallOutput } from "@volley/core/ResponsesSchema"
+import { ResponsesSchema } from "@volley/core"
 import { RunHistory } from "./RunHistory.ts"
 import { RunUsage, StopReason, TurnUsage } from "./StopReason.ts"
 
@@ -48,9 +48,9 @@ export type Approval = typeof Approval.Type
 /** The tool batch of the turn a run paused in. */
 export const PendingBatch = Schema.Struct({
   /** Every call of the turn, in order. */
-  calls: Schema.Array(FunctionCall),
+  calls: Schema.Array(ResponsesSchema.FunctionCall),
   /** Outputs already computed (calls that ran, repeats), by `call_id`. */
-  outputs: Schema.Array(FunctionCallOutput),
+  outputs: Schema.Array(ResponsesSchema.FunctionCallOutput),
   /** Calls waiting for a decision. */
   awaiting: Schema.Array(PendingApproval)
 })

@@ -7,7 +7,7 @@
  * `Completed` and `ApprovalRequired` into a typed `AgentError` that carries the same reason.
  */
 import * as Schema from "effect/Schema"
-import type { Usage } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 
 /** The run finished with a final answer. */
 export const Completed = Schema.TaggedStruct("Completed", {})
@@ -91,7 +91,7 @@ export const emptyUsage: RunUsage = {
 }
 
 /** The usage of one response (one request, even when the server sent no usage). */
-export const fromWire = (usage: Usage | null | undefined): RunUsage => {
+export const fromWire = (usage: ResponsesSchema.Usage | null | undefined): RunUsage => {
   if (usage === null || usage === undefined) return { ...emptyUsage, requests: 1 }
   return {
     requests: 1,

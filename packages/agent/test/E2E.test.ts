@@ -4,8 +4,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { ResponsesClient } from "@volley/core"
-import type { InputItem } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, type ResponsesSchema } from "@volley/core"
 import { LocalModel, ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import type { AgentEvent } from "../src/AgentEvent.ts"
@@ -60,7 +59,7 @@ describe("end to end: local server + real client", () => {
         for (const request of requests) {
           assert.strictEqual(request.body?.stream, streaming)
           assert.strictEqual(request.body?.instructions, "Be brief")
-          assert.isUndefined(validatePairing((request.body?.input ?? []) as ReadonlyArray<InputItem>))
+          assert.isUndefined(validatePairing((request.body?.input ?? []) as ReadonlyArray<ResponsesSchema.InputItem>))
         }
       }
     })

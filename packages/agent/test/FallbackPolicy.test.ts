@@ -1,13 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { InvalidRequestError, RateLimitError } from "@volley/core/ResponsesError"
+import { ResponsesError } from "@volley/core"
 import * as AgentError from "../src/AgentError.ts"
 import * as FallbackPolicy from "../src/FallbackPolicy.ts"
 import { emptyUsage } from "../src/StopReason.ts"
 
 const transcript = { message: "m", runId: "r", history: [], usage: emptyUsage, turns: 1 }
-const rateLimited = new RateLimitError({ message: "slow down", retryable: true, attempts: 3, causes: [], status: 429 })
-const contextError = new InvalidRequestError({
+const rateLimited = new ResponsesError.RateLimitError({
+  message: "slow down",
+  retryable: true,
+  attempts: 3,
+  causes: [],
+  status: 429
+})
+const contextError = new ResponsesError.InvalidRequestError({
   message: "too long",
   retryable: false,
   attempts: 1,
@@ -15,7 +21,13 @@ const contextError = new InvalidRequestError({
   status: 400,
   code: "context_length_exceeded"
 })
-const badRequest = new InvalidRequestError({ message: "bad", retryable: false, attempts: 1, causes: [], status: 400 })
+const badRequest = new ResponsesError.InvalidRequestError({
+  message: "bad",
+  retryable: false,
+  attempts: 1,
+  causes: [],
+  status: 400
+})
 
 describe("FallbackPolicy", () => {
   it("defaultReasonOf: retryable after retries, context too large (server or local); nothing else", () => {
@@ -45,12 +57,14 @@ describe("FallbackPolicy", () => {
       const value = yield* FallbackPolicy.withFallback(
         ["big", "medium", "small"],
         (model) =>
-          Effect.suspend((): Effect.Effect<string, InvalidRequestError | RateLimitError> => {
-            tried.push(model)
-            if (model === "big") return Effect.fail(contextError)
-            if (model === "medium") return Effect.fail(rateLimited)
-            return Effect.succeed(`answer from ${model}`)
-          }),
+          Effect.suspend(
+            (): Effect.Effect<string, ResponsesError.InvalidRequestError | ResponsesError.RateLimitError> => {
+              tried.push(model)
+              if (model === "big") return Effect.fail(contextError)
+              if (model === "medium") return Effect.fail(rateLimited)
+              return Effect.succeed(`answer from ${model}`)
+            }
+          ),
         { onFallback: (move) => Effect.sync(() => moves.push(move)) }
       )
       assert.strictEqual(value, "answer from small")
@@ -67,10 +81,12 @@ describe("FallbackPolicy", () => {
       const tried: Array<string> = []
       const error = yield* Effect.flip(
         FallbackPolicy.withFallback(["a", "b"], (model) =>
-          Effect.suspend((): Effect.Effect<never, InvalidRequestError | RateLimitError> => {
-            tried.push(model)
-            return Effect.fail(model === "a" ? rateLimited : contextError)
-          })
+          Effect.suspend(
+            (): Effect.Effect<never, ResponsesError.InvalidRequestError | ResponsesError.RateLimitError> => {
+              tried.push(model)
+              return Effect.fail(model === "a" ? rateLimited : contextError)
+            }
+          )
         )
       )
       assert.strictEqual(error, contextError)

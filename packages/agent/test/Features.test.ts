@@ -8,9 +8,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { type CallOptions, ResponsesClient } from "@volley/core/ResponsesClient"
-import { InvalidRequestError, RateLimitError } from "@volley/core/ResponsesError"
-import { decodeStreamEventUnsafe } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, ResponsesError, ResponsesSchema } from "@volley/core"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import type { AgentEvent } from "../src/AgentEvent.ts"
@@ -29,9 +27,9 @@ const setup = (steps: ReadonlyArray<FakeStep>) => {
   return { fake, runs, layer: Layer.mergeAll(fake.layer, testToolsLayer(runs)) }
 }
 const rateLimited = (attempts: number) =>
-  new RateLimitError({ message: "slow down", retryable: true, attempts, causes: [], status: 429 })
+  new ResponsesError.RateLimitError({ message: "slow down", retryable: true, attempts, causes: [], status: 429 })
 const tooLong = () =>
-  new InvalidRequestError({
+  new ResponsesError.InvalidRequestError({
     message: "too long",
     retryable: false,
     attempts: 1,
@@ -169,7 +167,13 @@ describe("model fallback", () => {
         fake.seen.map((seen) => seen.request.model),
         ["a", "b"]
       )
-      const bad = new InvalidRequestError({ message: "bad", retryable: false, attempts: 1, causes: [], status: 400 })
+      const bad = new ResponsesError.InvalidRequestError({
+        message: "bad",
+        retryable: false,
+        attempts: 1,
+        causes: [],
+        status: 400
+      })
       const noChain = yield* Agent.make({ name: "one", model: "x" })
         .run("hi")
         .pipe(Effect.provide(setup([M.message("ok")]).layer))
@@ -245,19 +249,19 @@ describe("lifecycle hooks", () => {
 /** A client whose stream sends a turn's events and then hangs (a model still talking). */
 const hangingClient = (turn: M.Turn) => {
   let interrupted = false
-  const client = ResponsesClient.of({
+  const client = ResponsesClient.ResponsesClient.of({
     create: () => Effect.never,
-    stream: (request, _options?: CallOptions) =>
+    stream: (request, _options?: ResponsesClient.CallOptions) =>
       Stream.concat(
         Stream.fromIterable(
           M.toEvents(turn, request)
             .filter((event) => (event as { type?: string }).type !== "response.completed")
-            .map(decodeStreamEventUnsafe)
+            .map(ResponsesSchema.decodeStreamEventUnsafe)
         ),
         Stream.never
       ).pipe(Stream.ensuring(Effect.sync(() => (interrupted = true))))
   })
-  return { layer: Layer.succeed(ResponsesClient, client), interrupted: () => interrupted }
+  return { layer: Layer.succeed(ResponsesClient.ResponsesClient, client), interrupted: () => interrupted }
 }
 
 describe("guardrails in a run", () => {

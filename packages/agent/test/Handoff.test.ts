@@ -1,13 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import type { FunctionCall, InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import * as Handoff from "../src/Handoff.ts"
 import { validatePairing } from "../src/internal/history.ts"
 
 const billing = { name: "billing agent" }
 const refunds = { name: "refunds" }
-const fc_ = (id: string, name: string): FunctionCall => ({ type: "function_call", call_id: id, name, arguments: "{}" })
-const user = (text: string): InputItem => ({ type: "message", role: "user", content: text })
+const fc_ = (id: string, name: string): ResponsesSchema.FunctionCall => ({
+  type: "function_call",
+  call_id: id,
+  name,
+  arguments: "{}"
+})
+const user = (text: string): ResponsesSchema.InputItem => ({ type: "message", role: "user", content: text })
 
 describe("Handoff", () => {
   it("to: a transfer_to_<name> tool with no arguments, sanitised", () => {
@@ -47,7 +52,7 @@ describe("Handoff", () => {
   })
 
   it("input filters: removeToolItems, keepLast (pairs intact), compose", () => {
-    const history: ReadonlyArray<InputItem> = [
+    const history: ReadonlyArray<ResponsesSchema.InputItem> = [
       user("hi"),
       fc_("c1", "lookup"),
       { type: "function_call_output", call_id: "c1", output: "x" },
@@ -64,7 +69,7 @@ describe("Handoff", () => {
 
   it("keepLast never leaves an orphan output (property)", () => {
     const history = fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 30 }).map((kinds) => {
-      const items: Array<InputItem> = []
+      const items: Array<ResponsesSchema.InputItem> = []
       kinds.forEach((kind, i) => {
         if (kind === 0) items.push(user(`u${i}`))
         else {

@@ -3,8 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as fc from "fast-check"
-import { StreamTruncated } from "@volley/core/ResponsesError"
-import type { InputItem } from "@volley/core/ResponsesSchema"
+import { ResponsesError, type ResponsesSchema } from "@volley/core"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
@@ -15,10 +14,15 @@ import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
 
 const assistant = Agent.make({ name: "assistant", model: "m", toolkit: TestTools })
 
-const call = (id: string): InputItem => ({ type: "function_call", call_id: id, name: "echo", arguments: "{}" })
-const output = (id: string): InputItem => ({ type: "function_call_output", call_id: id, output: "ok" })
-const message = (text: string): InputItem => ({ type: "message", role: "user", content: text })
-const reasoning = (): InputItem => ({ type: "reasoning", summary: [], encrypted_content: "enc" })
+const call = (id: string): ResponsesSchema.InputItem => ({
+  type: "function_call",
+  call_id: id,
+  name: "echo",
+  arguments: "{}"
+})
+const output = (id: string): ResponsesSchema.InputItem => ({ type: "function_call_output", call_id: id, output: "ok" })
+const message = (text: string): ResponsesSchema.InputItem => ({ type: "message", role: "user", content: text })
+const reasoning = (): ResponsesSchema.InputItem => ({ type: "reasoning", summary: [], encrypted_content: "enc" })
 
 // A valid history: turns of messages, reasoning and calls, each call answered later (outputs shuffled).
 const validHistory = fc
@@ -32,7 +36,7 @@ const validHistory = fc
     { minLength: 1, maxLength: 8 }
   )
   .map((turns) => {
-    const items: Array<InputItem> = [message("start")]
+    const items: Array<ResponsesSchema.InputItem> = [message("start")]
     let n = 0
     for (const turn of turns) {
       if (turn.reasoning) items.push(reasoning())
@@ -88,7 +92,7 @@ describe("D07 pairing validator", () => {
     fc.assert(
       fc.property(fc.array(fc.array(item, { maxLength: 4 }), { maxLength: 8 }), (chunks) => {
         const state = pairingState()
-        const history: Array<InputItem> = []
+        const history: Array<ResponsesSchema.InputItem> = []
         for (const chunk of chunks) {
           history.push(...chunk)
           const incremental = checkPairing(state, history)
@@ -144,7 +148,7 @@ describe("D07 pairing validator", () => {
                     after: 2,
                     turn,
                     error: (attempts) =>
-                      new StreamTruncated({
+                      new ResponsesError.StreamTruncated({
                         message: "drop",
                         retryable: true,
                         attempts,
@@ -171,7 +175,7 @@ describe("D07 pairing validator", () => {
               )
               let previous: Array<string> = []
               for (const seen of fake.seen) {
-                assert.isUndefined(validatePairing(seen.request.input as ReadonlyArray<InputItem>))
+                assert.isUndefined(validatePairing(seen.request.input as ReadonlyArray<ResponsesSchema.InputItem>))
                 const current = inputJson(seen)
                 assert.deepStrictEqual(current.slice(0, previous.length), previous)
                 previous = current
@@ -223,7 +227,7 @@ describe("D07 interrupted and resumed runs", () => {
                 await Effect.runPromise(assistant.resume(restored).pipe(Effect.provide(layer), Effect.ignore))
               }
               for (const seen of fake.seen)
-                assert.isUndefined(validatePairing(seen.request.input as ReadonlyArray<InputItem>))
+                assert.isUndefined(validatePairing(seen.request.input as ReadonlyArray<ResponsesSchema.InputItem>))
             }
           ),
           { numRuns: 80 }

@@ -5,8 +5,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import { ResponsesClient } from "@volley/core"
-import type { InputItem } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, type ResponsesSchema } from "@volley/core"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import { validatePairing } from "../src/internal/history.ts"
@@ -60,7 +59,7 @@ describe("load", () => {
             const run =
               i % 2 === 0
                 ? assistant.run(id).pipe(Effect.map((result) => result.history))
-                : Stream.runCollect(assistant.stream(id)).pipe(Effect.as<ReadonlyArray<InputItem>>([]))
+                : Stream.runCollect(assistant.stream(id)).pipe(Effect.as<ReadonlyArray<ResponsesSchema.InputItem>>([]))
             return Effect.exit(run).pipe(Effect.map((exit) => ({ id, exit })))
           },
           { concurrency: "unbounded" }
@@ -75,7 +74,10 @@ describe("load", () => {
             continue
           }
           assert.isFalse(Cause.hasDies(exit.cause), `defect in ${id}`)
-          const error = Cause.squash(exit.cause) as { _tag?: string; history?: ReadonlyArray<InputItem> }
+          const error = Cause.squash(exit.cause) as {
+            _tag?: string
+            history?: ReadonlyArray<ResponsesSchema.InputItem>
+          }
           dropArtefact(`F01 error ${id}`, `${String(error)}\n${JSON.stringify(error)}\n${Cause.pretty(exit.cause)}`)
           assert.isString(error._tag)
           if (error.history !== undefined) {

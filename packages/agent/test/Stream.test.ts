@@ -5,8 +5,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
-import { RetryPolicy } from "@volley/core"
-import { InternalProviderError, RateLimitError, ResponseFailed, StreamTruncated } from "@volley/core/ResponsesError"
+import { ResponsesError, RetryPolicy } from "@volley/core"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentEventSchema from "../src/AgentEvent.ts"
@@ -25,7 +24,7 @@ const setup = (steps: ReadonlyArray<FakeStep>) => {
 }
 
 const truncated = (attempts: number) =>
-  new StreamTruncated({
+  new ResponsesError.StreamTruncated({
     message: "stream ended early",
     retryable: true,
     attempts,
@@ -127,7 +126,13 @@ describe("Agent.stream", () => {
         {
           _tag: "Fail",
           error: () =>
-            new InternalProviderError({ message: "503", retryable: true, attempts: 3, causes: [], status: 503 })
+            new ResponsesError.InternalProviderError({
+              message: "503",
+              retryable: true,
+              attempts: 3,
+              causes: [],
+              status: 503
+            })
         },
         M.message("never")
       ])
@@ -142,7 +147,7 @@ describe("Agent.stream", () => {
     () =>
       Effect.gen(function* () {
         const overloaded = (attempts: number) =>
-          new ResponseFailed({
+          new ResponsesError.ResponseFailed({
             message: "overloaded",
             retryable: true,
             attempts,
@@ -171,7 +176,14 @@ describe("Agent.stream", () => {
     () =>
       Effect.gen(function* () {
         const limited = (retryAfter: number) => (attempts: number) =>
-          new RateLimitError({ message: "slow down", retryable: true, attempts, causes: [], status: 429, retryAfter })
+          new ResponsesError.RateLimitError({
+            message: "slow down",
+            retryable: true,
+            attempts,
+            causes: [],
+            status: 429,
+            retryAfter
+          })
         const floor = setup([
           { _tag: "Drop", after: 4, turn: M.message("partial answer"), error: limited(2_000) },
           M.message("full answer")

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { FunctionCall, Response } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
@@ -17,19 +17,25 @@ const message = (text: string) => ({
   status: "completed",
   content: [{ type: "output_text" as const, text }]
 })
-const call = (id: string, name = "echo", args = "{}"): FunctionCall => ({
+const call = (id: string, name = "echo", args = "{}"): ResponsesSchema.FunctionCall => ({
   type: "function_call",
   call_id: id,
   name,
   arguments: args
 })
-const response = (output: NonNullable<Response["output"]>, extra: Omit<Response, "id" | "output"> = {}): Response => ({
+const response = (
+  output: NonNullable<ResponsesSchema.Response["output"]>,
+  extra: Omit<ResponsesSchema.Response, "id" | "output"> = {}
+): ResponsesSchema.Response => ({
   id: "resp_1",
   status: "completed",
   output,
   ...extra
 })
-const input = (r: Response, needsApproval: (call: FunctionCall) => boolean = () => false) => ({
+const input = (
+  r: ResponsesSchema.Response,
+  needsApproval: (call: ResponsesSchema.FunctionCall) => boolean = () => false
+) => ({
   view: viewOf(r),
   usage: emptyUsage,
   budgets: {},
@@ -38,7 +44,7 @@ const input = (r: Response, needsApproval: (call: FunctionCall) => boolean = () 
 
 describe("decide (pure)", () => {
   it("a handoff call wins over the other calls and over approvals, but not over a spent budget", () => {
-    const isHandoff = (c: FunctionCall) => c.name.startsWith("transfer_to_")
+    const isHandoff = (c: ResponsesSchema.FunctionCall) => c.name.startsWith("transfer_to_")
     const r = response([call("c1", "echo"), call("c2", "transfer_to_billing"), call("c3", "transfer_to_shipping")])
     const step = decide({ ...input(r, () => true), isHandoff })
     assert.deepStrictEqual(step, { _tag: "Handoff", call: call("c2", "transfer_to_billing") })

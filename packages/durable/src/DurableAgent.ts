@@ -13,8 +13,7 @@
  */
 import type { Agent } from "@volley/agent"
 import { AgentError, AgentKnobs, ApprovalLedger, RunHistory, StopReason } from "@volley/agent"
-import { ResponsesClient, type ResponsesClientShape } from "@volley/core/ResponsesClient"
-import { InputItem } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, ResponsesSchema } from "@volley/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -76,7 +75,7 @@ export type DurableRunError = typeof DurableRunError.Type
 /** The payload of a run: its id and its input. */
 export const Payload = {
   runId: Schema.String,
-  input: Schema.Union([Schema.String, Schema.Array(InputItem)])
+  input: Schema.Union([Schema.String, Schema.Array(ResponsesSchema.InputItem)])
 }
 
 /** A step that finished (or was read back from storage), for progress reports. */
@@ -147,7 +146,7 @@ export const stepName = (id: AgentKnobs.StepId): string =>
   id.kind === "model" ? `model/${id.turn}` : `tool/${id.turn}/${id.callId ?? ""}`
 
 /** A client that sends the current `StepKey` as the idempotency key of every call made inside a step. */
-const keyedClient = (client: ResponsesClientShape): ResponsesClientShape => {
+const keyedClient = (client: ResponsesClient.Service): ResponsesClient.Service => {
   const withKey = <O extends { readonly headers?: Readonly<Record<string, string>> | undefined }>(
     key: string | undefined,
     options: O | undefined
@@ -228,7 +227,7 @@ const makeWrapper = (
 export const layer = <A, R>(
   agent: Agent.Agent<A, R>,
   options?: LayerOptions
-): Layer.Layer<never, never, WorkflowEngine | R | ResponsesClient> =>
+): Layer.Layer<never, never, WorkflowEngine | R | ResponsesClient.ResponsesClient> =>
   Layer.merge(
     workflow(agent).toLayer((payload) =>
       Effect.gen(function* () {
@@ -238,7 +237,7 @@ export const layer = <A, R>(
         const durable = <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) =>
           effect.pipe(
             Effect.provideService(AgentKnobs.StepWrapper, wrapper),
-            Effect.updateService(ResponsesClient, keyedClient)
+            Effect.updateService(ResponsesClient.ResponsesClient, keyedClient)
           )
         let result = yield* durable(agent.run(payload.input, { runId: payload.runId }))
         // a pause holds no fiber: awaiting a decision suspends the execution until `approve`/`reject`
@@ -289,7 +288,7 @@ export interface RunOptions {
 /** Runs the agent durably (its workflow must be registered with `layer`); joins the run when `runId` was seen. */
 export const run = <A, R>(
   agent: Agent.Agent<A, R>,
-  input: string | ReadonlyArray<InputItem>,
+  input: string | ReadonlyArray<ResponsesSchema.InputItem>,
   options: RunOptions
 ): Effect.Effect<DurableResult, DurableRunError, WorkflowEngine> =>
   workflow(agent).execute({ runId: options.runId, input })
@@ -297,7 +296,7 @@ export const run = <A, R>(
 /** Starts the run without waiting for it; returns its execution id. */
 export const start = <A, R>(
   agent: Agent.Agent<A, R>,
-  input: string | ReadonlyArray<InputItem>,
+  input: string | ReadonlyArray<ResponsesSchema.InputItem>,
   options: RunOptions
 ): Effect.Effect<string, never, WorkflowEngine> =>
   workflow(agent).execute({ runId: options.runId, input }, { discard: true })

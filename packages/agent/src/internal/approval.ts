@@ -8,7 +8,7 @@
  * approvals passed to `resume` count, and nothing the model or a tool writes is read as an approval.
  */
 import { createHmac, timingSafeEqual } from "node:crypto"
-import type { FunctionCall } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import type { Approval, PendingApproval } from "../RunState.ts"
 import { argsHash } from "./history.ts"
 
@@ -43,7 +43,7 @@ export interface ApprovalProblem {
 export const checkApprovals = (
   runId: string,
   awaiting: ReadonlyArray<PendingApproval>,
-  calls: ReadonlyArray<FunctionCall>,
+  calls: ReadonlyArray<ResponsesSchema.FunctionCall>,
   approvals: ReadonlyArray<Approval>,
   secret: string | undefined
 ):

@@ -8,7 +8,7 @@
  * never runs its calls (C04), because its batch of calls may be unfinished; a handoff call wins over
  * the other calls of its response (and over approvals), but not over a spent budget.
  */
-import type { FunctionCall, OutputItem, Response } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import type { BudgetKind, RunUsage } from "../StopReason.ts"
 import { refusalText } from "./history.ts"
 
@@ -22,14 +22,14 @@ export interface TokenBudgets {
 /** What to do after a model response. */
 export type NextStep =
   /** Run every call (in order, bounded in parallel), then call the model again. */
-  | { readonly _tag: "RunTools"; readonly calls: ReadonlyArray<FunctionCall> }
+  | { readonly _tag: "RunTools"; readonly calls: ReadonlyArray<ResponsesSchema.FunctionCall> }
   /** Hand the run to another agent (`call` is the first handoff call; no other call of the response runs). */
-  | { readonly _tag: "Handoff"; readonly call: FunctionCall }
+  | { readonly _tag: "Handoff"; readonly call: ResponsesSchema.FunctionCall }
   /** Run `run`, then pause the run until a human decides on `awaiting`. */
   | {
       readonly _tag: "NeedsApproval"
-      readonly run: ReadonlyArray<FunctionCall>
-      readonly awaiting: ReadonlyArray<FunctionCall>
+      readonly run: ReadonlyArray<ResponsesSchema.FunctionCall>
+      readonly awaiting: ReadonlyArray<ResponsesSchema.FunctionCall>
     }
   /** The model answered: a message and no calls. */
   | { readonly _tag: "Final"; readonly text: string }
@@ -67,20 +67,20 @@ export const budgetCrossed = (
 
 /** One response, parsed once: what every later step of the turn reads. */
 export interface ResponseView {
-  readonly response: Response
+  readonly response: ResponsesSchema.Response
   readonly status: string
-  readonly output: ReadonlyArray<OutputItem>
+  readonly output: ReadonlyArray<ResponsesSchema.OutputItem>
   /** Every function call of the output, in order. */
-  readonly calls: ReadonlyArray<FunctionCall>
+  readonly calls: ReadonlyArray<ResponsesSchema.FunctionCall>
   /** The calls that may run: none when the response is incomplete (C04) or failed. */
-  readonly runnable: ReadonlyArray<FunctionCall>
+  readonly runnable: ReadonlyArray<ResponsesSchema.FunctionCall>
 }
 
 /** Parses a response into its view (the function calls are extracted here, once). */
-export const viewOf = (response: Response): ResponseView => {
+export const viewOf = (response: ResponsesSchema.Response): ResponseView => {
   const output = response.output ?? []
   const status = response.status ?? "completed"
-  const calls: Array<FunctionCall> = []
+  const calls: Array<ResponsesSchema.FunctionCall> = []
   for (const item of output) if (item.type === "function_call") calls.push(item)
   return { response, status, output, calls, runnable: status === "incomplete" || status === "failed" ? [] : calls }
 }
@@ -92,12 +92,12 @@ export interface DecideInput {
   readonly usage: RunUsage
   readonly budgets: TokenBudgets
   /** Whether a call must wait for a human decision. */
-  readonly needsApproval: (call: FunctionCall) => boolean
+  readonly needsApproval: (call: ResponsesSchema.FunctionCall) => boolean
   /** Whether a call transfers control to another agent (a handoff); absent: none does. */
-  readonly isHandoff?: ((call: FunctionCall) => boolean) | undefined
+  readonly isHandoff?: ((call: ResponsesSchema.FunctionCall) => boolean) | undefined
 }
 
-const hasDuplicateCallId = (calls: ReadonlyArray<FunctionCall>): boolean => {
+const hasDuplicateCallId = (calls: ReadonlyArray<ResponsesSchema.FunctionCall>): boolean => {
   if (calls.length < 2) return false
   const seen = new Set<string>()
   for (const call of calls) {
@@ -167,8 +167,13 @@ export interface RepeatPolicy {
 
 /** How one call of a batch is handled. */
 export type CallPlan =
-  | { readonly _tag: "Run"; readonly call: FunctionCall; readonly key: string }
-  | { readonly _tag: "Repeated"; readonly call: FunctionCall; readonly key: string; readonly occurrence: number }
+  | { readonly _tag: "Run"; readonly call: ResponsesSchema.FunctionCall; readonly key: string }
+  | {
+      readonly _tag: "Repeated"
+      readonly call: ResponsesSchema.FunctionCall
+      readonly key: string
+      readonly occurrence: number
+    }
 
 /** The plan for a batch, or the call that trips loop detection. */
 export type BatchPlan =
@@ -178,7 +183,12 @@ export type BatchPlan =
       /** The updated counts of this batch's keys. */
       readonly counts: ReadonlyMap<string, number>
     }
-  | { readonly _tag: "LoopDetected"; readonly call: FunctionCall; readonly key: string; readonly occurrence: number }
+  | {
+      readonly _tag: "LoopDetected"
+      readonly call: ResponsesSchema.FunctionCall
+      readonly key: string
+      readonly occurrence: number
+    }
 
 /**
  * Counts identical calls (same `key`: name + argument hash) across the run. `counts` are the
@@ -186,8 +196,8 @@ export type BatchPlan =
  * (set them over the previous ones), so a batch costs O(its calls), not O(the run's distinct calls).
  */
 export const planCalls = (
-  calls: ReadonlyArray<FunctionCall>,
-  keyOf: (call: FunctionCall) => string,
+  calls: ReadonlyArray<ResponsesSchema.FunctionCall>,
+  keyOf: (call: ResponsesSchema.FunctionCall) => string,
   counts: ReadonlyMap<string, number>,
   policy: RepeatPolicy
 ): BatchPlan => {
@@ -213,7 +223,7 @@ export type CallScreen =
  * (`seen`), before anything runs: a reused id would run the tool and only then break the history.
  */
 export const screenCalls = (
-  calls: ReadonlyArray<FunctionCall>,
+  calls: ReadonlyArray<ResponsesSchema.FunctionCall>,
   limit: number,
   seen: (callId: string) => boolean
 ): CallScreen | undefined => {

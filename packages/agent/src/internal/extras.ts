@@ -6,8 +6,7 @@
  * turned into its `Stop` here, so the run's error carries the transcript like every other.
  */
 import * as Effect from "effect/Effect"
-import type { ResponsesError } from "@volley/core/ResponsesError"
-import type { FunctionCall, Response } from "@volley/core/ResponsesSchema"
+import type { ResponsesError, ResponsesSchema } from "@volley/core"
 import type * as AgentError from "../AgentError.ts"
 import * as FallbackPolicy from "../FallbackPolicy.ts"
 import * as Guardrail from "../Guardrail.ts"
@@ -62,8 +61,8 @@ export const guardedCall = <A, R>(
   deps: LoopDeps<R>,
   turn: number,
   request: { readonly model: string },
-  attempt: (model: string) => Effect.Effect<Response, ResponsesError>
-): Effect.Effect<Response, ResponsesError | Guardrail.Tripwire> => {
+  attempt: (model: string) => Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError>
+): Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError | Guardrail.Tripwire> => {
   const chain = modelChain(spec, deps)
   const call =
     chain.length === 1
@@ -102,7 +101,7 @@ export const checkFinal = <A, R>(
 }
 
 /** Whether a call is one of the agent's handoffs (undefined: the agent has none). */
-export const handoffTest = <A>(spec: AgentSpec<A>): ((call: FunctionCall) => boolean) | undefined => {
+export const handoffTest = <A>(spec: AgentSpec<A>): ((call: ResponsesSchema.FunctionCall) => boolean) | undefined => {
   const handoffs = spec.extras?.handoffs
   if (handoffs === undefined || handoffs.length === 0) return undefined
   const names = new Set(handoffs.map((handoff) => handoff.toolName))

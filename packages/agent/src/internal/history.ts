@@ -6,15 +6,18 @@
  * which is what keeps each request's prefix byte-identical to the previous request.
  */
 import { hash } from "node:crypto"
-import type { FunctionCallOutput, InputItem, OutputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { Tool } from "@volley/tools"
 
 /** The user's input as history items: a string becomes one user message. */
-export const inputItems = (input: string | ReadonlyArray<InputItem>): Array<InputItem> =>
+export const inputItems = (
+  input: string | ReadonlyArray<ResponsesSchema.InputItem>
+): Array<ResponsesSchema.InputItem> =>
   typeof input === "string" ? [{ type: "message", role: "user", content: input }] : [...input]
 
 /** Output items are valid input items; they go back unchanged (ids, status, encrypted reasoning). */
-export const asInput = (item: OutputItem): InputItem => item as InputItem
+export const asInput = (item: ResponsesSchema.OutputItem): ResponsesSchema.InputItem =>
+  item as ResponsesSchema.InputItem
 
 /** A pairing violation found by `validatePairing`. */
 export interface PairingIssue {
@@ -40,7 +43,10 @@ export const pairingState = (): PairingState => ({ calls: new Map(), checked: 0,
  * `validatePairing` of the whole history, as long as items are only ever appended and a check that
  * found an issue is the last one.
  */
-export const checkPairing = (state: PairingState, items: ReadonlyArray<InputItem>): PairingIssue | undefined => {
+export const checkPairing = (
+  state: PairingState,
+  items: ReadonlyArray<ResponsesSchema.InputItem>
+): PairingIssue | undefined => {
   for (; state.checked < items.length; state.checked++) {
     const item = items[state.checked]!
     if (item.type === "function_call") {
@@ -63,7 +69,7 @@ export const checkPairing = (state: PairingState, items: ReadonlyArray<InputItem
  * D07: every `function_call` has exactly one later `function_call_output` with its `call_id`, and
  * no output lacks an earlier call. Returns the first violation, or `undefined`. O(n).
  */
-export const validatePairing = (items: ReadonlyArray<InputItem>): PairingIssue | undefined =>
+export const validatePairing = (items: ReadonlyArray<ResponsesSchema.InputItem>): PairingIssue | undefined =>
   checkPairing(pairingState(), items)
 
 /** The JSON text `{"error":{"type":…,"message":…}}` fed back to the model (docs/reliability.md, Conventions). */
@@ -71,14 +77,14 @@ export const errorText = (type: string, message: string): string =>
   JSON.stringify({ error: { type, message: message.length > 2000 ? `${message.slice(0, 2000)}…` : message } })
 
 /** A `function_call_output` item. */
-export const outputItem = (callId: string, output: string): FunctionCallOutput => ({
+export const outputItem = (callId: string, output: string): ResponsesSchema.FunctionCallOutput => ({
   type: "function_call_output",
   call_id: callId,
   output
 })
 
 /** The output written for a call that was cancelled (interrupted run, or stopped before running). */
-export const cancelledOutput = (callId: string, message: string): FunctionCallOutput =>
+export const cancelledOutput = (callId: string, message: string): ResponsesSchema.FunctionCallOutput =>
   outputItem(callId, errorText("cancelled", message))
 
 /**
@@ -147,10 +153,10 @@ export const nestsDeeperThan = (text: string, limit: number): boolean => {
 }
 
 /** The UTF-8 size of an item as it will appear in a request body. */
-export const itemBytes = (item: InputItem): number => Buffer.byteLength(JSON.stringify(item), "utf8")
+export const itemBytes = (item: ResponsesSchema.InputItem): number => Buffer.byteLength(JSON.stringify(item), "utf8")
 
 /** The concatenated refusal text of the messages in an output list, or `undefined`. */
-export const refusalText = (output: ReadonlyArray<OutputItem>): string | undefined => {
+export const refusalText = (output: ReadonlyArray<ResponsesSchema.OutputItem>): string | undefined => {
   let text: string | undefined
   for (const item of output) {
     if (item.type !== "message") continue

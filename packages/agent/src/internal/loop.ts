@@ -11,7 +11,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type { FunctionCall, FunctionTool, Response } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import type * as AgentError from "../AgentError.ts"
 import { ModelStep } from "../AgentKnobs.ts"
 import type { PendingApproval } from "../RunState.ts"
@@ -54,8 +54,8 @@ const modelTurn = <A, R>(
   spec: AgentSpec<A>,
   run: Run,
   deps: LoopDeps<R>,
-  tools: ReadonlyArray<FunctionTool>
-): Effect.Effect<Response, AgentError.AgentError> =>
+  tools: ReadonlyArray<ResponsesSchema.FunctionTool>
+): Effect.Effect<ResponsesSchema.Response, AgentError.AgentError> =>
   Effect.suspend(() => {
     const { knobs } = deps
     const guard = beforeRequest(run.turns, knobs.maxTurns, rootUsage(run), knobs.budgets)
@@ -132,11 +132,11 @@ export const toolTurn = <A, R>(
   run: Run,
   deps: LoopDeps<R>,
   batch: Batch,
-  toRun: ReadonlyArray<FunctionCall>
+  toRun: ReadonlyArray<ResponsesSchema.FunctionCall>
 ): Next<A, R> =>
   Effect.gen(function* () {
     const { knobs } = deps
-    const keyOf = (call: FunctionCall) => `${call.name}\u0000${argsHash(call.arguments)}`
+    const keyOf = (call: ResponsesSchema.FunctionCall) => `${call.name}\u0000${argsHash(call.arguments)}`
     const plan = planCalls(toRun, keyOf, run.repeatCounts, knobs.repeatedCalls)
     if (plan._tag === "LoopDetected") {
       run.repeatCounts.set(plan.key, plan.occurrence)
@@ -284,7 +284,7 @@ const act = <A, R>(
   }
 }
 
-const pendingOf = (call: FunctionCall): PendingApproval => ({
+const pendingOf = (call: ResponsesSchema.FunctionCall): PendingApproval => ({
   callId: call.call_id,
   name: call.name,
   arguments: call.arguments,

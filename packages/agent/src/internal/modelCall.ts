@@ -17,11 +17,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { ResponseAccumulator, RetryPolicy } from "@volley/core"
-import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
-import { StreamTruncated } from "@volley/core/ResponsesError"
-import type { ResponsesError } from "@volley/core/ResponsesError"
-import type { CreateRequest, OutputItem, Response, StreamEvent } from "@volley/core/ResponsesSchema"
+import {
+  ResponseAccumulator,
+  type ResponsesClient,
+  ResponsesError,
+  type ResponsesSchema,
+  RetryPolicy
+} from "@volley/core"
 import type { AgentEvent } from "../AgentEvent.ts"
 
 /** What a model call needs besides the request. */
@@ -38,27 +40,27 @@ export interface ModelCallContext {
 
 /** Sends the request without streaming (the client retries by itself). */
 export const createCall = (
-  client: ResponsesClientShape,
-  request: CreateRequest
-): Effect.Effect<Response, ResponsesError> => client.create(request)
+  client: ResponsesClient.Service,
+  request: ResponsesSchema.CreateRequest
+): Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError> => client.create(request)
 
 /**
  * Whether a failed streaming call may be re-run as a whole. Only once events reached this call: before
  * the first event the client applied the `RetryPolicy` itself, and its answer stands. A total deadline
  * is never restarted; whether the budget and an advertised Retry-After allow it is the schedule's call.
  */
-const restartable = (error: ResponsesError, received: boolean): boolean => {
+const restartable = (error: ResponsesError.ResponsesError, received: boolean): boolean => {
   if (!received) return false
   if (error._tag === "RequestTimeout" && error.phase === "total") return false
   return error.retryable || error._tag === "StreamTruncated"
 }
 
 /** The delay a failure advertised (Retry-After), in milliseconds, when it carries one. */
-const retryAfterOf = (error: ResponsesError): number | undefined =>
+const retryAfterOf = (error: ResponsesError.ResponsesError): number | undefined =>
   "retryAfter" in error && typeof error.retryAfter === "number" ? error.retryAfter : undefined
 
 /** A dropped connection or stream: re-run at once. Other retryable failures wait the policy's backoff. */
-const isDrop = (error: ResponsesError): boolean =>
+const isDrop = (error: ResponsesError.ResponsesError): boolean =>
   error._tag === "StreamTruncated" ||
   error._tag === "NetworkError" ||
   (error._tag === "RequestTimeout" && (error.phase === "stream-idle" || error.phase === "content-idle"))
@@ -70,7 +72,7 @@ type RestartStep = (now: number, input: RetryPolicy.Input) => Effect.Effect<[unk
  * The schedule input for a failure: the attempts spent, and its advertised Retry-After (a floor the
  * schedule checks against `maxRetryAfterMs`); a drop advertises 0, so it restarts at once.
  */
-const restartInput = (error: ResponsesError, spent: number): RetryPolicy.Input => {
+const restartInput = (error: ResponsesError.ResponsesError, spent: number): RetryPolicy.Input => {
   const retryAfter = isDrop(error) ? 0 : retryAfterOf(error)
   return { retryable: true, attempts: spent, ...(retryAfter === undefined ? {} : { retryAfter }) }
 }
@@ -80,17 +82,17 @@ const restartInput = (error: ResponsesError, spent: number): RetryPolicy.Input =
  * (`RetryPolicy.schedule`, with `ModelRetries` as its budget) allows.
  */
 export const streamCall = (
-  client: ResponsesClientShape,
-  request: CreateRequest,
+  client: ResponsesClient.Service,
+  request: ResponsesSchema.CreateRequest,
   context: ModelCallContext
-): Effect.Effect<Response, ResponsesError> => {
+): Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError> => {
   let step: RestartStep | undefined
   const schedule = RetryPolicy.schedule({ ...context.retryPolicy, maxRetries: context.modelRetries })
-  const attempt = (previousAttempts: number): Effect.Effect<Response, ResponsesError> =>
+  const attempt = (previousAttempts: number): Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError> =>
     Effect.suspend(() => {
       const folder = new EventFolder(context.turn)
       return consume(client, request, previousAttempts, context, folder).pipe(
-        Effect.catch((error: ResponsesError) =>
+        Effect.catch((error: ResponsesError.ResponsesError) =>
           Effect.gen(function* () {
             if (!context.retryTurnOnStreamDrop || !restartable(error, folder.received > 0))
               return yield* Effect.fail(error)
@@ -111,12 +113,12 @@ export const streamCall = (
 }
 
 const consume = (
-  client: ResponsesClientShape,
-  request: CreateRequest,
+  client: ResponsesClient.Service,
+  request: ResponsesSchema.CreateRequest,
   previousAttempts: number,
   context: ModelCallContext,
   folder: EventFolder
-): Effect.Effect<Response, ResponsesError> =>
+): Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError> =>
   Effect.suspend(() => {
     const options = previousAttempts > 0 ? { previousAttempts } : undefined
     const emitAll = context.emitAll ?? ((events) => Effect.forEach(events, context.emit, { discard: true }))
@@ -137,7 +139,7 @@ const consume = (
           return Effect.as(context.emit(outputMismatch(context.turn, folder.differences)), final)
         return final === undefined
           ? Effect.fail(
-              new StreamTruncated({
+              new ResponsesError.StreamTruncated({
                 message: "the stream ended without a terminal response event",
                 retryable: true,
                 attempts: previousAttempts + 1,
@@ -178,14 +180,14 @@ class EventFolder {
   received = 0
   /** How the terminal output differs from the streamed items (set by `final`). */
   differences: ReadonlyArray<ResponseAccumulator.OutputDifference> = []
-  private terminal: Response | undefined
-  private readonly done = new Map<number, OutputItem>()
+  private terminal: ResponsesSchema.Response | undefined
+  private readonly done = new Map<number, ResponsesSchema.OutputItem>()
   private readonly callIds = new Map<number, string>()
   constructor(turn: number) {
     this.turn = turn
   }
 
-  push(event: StreamEvent): AgentEvent | undefined {
+  push(event: ResponsesSchema.StreamEvent): AgentEvent | undefined {
     this.received++
     switch (event.type) {
       case "response.created":
@@ -236,7 +238,7 @@ class EventFolder {
     }
   }
 
-  items(): Array<OutputItem> {
+  items(): Array<ResponsesSchema.OutputItem> {
     return [...this.done.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1])
   }
 
@@ -244,7 +246,7 @@ class EventFolder {
    * The terminal response; its output falls back to the `output_item.done` items when empty. A non-empty
    * terminal output wins, and how it differs from the streamed items is left in `differences`.
    */
-  final(): Response | undefined {
+  final(): ResponsesSchema.Response | undefined {
     const terminal = this.terminal
     if (terminal === undefined) return undefined
     if (terminal.output === undefined || terminal.output.length === 0)

@@ -6,7 +6,7 @@
  * override the agent's own spec and toolkit are used as they are (nothing is copied per run).
  */
 import * as Effect from "effect/Effect"
-import type { CreateRequest, InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import type { Toolkit } from "@volley/tools"
 import type { AgentEvent } from "../AgentEvent.ts"
 import type { RunHooksShape } from "../RunHooks.ts"
@@ -18,7 +18,7 @@ export interface InstructionsContext {
   readonly agent: string
   readonly runId: string
   /** The run's input (history included). */
-  readonly input: ReadonlyArray<InputItem>
+  readonly input: ReadonlyArray<ResponsesSchema.InputItem>
 }
 
 /** Instructions: a string, or an Effect computed from the run context (the date, the user, a service). */
@@ -29,8 +29,8 @@ export interface Overrides<R = never> {
   readonly model?: string | undefined
   readonly instructions?: Instructions<R> | undefined
   /** Request fields in wire form, merged over the agent's. */
-  readonly settings?: Partial<CreateRequest> | undefined
-  readonly toolChoice?: CreateRequest["tool_choice"] | undefined
+  readonly settings?: Partial<ResponsesSchema.CreateRequest> | undefined
+  readonly toolChoice?: ResponsesSchema.CreateRequest["tool_choice"] | undefined
 }
 
 /**

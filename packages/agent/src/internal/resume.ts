@@ -5,7 +5,7 @@
  * the approved ones through the loop's tool turn. Gotcha: undecided calls keep the run paused.
  */
 import * as Effect from "effect/Effect"
-import type { FunctionCall } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import type { Approval } from "../RunState.ts"
 import { checkApprovals } from "./approval.ts"
 import { errorText, outputItem } from "./history.ts"
@@ -37,7 +37,7 @@ export const resumeBatch = <A, R>(
       const first = yield* deps.ledger.consume({ nonce: approval.nonce, runId: run.runId, callId: approval.callId })
       if (!first) return yield* failWith(run, { _tag: "ApprovalAlreadyUsed", callId: approval.callId })
     }
-    const approved: Array<FunctionCall> = []
+    const approved: Array<ResponsesSchema.FunctionCall> = []
     for (const call of batch.calls) {
       const decision = checked.decisions.get(call.call_id)
       if (decision === undefined) continue

@@ -7,7 +7,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type { FunctionCall, FunctionCallOutput, InputItem, Response } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import type * as AgentError from "../AgentError.ts"
 import type { AgentEvent } from "../AgentEvent.ts"
 import type { PendingApproval, RunState } from "../RunState.ts"
@@ -32,15 +32,15 @@ export const CurrentRun = Context.Reference<UsageSink | undefined>("@volley/agen
 /** The current tool batch: every call of the turn and the outputs computed so far. */
 export interface Batch {
   readonly turn: number
-  readonly calls: ReadonlyArray<FunctionCall>
-  readonly outputs: Map<string, FunctionCallOutput>
+  readonly calls: ReadonlyArray<ResponsesSchema.FunctionCall>
+  readonly outputs: Map<string, ResponsesSchema.FunctionCallOutput>
   awaiting: ReadonlyArray<PendingApproval>
 }
 
 /** The mutable state of one run, owned by its fiber. */
 export interface Run {
   readonly runId: string
-  readonly history: Array<InputItem>
+  readonly history: Array<ResponsesSchema.InputItem>
   /** UTF-8 size of the input, tracked only once `MaxInputBytes` is set. */
   historyBytes: number | undefined
   turns: number
@@ -60,7 +60,11 @@ export interface Run {
 }
 
 /** A fresh run over the given history. */
-export const makeRun = (runId: string, history: Array<InputItem>, parent: UsageSink | undefined): Run => ({
+export const makeRun = (
+  runId: string,
+  history: Array<ResponsesSchema.InputItem>,
+  parent: UsageSink | undefined
+): Run => ({
   runId,
   history,
   historyBytes: undefined,
@@ -139,7 +143,7 @@ export const sinkOf = (run: Run, forward?: (event: AgentEvent) => Effect.Effect<
 export const rootUsage = (run: Run): RunUsage => (run.parent === undefined ? run.usage : run.parent.total())
 
 /** Records one response's usage on the run (and its parent); the turn's usage. */
-export const addTurnUsage = (run: Run, response: Response, model?: string): RunUsage => {
+export const addTurnUsage = (run: Run, response: ResponsesSchema.Response, model?: string): RunUsage => {
   const usage = fromWire(response.usage)
   run.turnUsage.push(
     model === undefined
@@ -152,7 +156,7 @@ export const addTurnUsage = (run: Run, response: Response, model?: string): RunU
 }
 
 /** Appends one item to the history (and to its tracked size). */
-export const append = (run: Run, item: InputItem): void => {
+export const append = (run: Run, item: ResponsesSchema.InputItem): void => {
   run.history.push(item)
   if (run.historyBytes !== undefined) run.historyBytes += itemBytes(item) + 1
 }
@@ -167,7 +171,7 @@ export const closeBatch = (run: Run, message: string): void => {
 }
 
 /** Closes `calls` (a response's, already in the history) with "not run" outputs. */
-export const closeCalls = (run: Run, calls: ReadonlyArray<FunctionCall>, message: string): void => {
+export const closeCalls = (run: Run, calls: ReadonlyArray<ResponsesSchema.FunctionCall>, message: string): void => {
   if (calls.length > 0) run.batch = { turn: run.turns, calls, outputs: new Map(), awaiting: [] }
   closeBatch(run, message)
 }

@@ -5,9 +5,7 @@
  * the run appends to it later.
  */
 import type * as Effect from "effect/Effect"
-import type { RetryPolicy } from "@volley/core"
-import type { ResponsesClientShape } from "@volley/core/ResponsesClient"
-import type { CreateRequest, FunctionTool, TextFormat } from "@volley/core/ResponsesSchema"
+import type { ResponsesClient, ResponsesSchema, RetryPolicy } from "@volley/core"
 import type { Toolkit } from "@volley/tools"
 import type { AgentEvent } from "../AgentEvent.ts"
 import type { BudgetsShape, StepWrapperShape } from "../AgentKnobs.ts"
@@ -58,8 +56,8 @@ export interface AgentSpec<A> {
   readonly model: string
   readonly instructions: string | undefined
   /** Request fields from the model settings (already in wire form). */
-  readonly settings: Partial<CreateRequest>
-  readonly textFormat: TextFormat | undefined
+  readonly settings: Partial<ResponsesSchema.CreateRequest>
+  readonly textFormat: ResponsesSchema.TextFormat | undefined
   /** Decodes the final text; `undefined` means plain text (`A` is `string`). */
   readonly decodeOutput:
     | ((text: string) => { readonly ok: true; readonly value: A } | { readonly ok: false; readonly issue: string })
@@ -72,7 +70,7 @@ export interface AgentSpec<A> {
 
 /** What the loop needs besides the spec and the run. */
 export interface LoopDeps<R> {
-  readonly client: ResponsesClientShape
+  readonly client: ResponsesClient.Service
   readonly toolkit: Toolkit.Runner<R>
   readonly knobs: Knobs
   /** Where `resume` records the decisions it acts on (single use). */
@@ -93,7 +91,11 @@ export type LoopOutcome<A> =
   | { readonly _tag: "Handoff"; readonly handoff: Handoff.Handoff<unknown>; readonly turn: number }
 
 /** The request of the next turn: the settings, the history, the tools, the output format. */
-export const requestFor = <A>(spec: AgentSpec<A>, run: Run, tools: ReadonlyArray<FunctionTool>): CreateRequest => {
+export const requestFor = <A>(
+  spec: AgentSpec<A>,
+  run: Run,
+  tools: ReadonlyArray<ResponsesSchema.FunctionTool>
+): ResponsesSchema.CreateRequest => {
   const request: Record<string, unknown> = { ...spec.settings, model: spec.model, input: run.history.slice() }
   if (spec.instructions !== undefined) request.instructions = spec.instructions
   if (tools.length > 0) request.tools = tools
@@ -105,5 +107,5 @@ export const requestFor = <A>(spec: AgentSpec<A>, run: Run, tools: ReadonlyArray
     const text = (spec.settings.text ?? {}) as Record<string, unknown>
     request.text = { ...text, format: spec.textFormat }
   }
-  return request as CreateRequest
+  return request as ResponsesSchema.CreateRequest
 }

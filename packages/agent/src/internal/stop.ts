@@ -5,8 +5,7 @@
  * says what the calls of a response that stops the run are told. `AgentError.stopReasonOf` maps the
  * error on to its `StopReason`. Gotcha: the transcript is the caller's (`failWith` in `run.ts`).
  */
-import type { ResponsesError } from "@volley/core/ResponsesError"
-import { ResponseFailed, StreamProtocolError } from "@volley/core/ResponsesError"
+import { ResponsesError } from "@volley/core"
 import type { Toolkit } from "@volley/tools"
 import * as AgentError from "../AgentError.ts"
 import * as Guardrail from "../Guardrail.ts"
@@ -33,7 +32,7 @@ export type Stop =
   | { readonly _tag: "WallTime"; readonly timeoutMs: number }
   | { readonly _tag: "InvalidApproval"; readonly callId: string; readonly reason: AgentError.InvalidApproval["reason"] }
   | { readonly _tag: "ApprovalAlreadyUsed"; readonly callId: string }
-  | { readonly _tag: "ModelError"; readonly error: ResponsesError }
+  | { readonly _tag: "ModelError"; readonly error: ResponsesError.ResponsesError }
   | {
       readonly _tag: "GuardrailTripped"
       readonly guardrail: string
@@ -68,7 +67,7 @@ export const notRunMessage = (stop: Stop): string | undefined => {
   }
 }
 
-const modelError = (t: Transcript, error: ResponsesError) =>
+const modelError = (t: Transcript, error: ResponsesError.ResponsesError) =>
   new AgentError.ModelError({ ...t, message: error.message, error })
 
 /** The error a stop ends the run with. */
@@ -142,7 +141,7 @@ export const errorOf = (stop: Stop, t: Transcript): AgentError.AgentError => {
     case "Failed":
       return modelError(
         t,
-        new ResponseFailed({
+        new ResponsesError.ResponseFailed({
           message: stop.message,
           retryable: false,
           attempts: 1,
@@ -154,7 +153,7 @@ export const errorOf = (stop: Stop, t: Transcript): AgentError.AgentError => {
     case "ProtocolError":
       return modelError(
         t,
-        new StreamProtocolError({
+        new ResponsesError.StreamProtocolError({
           message:
             stop.reason === "DuplicateCallId" ? "two function calls share a call_id" : "unexpected response status",
           retryable: false,

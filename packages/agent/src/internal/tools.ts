@@ -8,7 +8,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { FunctionCall, FunctionCallOutput } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import type { Toolkit } from "@volley/tools"
 import type { AgentEvent } from "../AgentEvent.ts"
 import { type StepWrapperShape, ToolStep } from "../AgentKnobs.ts"
@@ -19,10 +19,10 @@ import type { CallPlan } from "./decide.ts"
 import { errorText, outputItem } from "./history.ts"
 
 /** The output text of a `function_call_output` (array outputs as JSON). */
-export const outputText = (output: FunctionCallOutput): string =>
+export const outputText = (output: ResponsesSchema.FunctionCallOutput): string =>
   typeof output.output === "string" ? output.output : JSON.stringify(output.output)
 
-const notFound = (call: FunctionCall, names: ReadonlyArray<string>): Toolkit.RunnerResult => ({
+const notFound = (call: ResponsesSchema.FunctionCall, names: ReadonlyArray<string>): Toolkit.RunnerResult => ({
   callId: call.call_id,
   name: call.name,
   output: outputItem(
@@ -73,7 +73,7 @@ export interface BatchContext<R> {
   readonly wrap: StepWrapperShape["wrap"]
   readonly emit: (event: AgentEvent) => Effect.Effect<void>
   /** Outputs by `call_id`; filled as calls finish. */
-  readonly outputs: Map<string, FunctionCallOutput>
+  readonly outputs: Map<string, ResponsesSchema.FunctionCallOutput>
   /** The last output per repeat key, for telling the model a repeated call's result. */
   readonly lastOutput: Map<string, string>
   /** Tool execution events, hooks and tool guardrails; absent: none (the plain path). */
@@ -92,7 +92,7 @@ export interface ToolObservers {
 /** Why a batch stops besides a tool's own policy: a tool guardrail's tripwire or a failing hook. */
 export type BatchError = Toolkit.RunnerError | Guardrail.Tripwire | RunHooks.HookFailure
 
-const blockedResult = (call: FunctionCall, blocked: Guardrail.Blocked): Toolkit.RunnerResult => ({
+const blockedResult = (call: ResponsesSchema.FunctionCall, blocked: Guardrail.Blocked): Toolkit.RunnerResult => ({
   callId: call.call_id,
   name: call.name,
   output: outputItem(call.call_id, blocked.output),
@@ -104,7 +104,7 @@ const blockedResult = (call: FunctionCall, blocked: Guardrail.Blocked): Toolkit.
 const observed = <R>(
   context: BatchContext<R>,
   observe: ToolObservers,
-  call: FunctionCall,
+  call: ResponsesSchema.FunctionCall,
   step: Effect.Effect<Toolkit.RunnerResult, Toolkit.RunnerError, R>
 ): Effect.Effect<Toolkit.RunnerResult, BatchError, R> =>
   Effect.gen(function* () {

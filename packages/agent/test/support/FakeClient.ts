@@ -6,44 +6,37 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { type CallOptions, ResponsesClient } from "@volley/core/ResponsesClient"
-import { ResponseFailed, type ResponsesError } from "@volley/core/ResponsesError"
-import {
-  type CreateRequest,
-  decodeResponseUnsafe,
-  decodeStreamEventUnsafe,
-  type StreamEvent
-} from "@volley/core/ResponsesSchema"
+import { ResponsesClient, ResponsesError, ResponsesSchema } from "@volley/core"
 import { ScriptedModel } from "@volley/testing"
 
 /** One scripted answer. */
 export type FakeStep =
   | ScriptedModel.Turn
-  | ((request: CreateRequest, index: number) => ScriptedModel.Turn)
-  | { readonly _tag: "Fail"; readonly error: (attempt: number) => ResponsesError }
+  | ((request: ResponsesSchema.CreateRequest, index: number) => ScriptedModel.Turn)
+  | { readonly _tag: "Fail"; readonly error: (attempt: number) => ResponsesError.ResponsesError }
   | {
       readonly _tag: "Drop"
       readonly after: number
       readonly turn: ScriptedModel.Turn
-      readonly error: (attempts: number) => ResponsesError
+      readonly error: (attempts: number) => ResponsesError.ResponsesError
     }
   | { readonly _tag: "Hang" }
   | { readonly _tag: "Delay"; readonly ms: number; readonly turn: ScriptedModel.Turn }
 
-type Resolved = Exclude<FakeStep, (request: CreateRequest, index: number) => ScriptedModel.Turn>
+type Resolved = Exclude<FakeStep, (request: ResponsesSchema.CreateRequest, index: number) => ScriptedModel.Turn>
 
 /** A request as the fake saw it. */
 export interface Seen {
   readonly json: string
-  readonly request: CreateRequest
-  readonly options: CallOptions | undefined
+  readonly request: ResponsesSchema.CreateRequest
+  readonly options: ResponsesClient.CallOptions | undefined
 }
 
 /** The fake client and what it saw. */
 export interface Fake {
-  readonly client: ResponsesClient["Service"]
+  readonly client: ResponsesClient.ResponsesClient["Service"]
   readonly seen: Array<Seen>
-  readonly layer: Layer.Layer<ResponsesClient>
+  readonly layer: Layer.Layer<ResponsesClient.ResponsesClient>
 }
 
 const ids = () => {
@@ -62,7 +55,7 @@ export const makeFake = (steps: ReadonlyArray<FakeStep>, options?: { readonly re
   const recordJson = options?.recordJson ?? true
   const seen: Array<Seen> = []
   const idGenerator = ids()
-  const next = (request: CreateRequest, options: CallOptions | undefined): Resolved => {
+  const next = (request: ResponsesSchema.CreateRequest, options: ResponsesClient.CallOptions | undefined): Resolved => {
     const index = seen.length
     seen.push({ json: recordJson ? JSON.stringify(request) : "", request, options })
     const step = steps[index]
@@ -70,14 +63,14 @@ export const makeFake = (steps: ReadonlyArray<FakeStep>, options?: { readonly re
     return typeof step === "function" ? step(request, index) : step
   }
   const failedError = (response: { id: string; error?: { message?: string | null } | null }) =>
-    new ResponseFailed({
+    new ResponsesError.ResponseFailed({
       message: response.error?.message ?? "failed",
       retryable: false,
       attempts: 1,
       causes: [],
       responseId: response.id
     })
-  const client = ResponsesClient.of({
+  const client = ResponsesClient.ResponsesClient.of({
     create: (request, options) =>
       Effect.suspend(() => {
         const step = next(request, options)
@@ -85,15 +78,17 @@ export const makeFake = (steps: ReadonlyArray<FakeStep>, options?: { readonly re
         if (step._tag === "Hang") return Effect.never
         if (step._tag === "Delay")
           return Effect.sleep(step.ms).pipe(
-            Effect.as(decodeResponseUnsafe(ScriptedModel.toResponse(step.turn, request, { idGenerator })))
+            Effect.as(
+              ResponsesSchema.decodeResponseUnsafe(ScriptedModel.toResponse(step.turn, request, { idGenerator }))
+            )
           )
         const turn = step._tag === "Drop" ? step.turn : step
-        const response = decodeResponseUnsafe(ScriptedModel.toResponse(turn, request, { idGenerator }))
+        const response = ResponsesSchema.decodeResponseUnsafe(ScriptedModel.toResponse(turn, request, { idGenerator }))
         return response.status === "failed" ? Effect.fail(failedError(response)) : Effect.succeed(response)
       }),
     stream: (request, options) =>
       Stream.unwrap(
-        Effect.sync((): Stream.Stream<StreamEvent, ResponsesError> => {
+        Effect.sync((): Stream.Stream<ResponsesSchema.StreamEvent, ResponsesError.ResponsesError> => {
           const step = next(request, options)
           const attempts = (options?.previousAttempts ?? 0) + 1
           if (step._tag === "Fail") return Stream.fail(step.error(attempts))
@@ -101,7 +96,7 @@ export const makeFake = (steps: ReadonlyArray<FakeStep>, options?: { readonly re
           if (step._tag === "Delay") return Stream.die("Delay steps are for create only")
           const turn = step._tag === "Drop" ? step.turn : step
           const events = ScriptedModel.toEvents(turn, request, { idGenerator }).map((event) =>
-            decodeStreamEventUnsafe(event)
+            ResponsesSchema.decodeStreamEventUnsafe(event)
           )
           if (step._tag === "Drop")
             return Stream.concat(Stream.fromIterable(events.slice(0, step.after)), Stream.fail(step.error(attempts)))
@@ -109,7 +104,7 @@ export const makeFake = (steps: ReadonlyArray<FakeStep>, options?: { readonly re
         })
       )
   })
-  return { client, seen, layer: Layer.succeed(ResponsesClient, client) }
+  return { client, seen, layer: Layer.succeed(ResponsesClient.ResponsesClient, client) }
 }
 
 /** The input items of the n-th request, as JSON strings. */

@@ -86,6 +86,17 @@ export const atMostOnce = <A, E, R>(
     return value
   }).pipe(Effect.catchTag("SqlError", (error) => Effect.die(error)))
 
+/**
+ * Marks a streamed model step as started; answers true when a mark was already there, i.e. an
+ * earlier process started this step and died before its result was stored (a restart mid-stream).
+ */
+export const markStarted = (sql: SqlClient.SqlClient, key: string): Effect.Effect<boolean> =>
+  sql<{ readonly step_key: string }>`INSERT INTO ${sql(table)} (step_key, state)
+    VALUES (${key}, 'streaming') ON CONFLICT (step_key) DO NOTHING RETURNING step_key`.pipe(
+    Effect.map((rows) => rows.length === 0),
+    Effect.catchTag("SqlError", (error) => Effect.die(error))
+  )
+
 /** The output a cut-off `unsafe` call gets instead of a second run. */
 export const outcomeUnknown = (callId: string, name: string) => ({
   callId,

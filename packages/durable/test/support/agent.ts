@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Agent } from "@volley/agent"
-import type { CreateRequest } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { ScriptedModel as M } from "@volley/testing"
 import { Tool, Toolkit } from "@volley/tools"
 import { DurableAgent } from "@volley/durable"
@@ -65,10 +65,10 @@ export const toolsLayer = (record: (run: ToolRun) => void, delay?: Effect.Effect
       })
   })
 
-const outputsOf = (request: CreateRequest): number =>
+const outputsOf = (request: ResponsesSchema.CreateRequest): number =>
   Array.isArray(request.input) ? request.input.filter((item) => item.type === "function_call_output").length : 0
 
-const stepsOf = (request: CreateRequest): number => {
+const stepsOf = (request: ResponsesSchema.CreateRequest): number => {
   const first = Array.isArray(request.input) ? request.input[0] : undefined
   const text = first !== undefined && first.type === "message" && typeof first.content === "string" ? first.content : ""
   return Number(/steps=(\d+)/.exec(text)?.[1] ?? "0")

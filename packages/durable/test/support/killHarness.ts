@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { DurablePostgres } from "@volley/durable"
 import { ResponsesServer } from "@volley/testing"
-import type { InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { validatePairing } from "../../../agent/src/internal/history.ts"
 import { script } from "./agent.ts"
 
@@ -274,7 +274,7 @@ export const killSession = (options: KillOptions): Effect.Effect<KillFigures> =>
         const value = JSON.parse(result.rest.join(" ")) as {
           readonly output: string
           readonly turns: number
-          readonly history: ReadonlyArray<InputItem>
+          readonly history: ReadonlyArray<ResponsesSchema.InputItem>
         }
         if (value.output === `done ${run.steps}` && value.turns === run.steps + 1) completed++
         else problems.push(`${run.runId}: unexpected result ${value.output} after ${value.turns} turns`)
