@@ -135,6 +135,30 @@ export const compareOutput = (
   return differences
 }
 
+/** True when a terminal response's own `output` wins over the streamed items: it is non-empty. */
+export const terminalOutputWins = (
+  terminal: Response | undefined
+): terminal is Response & { readonly output: ReadonlyArray<OutputItem> } =>
+  terminal?.output !== undefined && terminal.output.length > 0
+
+/** A terminal response settled against the streamed items (`settle`). */
+export interface Settled {
+  /** The terminal response, its output the streamed items when its own is empty. */
+  readonly response: Response
+  /** How a winning terminal output differs from the streamed items (empty otherwise). */
+  readonly differences: ReadonlyArray<OutputDifference>
+}
+
+/**
+ * The terminal rule, for folds of their own (the agent's event fold): a non-empty terminal `output`
+ * wins and every difference from the streamed items is reported; otherwise the streamed items, when
+ * there are any, become its output.
+ */
+export const settle = (terminal: Response, streamed: ReadonlyArray<OutputItem>): Settled => {
+  if (terminalOutputWins(terminal)) return { response: terminal, differences: compareOutput(streamed, terminal.output) }
+  return { response: streamed.length > 0 ? { ...terminal, output: [...streamed] } : terminal, differences: [] }
+}
+
 /** Most differences `compareOutput` lists (a hostile terminal output cannot make the warning unbounded). */
 export const maxOutputDifferences = 64
 
@@ -188,9 +212,8 @@ const warn = (state: State, warning: StreamWarning): void => {
 
 /** At a terminal event with a non-empty `output`: reports how it differs from what was streamed. */
 const checkTerminalOutput = (state: State, terminal: Response): void => {
-  const output = terminal.output
-  if (output === undefined || output.length === 0 || state.slots.length === 0) return
-  const differences = compareOutput(buildOutput(state.slots), output)
+  if (!terminalOutputWins(terminal) || state.slots.length === 0) return
+  const { differences } = settle(terminal, buildOutput(state.slots))
   if (differences.length > 0) warn(state, { _tag: "OutputMismatch", differences })
 }
 
@@ -198,8 +221,7 @@ const snapshotOf = (state: State): Response => {
   const { latest, terminal } = state
   const base: Response =
     terminal === undefined ? (latest ?? { id: "" }) : latest === undefined ? terminal : { ...latest, ...terminal }
-  const output =
-    terminal?.output !== undefined && terminal.output.length > 0 ? terminal.output : buildOutput(state.slots)
+  const output = terminalOutputWins(terminal) ? terminal.output : buildOutput(state.slots)
   return { ...base, output }
 }
 

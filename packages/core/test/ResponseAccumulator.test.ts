@@ -406,4 +406,25 @@ describe("ResponseAccumulator contradictions (B08, D08)", () => {
       if (error._tag === "StreamProtocolError") assert.strictEqual(error.reason, "UnknownOutputIndex")
     })
   )
+
+  it("settle: a non-empty terminal output wins with its differences; an empty one takes the streamed items", () => {
+    const streamed: Array<OutputItem> = [
+      { type: "function_call", call_id: "c1", name: "a", arguments: "{}" } as OutputItem
+    ]
+    const terminal: Array<OutputItem> = [
+      { type: "function_call", call_id: "c1", name: "a", arguments: "{}" } as OutputItem,
+      { type: "function_call", call_id: "c2", name: "b", arguments: "{}" } as OutputItem
+    ]
+    const wins = ResponseAccumulator.settle({ id: "r", status: "completed", output: terminal }, streamed)
+    assert.strictEqual(wins.response.output, terminal)
+    assert.deepStrictEqual(
+      wins.differences.map((d) => [d.outputIndex, d.kind, d.callId]),
+      [[1, "unannounced", "c2"]]
+    )
+    const empty = ResponseAccumulator.settle({ id: "r", status: "completed", output: [] }, streamed)
+    assert.deepStrictEqual(empty.response.output, streamed)
+    assert.deepStrictEqual(empty.differences, [])
+    const nothing = { id: "r", status: "completed" } as const
+    assert.strictEqual(ResponseAccumulator.settle(nothing, []).response, nothing)
+  })
 })

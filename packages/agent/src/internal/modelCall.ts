@@ -243,15 +243,13 @@ class EventFolder {
   }
 
   /**
-   * The terminal response; its output falls back to the `output_item.done` items when empty. A non-empty
-   * terminal output wins, and how it differs from the streamed items is left in `differences`.
+   * The terminal response under core's terminal rule (`ResponseAccumulator.settle`): its output falls back
+   * to the `output_item.done` items when empty; a non-empty one wins, its differences left in `differences`.
    */
   final(): ResponsesSchema.Response | undefined {
-    const terminal = this.terminal
-    if (terminal === undefined) return undefined
-    if (terminal.output === undefined || terminal.output.length === 0)
-      return this.done.size > 0 ? { ...terminal, output: this.items() } : terminal
-    this.differences = ResponseAccumulator.compareOutput(this.items(), terminal.output)
-    return terminal
+    if (this.terminal === undefined) return undefined
+    const { response, differences } = ResponseAccumulator.settle(this.terminal, this.items())
+    this.differences = differences
+    return response
   }
 }
