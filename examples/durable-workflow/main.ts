@@ -41,8 +41,11 @@ const program = Effect.gen(function* () {
     Layer.provide(DurablePostgres.layerEmbedded(dataDir === undefined ? {} : { dataDir })),
     Layer.provideMerge(Backend)
   )
-  progress(`run ${runId}`)
-  const result = yield* DurableAgent.run(agent, prompt, { runId }).pipe(Effect.provide(Durable))
+  // announced once the layers are up, so a missing key or a failed Postgres is the only line on stderr
+  const result = yield* Effect.sync(() => progress(`run ${runId}`)).pipe(
+    Effect.andThen(DurableAgent.run(agent, prompt, { runId })),
+    Effect.provide(Durable)
+  )
   process.stdout.write(`${safeText(result.output)}\n`)
 })
 

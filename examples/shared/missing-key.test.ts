@@ -2,7 +2,9 @@
  * Every example program, run as a user would with `HAOAI_BASE_URL` pointing at a remote API and no
  * `HAOAI_API_KEY`: each must stop with exactly one line on stderr naming the missing key, no stack
  * trace, and a non-zero exit code. (Without `HAOAI_BASE_URL` they fall back to volley-local; their own
- * tests cover that.) Nothing is sent anywhere: the client refuses before the first request.
+ * tests cover that.) Nothing is sent anywhere: the client refuses before the first request. Not listed:
+ * `quickstart/main.ts` (`npm run demo`) picks volley-local whenever no key is set, `typed-tools` calls
+ * no model, and `new-project/durable.ts` is only type-checked.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -25,7 +27,12 @@ const programs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["approval/main.ts", ["start", "--state", state, "Delete old-report.pdf from the workspace"]],
   ["otlp/main.ts", []],
   ["effect-ai/main.ts", ["Weather in Oslo?"]],
-  ["support-triage/main.ts", ["Where is order 8?"]]
+  ["support-triage/main.ts", ["Where is order 8?"]],
+  ["mcp/main.ts", ["Forecast for Oslo?"]],
+  ["new-project/more.ts", []],
+  // the key is checked before the embedded Postgres starts; --data points it away from the repository
+  ["chat-session/main.ts", ["--data", join(stateDir, "chat-pg"), "hello"]],
+  ["durable-workflow/main.ts", ["--data-dir", join(stateDir, "durable-pg"), "--run-id", "missing-key", "Weather?"]]
 ]
 
 describe("a missing key", () => {
