@@ -22,7 +22,7 @@ export interface Args {
 
 /** Usage text. */
 export const usage =
-  'usage: npm run --silent demo -- [--no-stream] [--max-turns N] [--model ID] [--otlp URL] ["<prompt>"]'
+  'usage: npm run --silent demo -- [--no-stream] [--max-turns N] [--model ID] [--otlp URL] [--trace] ["<prompt>"]'
 
 /** Parses argv (without node and script); a string is a usage error message. */
 export const parseArgs = (argv: ReadonlyArray<string>): Args | string => {
