@@ -110,7 +110,7 @@ export interface AgentOptions<A, R, RS = never, RX = never> {
   readonly instructions?: Instructions<RX> | undefined
   /** Fallback models: a turn that fails on `model` (retries spent, context too large) is retried on each in turn. */
   readonly models?: ReadonlyArray<string> | undefined
-  /** Input guardrails, run alongside the first model call; a tripwire fails the run with `GuardrailTripped`. */
+  /** Input guardrails, run alongside the first model call (also after a handoff to this agent); a tripwire fails the run with `GuardrailTripped`. */
   readonly inputGuardrails?: ReadonlyArray<Guardrail.InputGuardrail<never, RX>> | undefined
   /** Output guardrails on the final value `A`. */
   readonly outputGuardrails?: ReadonlyArray<Guardrail.OutputGuardrail<A, never, RX>> | undefined
@@ -420,6 +420,8 @@ interface Start {
   readonly run: Run
   readonly resumed: boolean
   readonly approvals: ReadonlyArray<Approval>
+  /** A restored run: the agent its state was saved by (`state.agent`, the last one handed to). */
+  readonly agent?: string | undefined
 }
 
 /** What `execute` runs: the agent, how the run starts, and where its events go. */
@@ -443,6 +445,24 @@ interface Registered {
 }
 
 const registry = new WeakMap<object, Registered>()
+
+/**
+ * The agent named `name` among those `spec` can hand off to, directly or through other handoffs
+ * (breadth first, each agent once): the agent a run paused after a handoff resumes as.
+ */
+const handoffTarget = (spec: AgentSpec<unknown>, name: string): Registered | undefined => {
+  const seen = new Set<AgentSpec<unknown>>([spec])
+  const queue: Array<AgentSpec<unknown>> = [spec]
+  for (let next = queue.shift(); next !== undefined; next = queue.shift())
+    for (const handoff of next.extras?.handoffs ?? []) {
+      const target = registry.get(handoff.agent as object)
+      if (target === undefined || seen.has(target.spec)) continue
+      if (target.spec.name === name) return target
+      seen.add(target.spec)
+      queue.push(target.spec)
+    }
+  return undefined
+}
 
 /** The overrides of a run's options, `undefined` when it has none. */
 const overridesOf = (options: RunOverrides | undefined): Overrides | undefined =>
@@ -483,24 +503,48 @@ const execute = <A, R>({
 }: Execution<A, R>): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
   Effect.gen(function* () {
     const { client, knobs, ledger, parent } = yield* readStart
-    const { run, resumed, approvals } = start(parent)
+    const { run, resumed, approvals, agent: savedBy } = start(parent)
+    // a run paused after a handoff resumes as the agent that paused it (`state.agent`)
+    const resumedAs =
+      savedBy === undefined || savedBy === agentSpec.name
+        ? undefined
+        : handoffTarget(agentSpec as AgentSpec<unknown>, savedBy)
+    // the trace page joins a paused run and its resume by these (a resume keeps the run id)
+    yield* Effect.annotateCurrentSpan(
+      resumed
+        ? { "volley.agent.run_id": run.runId, "volley.agent.resumed_from": run.runId }
+        : { "volley.agent.run_id": run.runId }
+    )
     // a sub-agent of a watched run forwards its events with its name in front
     const forward = parent?.forward
     const emit = forward === undefined || mode === "stream" ? ownEmit : withAgentPath(forward, [agentSpec.name])
     const overrides = overridesOf(runOptions)
     // a plain run uses the agent's spec as it is (no step, no copy)
     let spec: AgentSpec<A> =
-      overrides === undefined && dynamic === undefined
-        ? agentSpec
-        : yield* specForRun(agentSpec, dynamic, overrides, {
-            agent: agentSpec.name,
+      resumedAs !== undefined
+        ? // the target's requirements are part of this agent's `R` (its handoffs)
+          yield* specForRun(resumedAs.spec, resumedAs.dynamic, overrides, {
+            agent: resumedAs.spec.name,
             runId: run.runId,
             input: run.history.slice()
-          })
-    const ownToolkit = yield* toolkitOf
+          }) as Effect.Effect<AgentSpec<unknown>, never, R> as Effect.Effect<AgentSpec<A>, never, R>
+        : overrides === undefined && dynamic === undefined
+          ? agentSpec
+          : yield* specForRun(agentSpec, dynamic, overrides, {
+              agent: agentSpec.name,
+              runId: run.runId,
+              input: run.history.slice()
+            })
+    const ownToolkit =
+      resumedAs === undefined
+        ? yield* toolkitOf
+        : yield* resumedAs.toolkitOf as Effect.Effect<Toolkit.Runner<R>, never, R>
     const toolkit = runOptions?.tools === undefined ? ownToolkit : restrict(ownToolkit, runOptions.tools)
     const observeTools = mode === "stream" || forward !== undefined
-    let deps: LoopDeps<R> = { client, toolkit, knobs, ledger, emit, emitAll, mode, observeTools }
+    let deps: LoopDeps<R> =
+      resumedAs === undefined
+        ? { client, toolkit, knobs, ledger, emit, emitAll, mode, observeTools }
+        : { client, toolkit, knobs, ledger, emit: withAgentPath(emit, [spec.name]), mode, observeTools }
     const hooks = knobs.hooks
     const checkpoint = (reason: StopReason) =>
       runOptions?.checkpoint === undefined ? Effect.void : runOptions.checkpoint(snapshot(spec.name, run, reason))
@@ -511,7 +555,12 @@ const execute = <A, R>({
     approvals.length === 0
       ? loop(spec, run, deps)
       : Effect.gen(function* () {
-          const resumedOutcome = yield* resumeBatch(spec, run, deps, approvals)
+          // approvals are checked with the secret of the agent `resume` was called on (whose `approve` signed them)
+          const checkedAs =
+            spec.approvalSecret === agentSpec.approvalSecret
+              ? spec
+              : { ...spec, approvalSecret: agentSpec.approvalSecret }
+          const resumedOutcome = yield* resumeBatch(checkedAs, run, deps, approvals)
           return resumedOutcome !== undefined ? resumedOutcome : yield* loop(spec, run, deps)
         })
     // a handoff continues the same run (history, turns, usage) as the target agent
@@ -538,7 +587,14 @@ const execute = <A, R>({
           })
           spec = next as AgentSpec<A>
           const targetToolkit = (yield* target.toolkitOf) as Toolkit.Runner<R>
-          deps = { ...deps, toolkit: targetToolkit, emit: withAgentPath(emit, [spec.name]), emitAll: undefined }
+          // the target's input guardrails run on its first model call (`inputTurn`)
+          deps = {
+            ...deps,
+            toolkit: targetToolkit,
+            emit: withAgentPath(emit, [spec.name]),
+            emitAll: undefined,
+            inputTurn: run.turns
+          }
           outcome = yield* loop(spec, run, deps)
         }
         return outcome
@@ -722,7 +778,8 @@ export const make = <A = string, RT = never, RS = never, RX = never>(
     (parent: UsageSink | undefined): Start => ({
       run: restoreRun(state, parent),
       resumed: true,
-      approvals
+      approvals,
+      agent: state.agent
     })
   const noEmit = () => Effect.void
 
@@ -847,7 +904,7 @@ const toResult = <A>(agent: string, lastAgent: string, run: Run, outcome: Settle
       stopReason,
       output: outcome.text,
       value: outcome.value,
-      state: snapshot(agent, run, stopReason)
+      state: snapshot(lastAgent, run, stopReason)
     }
   }
   const first = outcome.awaiting[0]!
@@ -857,7 +914,13 @@ const toResult = <A>(agent: string, lastAgent: string, run: Run, outcome: Settle
     name: first.name,
     argsHash: first.argsHash
   } as const
-  return { _tag: "Paused", ...common, stopReason, pending: outcome.awaiting, state: snapshot(agent, run, stopReason) }
+  return {
+    _tag: "Paused",
+    ...common,
+    stopReason,
+    pending: outcome.awaiting,
+    state: snapshot(lastAgent, run, stopReason)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -907,7 +970,7 @@ const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R |
             true
           )
         )
-      return agent.run(args.value.input).pipe(
+      const ran: Effect.Effect<Toolkit.RunnerResult, never, R | ResponsesClient> = agent.run(args.value.input).pipe(
         Effect.map((result) =>
           result._tag === "Completed"
             ? reply(call.call_id, result.output, false)
@@ -932,6 +995,27 @@ const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R |
               true
             )
           )
+        )
+      )
+      // its own `execute_tool` span, as a toolkit's tools have, so the sub-agent's run nests under the call
+      return ran.pipe(
+        Effect.tap((result) =>
+          result.outcome._tag === "Failure"
+            ? Effect.annotateCurrentSpan({ "error.type": result.outcome.error._tag })
+            : Effect.void
+        ),
+        Effect.withSpan(
+          `execute_tool ${name}`,
+          {
+            kind: "internal",
+            attributes: {
+              "gen_ai.operation.name": "execute_tool",
+              "gen_ai.tool.type": "function",
+              "gen_ai.tool.name": name,
+              "gen_ai.tool.call.id": call.call_id
+            }
+          },
+          { captureStackTrace: false }
         )
       )
     }

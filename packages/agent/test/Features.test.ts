@@ -354,6 +354,8 @@ describe("guardrails in a run", () => {
 })
 
 describe("handoffs", () => {
+  const triageOf = <R>(target: Agent.Agent<string, R>) =>
+    Agent.make({ name: "triage2", model: "triage2-model", toolkit: TestTools, handoffs: [target] })
   const billing = Agent.make({
     name: "billing",
     model: "billing-model",
@@ -438,6 +440,87 @@ describe("handoffs", () => {
       assert.notInclude(sent, "function_call")
       assert.include(sent, '"hi"')
       assert.isUndefined(validatePairing(result.history))
+    })
+  )
+
+  it.effect("a run paused for approval after a handoff resumes as the target (state.agent), not the agent called", () =>
+    Effect.gen(function* () {
+      const approver = Agent.make({
+        name: "approver",
+        model: "approver-model",
+        instructions: "You delete.",
+        toolkit: TestTools
+      })
+      const front = Agent.make({
+        name: "front",
+        model: "front-model",
+        toolkit: TestTools,
+        handoffs: [triageOf(approver)]
+      })
+      const { fake, runs, layer } = setup([
+        M.functionCall("transfer_to_triage2"),
+        M.functionCall("transfer_to_approver"),
+        M.functionCall("delete_file", { path: "/tmp/x" }),
+        M.message("deleted")
+      ])
+      const paused = yield* front.run("delete /tmp/x").pipe(Effect.provide(layer))
+      assert.strictEqual(paused._tag, "Paused")
+      assert.strictEqual(paused.lastAgent, "approver")
+      assert.strictEqual(paused.state.agent, "approver", "two handoffs deep")
+      const callId = paused._tag === "Paused" ? paused.pending[0]!.callId : ""
+      const events = yield* Stream.runCollect(
+        front
+          .resumeStream(paused.state, { approvals: [front.approve(paused.state, callId)] })
+          .pipe(Stream.provide(layer))
+      )
+      assert.deepStrictEqual(
+        runs.calls.map((call) => call.name),
+        ["delete_file"],
+        "the approved call ran once"
+      )
+      const last = fake.seen[3]!.request
+      assert.strictEqual(last.model, "approver-model", "the turn after the resume is the approver's")
+      assert.strictEqual(last.instructions, "You delete.")
+      const start = events[0]
+      assert.isTrue(start?._tag === "RunStart" && start.agent === "approver" && start.resumed)
+      const end = events.at(-1)
+      assert.isTrue(end?._tag === "RunEnd" && end.agent === "approver")
+      const text = events.find((event) => event._tag === "TextDelta")
+      assert.deepStrictEqual(text?.agentPath, ["approver"])
+    })
+  )
+
+  it.effect("a handoff runs the target's input guardrails on its first model call: a tripwire on B stops the run", () =>
+    Effect.gen(function* () {
+      const checked: Array<string> = []
+      const strict = Agent.make({
+        name: "strict",
+        model: "strict-model",
+        inputGuardrails: [
+          Guardrail.input("no-refunds", ({ agent, input }) =>
+            Effect.sync(() => {
+              checked.push(agent)
+              return { tripwire: JSON.stringify(input).includes("refund"), info: { reason: "refunds are manual" } }
+            })
+          )
+        ]
+      })
+      const front = Agent.make({ name: "front", model: "front-model", handoffs: [strict] })
+      const { layer } = setup([M.functionCall("transfer_to_strict"), M.message("refund approved")])
+      const events: Array<AgentEvent> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(front.stream("a refund please"), (event) => Effect.sync(() => events.push(event))).pipe(
+          Effect.provide(layer)
+        )
+      )
+      assert.strictEqual(error._tag === "GuardrailTripped" && error.guardrail, "no-refunds")
+      assert.deepStrictEqual(checked, ["strict"], "run once, for the target")
+      assert.isUndefined(validatePairing(error.history))
+      assert.isTrue(events.some((event) => event._tag === "GuardrailTripped"))
+      const { layer: calm } = setup([M.functionCall("transfer_to_strict"), M.message("hello")])
+      const passed = yield* front.run("hello").pipe(Effect.provide(calm))
+      assert.strictEqual(passed._tag === "Completed" && passed.output, "hello")
+      assert.deepStrictEqual(checked, ["strict", "strict"], "a passing guardrail lets the target answer")
     })
   )
 

@@ -13,7 +13,9 @@ import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
 
 const assistant = Agent.make({ name: "assistant", model: "m", instructions: "SECRET-INSTRUCTIONS", toolkit: TestTools })
 
-const setup = () => {
+const setup = (
+  steps: ReadonlyArray<M.Turn> = [M.functionCall("echo", { text: "PROMPT-CONTENT" }), M.message("ANSWER-CONTENT")]
+) => {
   const exporter = new InMemorySpanExporter()
   // OtelTracer directly: NodeSdk also loads the logs SDK, which is not installed.
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
@@ -25,9 +27,7 @@ const setup = () => {
     })
   )
   const layer = Layer.mergeAll(client, testToolsLayer(makeRuns())).pipe(
-    Layer.provideMerge(
-      ResponsesServer.layer([M.functionCall("echo", { text: "PROMPT-CONTENT" }), M.message("ANSWER-CONTENT")])
-    ),
+    Layer.provideMerge(ResponsesServer.layer(steps)),
     Layer.provideMerge(tracing)
   )
   return { exporter, layer }
@@ -100,6 +100,60 @@ describe("spans", () => {
       const root = exporter.getFinishedSpans().find((span) => span.name === "invoke_agent assistant")!
       assert.strictEqual(root.attributes["gen_ai.system_instructions"], "SECRET-INSTRUCTIONS")
       assert.strictEqual(root.attributes["gen_ai.output.text"], "ANSWER-CONTENT")
+    })
+  )
+
+  it.live(
+    "invoke_agent carries the run id; a resumed run names the run it resumes, so a paused run and its resume join",
+    () => {
+      // one server for both runs: the script continues across the pause
+      const { exporter, layer } = setup([M.functionCall("delete_file", { path: "/tmp/x" }), M.message("deleted")])
+      return Effect.gen(function* () {
+        const paused = yield* assistant.run("delete it", { runId: "run-approval-1" })
+        assert.strictEqual(paused._tag, "Paused")
+        const callId = paused._tag === "Paused" ? paused.pending[0]!.callId : ""
+        yield* assistant.resume(paused.state, { approvals: [assistant.approve(paused.state, callId)] })
+        const runs = exporter.getFinishedSpans().filter((span) => span.name === "invoke_agent assistant")
+        assert.strictEqual(runs.length, 2)
+        assert.deepStrictEqual(
+          runs.map((span) => [span.attributes["volley.agent.run_id"], span.attributes["volley.agent.resumed_from"]]),
+          [
+            ["run-approval-1", undefined],
+            ["run-approval-1", "run-approval-1"]
+          ]
+        )
+      }).pipe(Effect.provide(layer))
+    }
+  )
+
+  it.live("a sub-agent (asTool) runs in its own execute_tool span, with the GenAI attributes, under the caller", () =>
+    Effect.gen(function* () {
+      const helper = Agent.make({ name: "helper", model: "h" })
+      const lead = Agent.make({
+        name: "lead",
+        model: "l",
+        subAgents: [helper.asTool({ name: "ask_helper", description: "Asks the helper" })]
+      })
+      const { exporter, layer } = setup([
+        M.functionCall("ask_helper", { input: "what?" }),
+        M.message("helper says hi"),
+        M.message("done")
+      ])
+      yield* lead.run("go").pipe(Effect.provide(layer))
+      const spans = exporter.getFinishedSpans()
+      const tool = spans.find((span) => span.name === "execute_tool ask_helper")
+      assert.isDefined(tool)
+      assert.strictEqual(tool!.attributes["gen_ai.operation.name"], "execute_tool")
+      assert.strictEqual(tool!.attributes["gen_ai.tool.name"], "ask_helper")
+      assert.isString(tool!.attributes["gen_ai.tool.call.id"])
+      const sub = spans.find((span) => span.name === "invoke_agent helper")
+      assert.strictEqual(
+        sub?.parentSpanContext?.spanId,
+        tool!.spanContext().spanId,
+        "the sub-agent nests under the call"
+      )
+      const root = spans.find((span) => span.name === "invoke_agent lead")
+      assert.strictEqual(tool!.parentSpanContext?.spanId, root!.spanContext().spanId)
     })
   )
 })

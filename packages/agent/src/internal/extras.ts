@@ -53,7 +53,8 @@ export const tripped = <R>(run: Run, deps: LoopDeps<R>, tripwire: Guardrail.Trip
 
 /**
  * The model call of a turn with its features: down the fallback chain (`ModelFallback` per move; the
- * model used is annotated on the span), and, on a fresh run's first call, beside the input guardrails.
+ * model used is annotated on the span), and, on the first call of a fresh run or of a handoff's
+ * target, beside the input guardrails.
  */
 export const guardedCall = <A, R>(
   spec: AgentSpec<A>,
@@ -75,7 +76,7 @@ export const guardedCall = <A, R>(
             )
         })
   const guards = spec.extras?.inputGuardrails ?? []
-  return run.turns === 0 && guards.length > 0
+  return run.turns === (deps.inputTurn ?? 0) && guards.length > 0
     ? Guardrail.alongside(guards, { agent: spec.name, input: run.history.slice() }, call)
     : call
 }

@@ -79,6 +79,8 @@ export interface LoopDeps<R> {
   /** Emits a batch of a model call's events in order with one operation (default: `emit` per event). */
   readonly emitAll?: ((events: ReadonlyArray<AgentEvent>) => Effect.Effect<void>) | undefined
   readonly mode: "create" | "stream"
+  /** The turn count when the current agent took over (a handoff): its input guardrails run on the next call (default 0). */
+  readonly inputTurn?: number | undefined
   /** Emit tool execution events (`ToolExecutionStart`/`End`): someone listens (a stream, a parent). */
   readonly observeTools?: boolean | undefined
 }
