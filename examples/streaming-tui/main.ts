@@ -8,6 +8,7 @@ import { TraceSink } from "@volley/traces"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { makeAgent, WeatherHandlers } from "../quickstart/weather.ts"
 import { Backend, defaultModel } from "../shared/backend.ts"
+import { safeText } from "../shared/terminal.ts"
 import type { Terminal } from "./render.ts"
 import { streamToTerminal } from "./tui.ts"
 
@@ -29,7 +30,7 @@ const main = Effect.gen(function* () {
     process.env
   ).pipe(Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)), Effect.exit)
   if (Exit.isSuccess(exit)) return 0
-  process.stderr.write(`\nerror: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
+  process.stderr.write(`\nerror: ${safeText(Cause.pretty(exit.cause).split("\n")[0] ?? "")}\n`)
   return 1
 })
 

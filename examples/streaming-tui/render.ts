@@ -5,10 +5,13 @@
  * moves before the model call starts again. Otherwise (`plain`: pipes, files, `NO_COLOR`) each turn's
  * text is written once the turn ends and tool calls are plain lines, so a restarted turn never leaves
  * duplicated text behind. `RunEnd` prints the run's usage. Entry point: `makeRenderer(out, status)`.
- * Gotcha: erasing counts rows from the terminal width and one column per character, so double-width
- * characters in a dropped partial answer may leave a stray row on screen.
+ * Every string that came from the server (text, tool names and arguments, error text) goes through
+ * `safeText` first, so a model cannot send escape sequences to the terminal. Gotcha: erasing counts
+ * rows from the terminal width and one column per character, so double-width characters in a dropped
+ * partial answer may leave a stray row on screen.
  */
 import type { AgentEvent } from "@volley/agent"
+import { safeText } from "../shared/terminal.ts"
 
 /** Where the renderer writes: stdout (`out`) and stderr (`status`). */
 export interface Terminal {
@@ -77,7 +80,7 @@ export const makeRenderer = (out: Terminal, status: Terminal, live: boolean): Re
       clearStatus()
       if (column !== 0) writeOut("\n")
     }
-    status.write(`${text}\n`)
+    status.write(`${safeText(text)}\n`)
     column = 0
   }
   /** Rows the turn's partial text occupies, counting wraps at the terminal width. */
@@ -107,16 +110,19 @@ export const makeRenderer = (out: Terminal, status: Terminal, live: boolean): Re
         turnText = ""
         queued = []
         return
-      case "TextDelta":
+      case "TextDelta": {
+        const delta = safeText(event.delta)
         if (live) {
           clearStatus()
           startText()
-          writeOut(event.delta)
+          writeOut(delta)
         }
-        turnText += event.delta
+        turnText += delta
         return
+      }
       case "ToolCallEnd":
-        queued.push({ callId: event.callId, label: `${event.name}(${clip(event.arguments)})` })
+        // the label is drawn between the status line's own escapes, so it is made safe here
+        queued.push({ callId: event.callId, label: safeText(`${event.name}(${clip(event.arguments)})`) })
         return
       case "TurnRestarted": {
         if (live && turnText !== "") {

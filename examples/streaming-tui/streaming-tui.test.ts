@@ -162,6 +162,35 @@ describe("streaming TUI", () => {
     })
   )
 
+  // An OSC title change ending in BEL, a clear-screen CSI, a colour, a C1 CSI and a bidi override.
+  const hostile = "\u001b]0;pwned\u0007Let me\u001b[2J check\u001b[31m.\u009b2J\u202e"
+  const hostileSeen = (text: string) =>
+    ["\u001b]", "\u0007", `${csi}2J`, `${csi}31m`, "\u009b", "\u202e"].filter((bad) => text.includes(bad))
+  const hostileScript = [
+    M.turn(M.message(hostile), M.functionCall("get_weather\u001b]0;x\u0007", { city: "Paris" })),
+    M.message(`Done${hostile}`)
+  ]
+
+  it.live("plain: server text, tool names and arguments reach the terminal without control characters", () =>
+    Effect.gen(function* () {
+      const { captured } = yield* run(hostileScript, false)
+      assert.deepStrictEqual(hostileSeen(captured.out + captured.status), [])
+      assert.notInclude(captured.out + captured.status, "\u001b")
+      // what is left is printable and inert (see safeText's gotcha)
+      assert.include(captured.out, "]0;pwnedLet me[2J check[31m.2J")
+      assert.include(captured.status, "→ get_weather]0;x(")
+    })
+  )
+
+  it.live("live: only the renderer's own escapes reach the terminal, never the server's", () =>
+    Effect.gen(function* () {
+      const { captured, screen } = yield* run(hostileScript, true)
+      assert.deepStrictEqual(hostileSeen(captured.out + captured.status), [])
+      assert.include(screen.text(), "]0;pwnedLet me[2J check[31m.2J")
+      assert.include(screen.text(), "get_weather]0;x(")
+    })
+  )
+
   it("is live only on two terminals without NO_COLOR", () => {
     const tty = terminals(true).out
     const pipe = terminals(false).out
