@@ -12,6 +12,7 @@
  * model settings change while runs are in flight replays against the new definition (docs/durable.md).
  */
 import type { Agent } from "@volley/agent"
+import type { AgentEvent, RunState } from "@volley/agent"
 import { AgentError, AgentKnobs, ApprovalLedger, RunHistory, StopReason } from "@volley/agent"
 import { ResponsesClient, ResponsesSchema } from "@volley/core"
 import * as Context from "effect/Context"
@@ -26,6 +27,7 @@ import * as DurableDeferred from "effect/workflow/DurableDeferred"
 import * as Workflow from "effect/workflow/Workflow"
 import type { WorkflowEngine, WorkflowInstance } from "effect/workflow/WorkflowEngine"
 import * as StepStore from "./internal/stepStore.ts"
+import * as RunEvents from "./RunEvents.ts"
 
 /** The step key of the step running now: hash(execution id, step name); `undefined` outside a durable step. */
 export const StepKey = Context.Reference<string | undefined>("@volley/durable/StepKey", {
@@ -188,7 +190,8 @@ const makeWrapper = (
   services: Context.Context<WorkflowEngine | WorkflowInstance>,
   runId: string,
   options: LayerOptions | undefined,
-  sql: Option.Option<SqlClient.SqlClient>
+  sql: Option.Option<SqlClient.SqlClient>,
+  events: Option.Option<RunEvents.RunEvents["Service"]>
 ): AgentKnobs.StepWrapperShape => ({
   wrap: <A, E, R>(
     id: AgentKnobs.StepId,
@@ -207,7 +210,10 @@ const makeWrapper = (
           error: schema.error,
           execute: Effect.suspend(() => {
             ran = true
-            return classed(id, key, step, schema, options, sql)
+            const run = classed(id, key, step, schema, options, sql)
+            return id.kind === "model" && Option.isSome(events) && Option.isSome(sql)
+              ? Effect.andThen(restartMark(sql.value, events.value, runId, id.turn, key), run)
+              : run
           }).pipe(Effect.provideService(InsideStep, true), Effect.provideService(StepKey, key))
         })
         const stored = Effect.provideContext(activity, services)
@@ -219,6 +225,36 @@ const makeWrapper = (
     return durable as unknown as Effect.Effect<A, E, R>
   }
 })
+
+/**
+ * A streamed model step that an earlier process started and never stored was cut off mid-stream:
+ * its partial tokens went out live, so subscribers are told to drop them (`TurnRestarted`).
+ */
+const restartMark = (
+  sql: SqlClient.SqlClient,
+  events: RunEvents.RunEvents["Service"],
+  runId: string,
+  turn: number,
+  key: string
+): Effect.Effect<void> =>
+  Effect.flatMap(StepStore.markStarted(sql, key), (restarted) =>
+    restarted
+      ? events.publish(runId, [{ _tag: "TurnRestarted", turn, attempts: 1, error: "RunnerRestarted" }])
+      : Effect.void
+  )
+
+/** The final text of a history: the text of its last assistant message. */
+const finalText = (history: RunState.RunState["history"]): string => {
+  for (let index = history.length - 1; index >= 0; index--) {
+    const item = history[index]
+    if (item === undefined || item.type !== "message" || item.role !== "assistant") continue
+    if (typeof item.content === "string") return item.content
+    let text = ""
+    for (const part of item.content) if (part.type === "output_text") text += part.text
+    return text
+  }
+  return ""
+}
 
 /**
  * Registers the agent's workflow on the current `WorkflowEngine`: each execution runs the agent
@@ -233,12 +269,14 @@ export const layer = <A, R>(
       Effect.gen(function* () {
         const services = yield* Effect.context<WorkflowEngine | WorkflowInstance>()
         const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
-        const wrapper = makeWrapper(services, payload.runId, options, sql)
+        const events = yield* Effect.serviceOption(RunEvents.RunEvents)
+        const wrapper = makeWrapper(services, payload.runId, options, sql, events)
         const durable = <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) =>
           effect.pipe(
             Effect.provideService(AgentKnobs.StepWrapper, wrapper),
             Effect.updateService(ResponsesClient.ResponsesClient, keyedClient)
           )
+        if (Option.isSome(events)) return yield* durable(streamed(agent, payload, events.value, options))
         let result = yield* durable(agent.run(payload.input, { runId: payload.runId }))
         // a pause holds no fiber: awaiting a decision suspends the execution until `approve`/`reject`
         while (result._tag === "Paused") {
@@ -270,14 +308,75 @@ export const layer = <A, R>(
       })
     ),
     Layer.effectDiscard(
-      Effect.flatMap(Effect.serviceOption(SqlClient.SqlClient), (sql) =>
-        Option.isSome(sql) &&
-        Object.values(options?.tools ?? {}).some((toolClass) => toolClass === "transactional" || toolClass === "unsafe")
-          ? Effect.orDie(StepStore.migrate(sql.value))
-          : Effect.void
-      )
+      Effect.gen(function* () {
+        const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
+        const events = yield* Effect.serviceOption(RunEvents.RunEvents)
+        const needsTable =
+          Option.isSome(events) ||
+          Object.values(options?.tools ?? {}).some(
+            (toolClass) => toolClass === "transactional" || toolClass === "unsafe"
+          )
+        if (Option.isSome(sql) && needsTable) yield* Effect.orDie(StepStore.migrate(sql.value))
+      })
     )
   )
+
+/**
+ * The streaming body of a run (when `RunEvents` is present): model calls stream, every event is
+ * published under the run id, and the result is built from the final state. A pause awaits its
+ * decisions as in `run` and resumes streaming.
+ */
+const streamed = <A, R>(
+  agent: Agent.Agent<A, R>,
+  payload: { readonly runId: string; readonly input: string | ReadonlyArray<ResponsesSchema.InputItem> },
+  events: RunEvents.RunEvents["Service"],
+  options: LayerOptions | undefined
+): Effect.Effect<
+  DurableResult,
+  AgentError.AgentError,
+  R | ResponsesClient.ResponsesClient | WorkflowEngine | WorkflowInstance
+> =>
+  Effect.gen(function* () {
+    let state: RunState.RunState | undefined
+    const checkpoint = (final: RunState.RunState) =>
+      Effect.sync(() => {
+        state = final
+      })
+    const publishAll = (
+      stream: Stream.Stream<AgentEvent.AgentEvent, AgentError.AgentError, R | ResponsesClient.ResponsesClient>
+    ) => Stream.runForEachArray(stream, (chunk) => events.publish(payload.runId, chunk))
+    yield* publishAll(agent.stream(payload.input, { runId: payload.runId, checkpoint }))
+    while (state !== undefined && state.stopReason._tag === "ApprovalRequired" && state.pending !== undefined) {
+      const paused: RunState.RunState = state
+      const pending = paused.pending?.awaiting ?? []
+      if (options?.onPause !== undefined)
+        yield* options.onPause({
+          runId: payload.runId,
+          pending: pending.map((call) => ({ callId: call.callId, name: call.name, arguments: call.arguments }))
+        })
+      const approvals = []
+      for (const call of pending) {
+        const decision = yield* DurableDeferred.await(approval(call.callId))
+        approvals.push(
+          decision.decision === "approve"
+            ? agent.approve(paused, call.callId)
+            : agent.reject(paused, call.callId, decision.message)
+        )
+      }
+      state = undefined
+      yield* publishAll(agent.resumeStream(paused, { approvals, checkpoint }))
+    }
+    if (state === undefined) return yield* Effect.die("a streamed durable run ended without its final state")
+    const final: RunState.RunState = state
+    return {
+      runId: final.runId,
+      agent: final.agent,
+      output: finalText(final.history),
+      history: final.history,
+      usage: final.usage,
+      turns: final.turns
+    }
+  })
 
 /** Options of `run`. */
 export interface RunOptions {
@@ -339,4 +438,55 @@ export const reject = <A, R>(
     options.runId,
     options.callId,
     options.message === undefined ? { decision: "reject" } : { decision: "reject", message: options.message }
+  )
+
+/**
+ * Starts (or joins) a run and streams its events live until its `RunEnd`: tokens as they arrive,
+ * never stored. Needs `RunEvents` both here and where the run executes (the same Postgres for
+ * `RunEvents.layerPostgres`). After a crash mid-stream the model call runs again after `TurnRestarted`.
+ */
+export const stream = <A, R>(
+  agent: Agent.Agent<A, R>,
+  input: string | ReadonlyArray<ResponsesSchema.InputItem>,
+  options: RunOptions
+): Stream.Stream<AgentEvent.AgentEvent, never, WorkflowEngine | RunEvents.RunEvents> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const bus = yield* RunEvents.RunEvents
+      // subscribed before the run starts, so no event of this process's run is missed
+      const live = yield* bus.subscribe(options.runId)
+      yield* start(agent, input, options)
+      return RunEvents.untilRunEnd(live)
+    })
+  )
+
+/**
+ * Re-attaches to a run by id from any process on the same `RunEvents` channel: its live events from
+ * now until its `RunEnd`. A run that already finished gives one synthesised `RunEnd` (`Completed`)
+ * from its stored result; a failed run gives an empty stream.
+ */
+export const attach = <A, R>(
+  agent: Agent.Agent<A, R>,
+  options: RunOptions
+): Stream.Stream<AgentEvent.AgentEvent, never, WorkflowEngine | RunEvents.RunEvents> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const bus = yield* RunEvents.RunEvents
+      const live = yield* bus.subscribe(options.runId)
+      const flow = workflow(agent)
+      const executionId = yield* flow.executionId({ runId: options.runId, input: "" })
+      // polled after subscribing: a run that ends in between is seen by one or the other
+      const done = yield* flow.poll(executionId)
+      if (Option.isNone(done) || done.value._tag === "Suspended") return RunEvents.untilRunEnd(live)
+      const exit = done.value.exit
+      if (exit._tag === "Failure") return Stream.empty
+      const end: AgentEvent.AgentEvent = {
+        _tag: "RunEnd",
+        runId: exit.value.runId,
+        agent: exit.value.agent,
+        stopReason: { _tag: "Completed" },
+        usage: exit.value.usage
+      }
+      return Stream.make(end)
+    })
   )

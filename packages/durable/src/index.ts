@@ -17,3 +17,6 @@ export * as DurableEngine from "./DurableEngine.ts"
 
 /** The agent's single-use approval ledger on Postgres. */
 export * as SqlApprovalLedger from "./SqlApprovalLedger.ts"
+
+/** The live event channel of durable runs (memory, or Postgres LISTEN/NOTIFY). */
+export * as RunEvents from "./RunEvents.ts"

@@ -1,0 +1,105 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import type { AgentEvent } from "@volley/agent"
+import { DurableAgent, DurableEngine, RunEvents } from "@volley/durable"
+import { ResponsesServer, TestClient } from "@volley/testing"
+import { adder, script, type ToolRun, toolsLayer } from "./support/agent.ts"
+
+const setup = (steps: number) => {
+  const toolRuns: Array<ToolRun> = []
+  const reports: Array<DurableAgent.StepReport> = []
+  const base = Layer.mergeAll(
+    TestClient.layer({ fallback: script(steps) }),
+    toolsLayer((run) => toolRuns.push(run)),
+    DurableEngine.layerMemory,
+    RunEvents.layerMemory
+  )
+  const layer = DurableAgent.layer(adder, { onStep: (report) => Effect.sync(() => reports.push(report)) }).pipe(
+    Layer.provideMerge(base)
+  )
+  return { toolRuns, reports, layer }
+}
+
+const tags = (events: ReadonlyArray<AgentEvent.AgentEvent>) => events.map((event) => event._tag)
+
+describe("durable streaming (memory engine, in-process RunEvents)", () => {
+  it.effect("stream: model calls stream live (TextDelta), every step is still stored, the stream ends at RunEnd", () =>
+    Effect.gen(function* () {
+      const { reports, toolRuns, layer } = setup(2)
+      const [events, result, requests] = yield* Effect.gen(function* () {
+        const events = yield* Stream.runCollect(DurableAgent.stream(adder, "add up", { runId: "s-1" }))
+        // joining the finished run gives its stored result
+        const result = yield* DurableAgent.run(adder, "ignored", { runId: "s-1" })
+        const server = yield* ResponsesServer.ResponsesServer
+        return [events, result, yield* server.requests] as const
+      }).pipe(Effect.provide(layer))
+      const seen = tags(events)
+      assert.include(seen, "TextDelta")
+      assert.include(seen, "ToolResult")
+      assert.strictEqual(seen.at(-1), "RunEnd")
+      const text = events.flatMap((event) => (event._tag === "TextDelta" ? [event.delta] : [])).join("")
+      assert.strictEqual(text, "done 2")
+      assert.strictEqual(result.output, "done 2")
+      assert.strictEqual(result.turns, 3)
+      // the model calls were streamed requests
+      assert.isTrue(requests.every((request) => (request.body as { stream?: boolean }).stream === true))
+      assert.deepStrictEqual(
+        reports.map((report) => report.name),
+        ["model/1", "tool/1/c1", "model/2", "tool/2/c2", "model/3"]
+      )
+      assert.strictEqual(toolRuns.length, 2)
+    })
+  )
+
+  it.effect("attach: a finished run answers one RunEnd from storage; an unknown run follows live events", () =>
+    Effect.gen(function* () {
+      const { layer } = setup(1)
+      const [finished, live] = yield* Effect.gen(function* () {
+        yield* DurableAgent.run(adder, "add up", { runId: "s-2" })
+        const finished = yield* Stream.runCollect(DurableAgent.attach(adder, { runId: "s-2" }))
+        // attached before the run starts: it sees the run's live events up to RunEnd
+        const fiber = yield* Effect.forkChild(Stream.runCollect(DurableAgent.attach(adder, { runId: "s-3" })))
+        yield* Effect.yieldNow
+        yield* DurableAgent.run(adder, "add up", { runId: "s-3" })
+        return [finished, yield* Fiber.join(fiber)] as const
+      }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(tags(finished), ["RunEnd"])
+      const end = finished[0]
+      assert.isTrue(end?._tag === "RunEnd" && end.stopReason._tag === "Completed" && end.runId === "s-2")
+      assert.include(tags(live), "TextDelta")
+      assert.strictEqual(tags(live).at(-1), "RunEnd")
+    })
+  )
+
+  it("payloads: batches stay under the NOTIFY limit; an oversized event becomes a Warning", () => {
+    const delta = (n: number): AgentEvent.AgentEvent => ({
+      _tag: "TextDelta",
+      turn: 1,
+      itemId: "m1",
+      delta: `word${n} `
+    })
+    const many = Array.from({ length: 2_000 }, (_, n) => delta(n))
+    const out = RunEvents.payloads(many)
+    assert.isAbove(out.length, 1)
+    assert.isTrue(out.every((payload) => Buffer.byteLength(payload) <= RunEvents.maxPayloadBytes))
+    assert.strictEqual(out.flatMap((payload) => JSON.parse(payload) as Array<unknown>).length, 2_000)
+    const huge: AgentEvent.AgentEvent = { _tag: "TextDelta", turn: 2, itemId: "m1", delta: "x".repeat(10_000) }
+    const [only] = RunEvents.payloads([huge])
+    const decoded = JSON.parse(only ?? "[]") as Array<{ _tag: string; message?: string; turn?: number }>
+    assert.strictEqual(decoded.length, 1)
+    assert.strictEqual(decoded[0]?._tag, "Warning")
+    assert.strictEqual(decoded[0]?.turn, 2)
+    assert.include(decoded[0]?.message ?? "", "TextDelta")
+    assert.notInclude(only ?? "", "xxxx")
+  })
+
+  it("channelOf: a valid Postgres identifier per run, stable and distinct", () => {
+    const a = RunEvents.channelOf("run a; DROP TABLE x")
+    assert.match(a, /^volley_run_[0-9a-f]{40}$/)
+    assert.strictEqual(a, RunEvents.channelOf("run a; DROP TABLE x"))
+    assert.notStrictEqual(a, RunEvents.channelOf("run b"))
+  })
+})
