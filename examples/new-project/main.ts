@@ -2,7 +2,7 @@
  * The first program of a new project that installs Volley's packages (docs/getting-started.md, "A new
  * project", quotes everything below this header): a weather tool, its handler, an agent, one run.
  * It talks to `HAOAI_BASE_URL` with `HAOAI_API_KEY`; without a key, point `HAOAI_BASE_URL` at
- * `npx volley-serve --local`. Its test packs the four packages, installs them with plain npm into a
+ * `npx volley-serve --local`. Its test packs the nine packages, installs them with plain npm into a
  * project outside the repository, compiles this file with tsc and runs the JavaScript. Gotcha: any
  * failure ends in one line on stderr and exit code 1, never a stack trace.
  */
