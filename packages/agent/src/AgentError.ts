@@ -3,10 +3,13 @@
  * transcript: `runId`, `history` (valid input for a later request: every call has its output),
  * `usage` and `turns`, so a caller can inspect, persist or continue what happened. Loop limits
  * carry their `StopReason` (`stopReasonOf`); model-call failures wrap the client's `ResponsesError`
- * in `ModelError`. Gotcha: a paused run (approval) is a success, not an error.
+ * in `ModelError`. A failure another package owns (`RequestTimeout` of core, `ToolNotFound` and
+ * `ToolArgumentsInvalid` of tools) is that package's class extended with the transcript: one set of
+ * fields, and `instanceof` the owner's class. Gotcha: a paused run (approval) is a success, not an error.
  */
 import * as Schema from "effect/Schema"
 import { ResponsesError } from "@volley/core"
+import { ToolError } from "@volley/tools"
 import type { GuardrailTripped } from "./Guardrail.ts"
 import type { HookFailed } from "./RunHooks.ts"
 import { RunHistory } from "./RunHistory.ts"
@@ -57,11 +60,13 @@ export class Refused extends Schema.TaggedError<Refused>()("Refused", {
   text: Schema.String
 }) {}
 
-/** The run's wall-time deadline (`Budgets.wallTimeMs`) fired; in-flight work was interrupted. */
-export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", {
+/**
+ * The run's wall-time deadline (`Budgets.wallTimeMs`) fired; in-flight work was interrupted. Core's
+ * `RequestTimeout` (`phase: "total"`, not retryable, `attempts` = model calls made) with the transcript.
+ */
+export class RequestTimeout extends ResponsesError.RequestTimeout.extend<RequestTimeout>("RequestTimeout")({
   ...transcript,
-  phase: Schema.Literal("total"),
-  timeoutMs: Schema.Number
+  phase: Schema.Literal("total")
 }) {}
 
 /**
@@ -131,19 +136,20 @@ export class AgentDefinitionError extends Schema.TaggedError<AgentDefinitionErro
   message: Schema.String
 }) {}
 
-/** The model sent malformed tool arguments in too many turns of the run. */
-export class ToolArgumentsInvalid extends Schema.TaggedError<ToolArgumentsInvalid>()("ToolArgumentsInvalid", {
+/**
+ * The model sent malformed tool arguments in too many turns of the run: tools' `ToolArgumentsInvalid`
+ * of the last turn's first malformed call (`kind`, `issues`) with the transcript and `malformedTurns`.
+ */
+export class ToolArgumentsInvalid extends ToolError.ToolArgumentsInvalid.extend<ToolArgumentsInvalid>(
+  "ToolArgumentsInvalid"
+)({
   ...transcript,
-  callId: Schema.String,
-  name: Schema.String,
   malformedTurns: Schema.Number
 }) {}
 
-/** The model called a tool that does not exist and the policy is `unknownTool: "fail"`. */
-export class ToolNotFound extends Schema.TaggedError<ToolNotFound>()("ToolNotFound", {
-  ...transcript,
-  callId: Schema.String,
-  name: Schema.String
+/** The model called a tool that does not exist under `unknownTool: "fail"`: tools' `ToolNotFound` with the transcript. */
+export class ToolNotFound extends ToolError.ToolNotFound.extend<ToolNotFound>("ToolNotFound")({
+  ...transcript
 }) {}
 
 /** A tool failed under a `failurePolicy: "fail"` (its failure or its timeout ends the run). */

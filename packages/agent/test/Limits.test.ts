@@ -4,7 +4,8 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
 import { ScriptedModel as M } from "@volley/testing"
-import { Toolkit } from "@volley/tools"
+import { ResponsesError } from "@volley/core"
+import { ToolError, Toolkit } from "@volley/tools"
 import * as Agent from "../src/Agent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
 import { validatePairing } from "../src/internal/history.ts"
@@ -207,6 +208,9 @@ describe("limits and stop reasons", () => {
         if (error._tag !== "RequestTimeout") return
         assert.strictEqual(error.phase, "total")
         assert.strictEqual(error.timeoutMs, 30_000)
+        // one class per failure: the agent's is core's RequestTimeout with the transcript
+        assert.instanceOf(error, ResponsesError.RequestTimeout)
+        assert.isFalse(error.retryable)
         assert.strictEqual(fake.seen.length, 3)
         assert.strictEqual(runs.calls.length, 2)
         assert.strictEqual(error.turns, 2)
@@ -282,6 +286,12 @@ describe("limits and stop reasons", () => {
         const error = yield* Effect.flip(assistant.run("go").pipe(Effect.provide(layer)))
         assert.strictEqual(error._tag, "ToolArgumentsInvalid")
         assert.strictEqual(error._tag === "ToolArgumentsInvalid" ? error.malformedTurns : 0, 3)
+        // tools' ToolArgumentsInvalid of the last malformed call ("Paris", not JSON), with the transcript
+        assert.instanceOf(error, ToolError.ToolArgumentsInvalid)
+        if (error._tag !== "ToolArgumentsInvalid") return
+        assert.strictEqual(error.kind, "json")
+        assert.strictEqual(error.name, "get_weather")
+        assert.isAbove(error.issues.length, 0)
         assert.strictEqual(runs.calls.length, 0)
         assert.strictEqual(fake.seen.length, 3)
         const told = outputsOf(inputJson(fake.seen[1]!))[0]!
@@ -305,6 +315,8 @@ describe("limits and stop reasons", () => {
           assistant.run("go").pipe(Effect.provide(b.layer), Effect.provideService(AgentKnobs.UnknownTool, "fail"))
         )
         assert.strictEqual(error._tag, "ToolNotFound")
+        assert.instanceOf(error, ToolError.ToolNotFound)
+        assert.include(error._tag === "ToolNotFound" ? error.available : [], "get_weather")
         assert.strictEqual(b.fake.seen.length, 1)
         assert.isUndefined(validatePairing(error.history))
       })

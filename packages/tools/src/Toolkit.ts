@@ -21,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import * as Execute from "./internal/execute.ts"
 import type * as Tool from "./Tool.ts"
 import {
+  ArgumentIssue,
   type ToolArgumentsInvalid,
   type ToolCallError,
   type ToolCancelled,
@@ -172,7 +173,15 @@ export const RunnerResult = Schema.Struct({
   output: ResponsesSchema.FunctionCallOutput,
   outcome: Schema.Union([
     Schema.Struct({ _tag: Schema.Literal("Success") }),
-    Schema.Struct({ _tag: Schema.Literal("Failure"), error: Schema.Struct({ _tag: ToolCallErrorTag }) })
+    Schema.Struct({
+      _tag: Schema.Literal("Failure"),
+      error: Schema.Struct({
+        _tag: ToolCallErrorTag,
+        /** For `ToolArgumentsInvalid`: not JSON, or not the schema (the agent's own error carries them on). */
+        kind: Schema.optionalKey(Schema.Literals(["json", "schema"])),
+        issues: Schema.optionalKey(Schema.Array(ArgumentIssue))
+      })
+    })
   ]),
   /** Whether the model's arguments were malformed (the agent counts these per run). */
   isArgumentError: Schema.Boolean
@@ -185,7 +194,9 @@ export const RunnerError = Schema.Struct({
   _tag: ToolRunErrorTag,
   name: Schema.String,
   callId: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  /** For `ToolNotFound`: the tools the model may call. */
+  available: Schema.optionalKey(Schema.Array(Schema.String))
 })
 /** A failure that ends the run, as a `Runner` reports it. */
 export type RunnerError = typeof RunnerError.Type

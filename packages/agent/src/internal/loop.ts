@@ -177,7 +177,7 @@ export const toolTurn = <A, R>(
         return failWith(run, stop)
       })
     )
-    if (malformed) run.malformedTurns++
+    if (malformed !== undefined) run.malformedTurns++
     if (batch.awaiting.length > 0) {
       const awaiting = batch.awaiting
       for (const pending of awaiting)
@@ -193,15 +193,11 @@ export const toolTurn = <A, R>(
     }
     closeBatch(run, "cancelled")
     run.toolsRan = true
-    if (afterTools(run.malformedTurns, knobs.malformedArgumentTurns) === "ToolArgumentsInvalid") {
-      const bad = batch.calls[0]!
-      return yield* failWith(run, {
-        _tag: "ToolArgumentsInvalid",
-        callId: bad.call_id,
-        name: bad.name,
-        malformedTurns: run.malformedTurns
-      })
-    }
+    if (
+      malformed !== undefined &&
+      afterTools(run.malformedTurns, knobs.malformedArgumentTurns) === "ToolArgumentsInvalid"
+    )
+      return yield* failWith(run, { _tag: "ToolArgumentsInvalid", call: malformed, malformedTurns: run.malformedTurns })
     return undefined
   })
 

@@ -12,6 +12,7 @@ import * as Guardrail from "../Guardrail.ts"
 import { HookFailed } from "../RunHooks.ts"
 import type { RunUsage } from "../StopReason.ts"
 import type { CallScreen, NextStep, RequestGuard } from "./decide.ts"
+import type { MalformedCall } from "./tools.ts"
 
 /** Every way the loop ends a run with an error. */
 export type Stop =
@@ -21,12 +22,7 @@ export type Stop =
   | { readonly _tag: "InvalidHistory"; readonly issue: AgentError.InvalidHistory["issue"]; readonly callId: string }
   | { readonly _tag: "ContextTooLarge"; readonly bytes: number; readonly limit: number }
   | { readonly _tag: "LoopDetected"; readonly name: string; readonly argsHash: string; readonly repeats: number }
-  | {
-      readonly _tag: "ToolArgumentsInvalid"
-      readonly callId: string
-      readonly name: string
-      readonly malformedTurns: number
-    }
+  | { readonly _tag: "ToolArgumentsInvalid"; readonly call: MalformedCall; readonly malformedTurns: number }
   | { readonly _tag: "ToolRunError"; readonly error: Toolkit.RunnerError }
   | { readonly _tag: "StructuredOutputInvalid"; readonly text: string; readonly issue: string }
   | { readonly _tag: "WallTime"; readonly timeoutMs: number }
@@ -177,14 +173,22 @@ export const errorOf = (stop: Stop, t: Transcript): AgentError.AgentError => {
       return new AgentError.ToolArgumentsInvalid({
         ...t,
         message: `the model sent malformed tool arguments in ${stop.malformedTurns} turns`,
-        callId: stop.callId,
-        name: stop.name,
+        callId: stop.call.callId,
+        name: stop.call.name,
+        kind: stop.call.kind,
+        issues: stop.call.issues,
         malformedTurns: stop.malformedTurns
       })
     case "ToolRunError": {
       const { error } = stop
       return error._tag === "ToolNotFound"
-        ? new AgentError.ToolNotFound({ ...t, message: error.message, callId: error.callId, name: error.name })
+        ? new AgentError.ToolNotFound({
+            ...t,
+            message: error.message,
+            callId: error.callId,
+            name: error.name,
+            available: error.available ?? []
+          })
         : new AgentError.ToolRunFailed({
             ...t,
             message: error.message,
@@ -204,6 +208,9 @@ export const errorOf = (stop: Stop, t: Transcript): AgentError.AgentError => {
       return new AgentError.RequestTimeout({
         ...t,
         message: `the run's ${stop.timeoutMs} ms deadline passed`,
+        retryable: false,
+        attempts: t.turns,
+        causes: [],
         phase: "total",
         timeoutMs: stop.timeoutMs
       })

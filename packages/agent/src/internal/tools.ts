@@ -9,7 +9,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { ResponsesSchema } from "@volley/core"
-import type { Toolkit } from "@volley/tools"
+import type { Toolkit, ToolError } from "@volley/tools"
 import type { AgentEvent } from "../AgentEvent.ts"
 import { type StepWrapperShape, ToolStep } from "../AgentKnobs.ts"
 import * as Guardrail from "../Guardrail.ts"
@@ -52,7 +52,8 @@ export const combine = <R>(toolkits: ReadonlyArray<Toolkit.Runner<R>>): Toolkit.
           _tag: "ToolNotFound",
           name: call.name,
           callId: call.call_id,
-          message: `No tool named '${call.name.slice(0, 64)}'`
+          message: `No tool named '${call.name.slice(0, 64)}'`,
+          available: names.slice(0, 50)
         })
       return Effect.succeed(notFound(call, names))
     },
@@ -132,14 +133,27 @@ const observed = <R>(
     return result
   })
 
-/** Runs planned calls (bounded, in parallel); true when any call had malformed arguments. */
+/** A call whose arguments were malformed: its id, tool and the runner's `ToolArgumentsInvalid` details. */
+export interface MalformedCall {
+  readonly callId: string
+  readonly name: string
+  readonly kind: "json" | "schema"
+  readonly issues: ReadonlyArray<ToolError.ArgumentIssue>
+}
+
+/**
+ * Runs planned calls (bounded, in parallel); returns the first call (in plan order) with malformed
+ * arguments, if any. A runner that gives no `kind` reports `schema` (its arguments decoded, the schema
+ * did not take them).
+ */
 export const runBatch = <R>(
   plans: ReadonlyArray<CallPlan>,
   context: BatchContext<R>
-): Effect.Effect<boolean, BatchError, R> =>
+): Effect.Effect<MalformedCall | undefined, BatchError, R> =>
   Effect.suspend(() => {
-    let malformed = false
-    const runOne = (plan: CallPlan): Effect.Effect<void, BatchError, R> => {
+    let malformed: MalformedCall | undefined
+    let malformedAt = plans.length
+    const runOne = (plan: CallPlan, index: number): Effect.Effect<void, BatchError, R> => {
       const { call } = plan
       if (context.outputs.has(call.call_id)) return Effect.void
       if (plan._tag === "Repeated") {
@@ -176,7 +190,16 @@ export const runBatch = <R>(
           context.outputs.set(call.call_id, result.output)
           const text = outputText(result.output)
           context.lastOutput.set(plan.key, text)
-          if (result.isArgumentError) malformed = true
+          if (result.isArgumentError && index < malformedAt) {
+            const error = result.outcome._tag === "Failure" ? result.outcome.error : undefined
+            malformedAt = index
+            malformed = {
+              callId: call.call_id,
+              name: call.name,
+              kind: error?.kind ?? "schema",
+              issues: error?.issues ?? []
+            }
+          }
           return context.emit({
             _tag: "ToolResult",
             turn: context.turn,
@@ -191,7 +214,7 @@ export const runBatch = <R>(
     // a single call runs in the run's own fiber (nothing to run beside it, no fork)
     const all =
       plans.length === 1
-        ? runOne(plans[0]!)
+        ? runOne(plans[0]!, 0)
         : Effect.forEach(plans, runOne, { concurrency: Math.max(1, context.concurrency), discard: true })
     return Effect.map(all, () => malformed)
   })
