@@ -105,7 +105,9 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
       if (url.pathname.startsWith("/run/")) {
         const id = decodeURIComponent(url.pathname.slice(5)).slice(0, 64)
         const all = yield* runs
-        const run = all.bySpanId.get(id)
+        // a resumed segment's id shows the whole run it belongs to
+        const found = all.bySpanId.get(id)
+        const run = found === undefined ? undefined : TraceStore.headOf(found)
         if (run === undefined) return respond(res, 404, "text/html; charset=utf-8", Html.notFoundPage(id))
         return respond(
           res,

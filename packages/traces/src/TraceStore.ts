@@ -1,6 +1,7 @@
 /**
  * Reads the sink's day files back into runs: every recorded span becomes a `Step` (agent, model call
- * or tool call) placed under its parent, and every step without a recorded parent is a run. Entry
+ * or tool call) placed under its parent, and every step without a recorded parent is a run (a resumed
+ * run joins the run it resumes by run id: `segmentsOf`). Entry
  * points: `read(dir)` (one bounded pass over the folder), `build(records)` (pure, for tests) and
  * `summarise(run)` (the row of the runs list). Everything read from disk is bounded: the newest
  * `maxFiles` files, the last `maxFileBytes` of each, lines of at most `TraceRecord.maxLineBytes`,
@@ -45,6 +46,10 @@ export interface Step {
   attributes: Record<string, TraceRecord.SpanStart["attributes"][string]>
   readonly events: Array<TraceRecord.SpanEvent>
   readonly children: Array<Step>
+  /** A run paused for approval: the run that resumed it (same `volley.agent.run_id`), joined by `build`. */
+  resumedBy?: Step | undefined
+  /** A resumed run: the segment it continues (it is not a run of its own in `runs`). */
+  resumes?: Step | undefined
 }
 
 /** All runs (root steps), newest first, and a lookup by span id. */
@@ -120,15 +125,55 @@ export const build = (records: Iterable<TraceRecord.TraceRecord>, skipped = 0): 
       }
     }
   }
-  const runs: Array<Step> = []
+  const roots: Array<Step> = []
   for (const step of bySpanId.values()) {
     const parent = step.parentId === undefined ? undefined : bySpanId.get(step.parentId)
-    if (parent === undefined) runs.push(step)
+    if (parent === undefined) roots.push(step)
     else parent.children.push(step)
   }
   for (const step of bySpanId.values()) step.children.sort((a, b) => a.start - b.start)
+  const runs = joinResumed(roots)
   runs.sort((a, b) => b.start - a.start)
   return { runs, bySpanId, skipped }
+}
+
+/**
+ * Joins each resumed run (`volley.agent.resumed_from`) to the latest earlier segment with that run id
+ * (`volley.agent.run_id`), oldest first, so a run paused for approval and its resumes are one run:
+ * the first segment stays in the list, the others hang off it by `resumedBy`.
+ */
+const joinResumed = (roots: ReadonlyArray<Step>): Array<Step> => {
+  const runs: Array<Step> = []
+  const lastSegment = new Map<string, Step>()
+  for (const root of [...roots].sort((a, b) => a.start - b.start)) {
+    const from = root.kind === "agent" ? stringAttribute(root, "volley.agent.resumed_from") : undefined
+    const previous = from === undefined ? undefined : lastSegment.get(from)
+    if (previous !== undefined && previous.resumedBy === undefined) {
+      previous.resumedBy = root
+      root.resumes = previous
+    } else runs.push(root)
+    const runId = root.kind === "agent" ? stringAttribute(root, "volley.agent.run_id") : undefined
+    if (runId !== undefined) lastSegment.set(runId, root)
+  }
+  return runs
+}
+
+/** Most segments of one joined run (a run paused and resumed again and again). */
+export const maxSegments = 64
+
+/** The segments of a run, oldest first: the run and every resume joined to it. */
+export const segmentsOf = (run: Step): ReadonlyArray<Step> => {
+  const segments = [run]
+  for (let next = run.resumedBy; next !== undefined && segments.length < maxSegments; next = next.resumedBy)
+    segments.push(next)
+  return segments
+}
+
+/** The first segment of the run a step's segment belongs to (the step itself when it was not resumed). */
+export const headOf = (step: Step): Step => {
+  let head = step
+  for (let hops = 0; head.resumes !== undefined && hops < maxSegments; hops++) head = head.resumes
+  return head
 }
 
 /** Reads `dir` once (bounded) and builds the runs; a missing folder has no runs. */
@@ -278,26 +323,34 @@ export const overlapping = (step: Step, siblings: ReadonlyArray<Step>): number =
 
 /** True when a run that started within the last hour has no end yet (a live page keeps ticking). */
 export const hasRecentRun = (runs: Runs, now: number): boolean =>
-  runs.runs.some((run) => run.end === undefined && now - run.start < 3_600_000)
+  runs.runs.some((run) => {
+    const last = segmentsOf(run).at(-1)!
+    return last.end === undefined && now - last.start < 3_600_000
+  })
 
-/** The runs-list row of a run. */
+/**
+ * The runs-list row of a run. A joined run (paused, then resumed) spans its first segment's start to
+ * its last segment's end; turns, tokens and the stop reason are the last segment's (a resumed run
+ * carries the totals of the run so far).
+ */
 export const summarise = (run: Step, now: number): Summary => {
-  const usage = usageOf(run)
+  const last = segmentsOf(run).at(-1)!
+  const usage = usageOf(last)
   const model = stringAttribute(run, "gen_ai.request.model") ?? ""
   const turns =
-    numberAttribute(run, "volley.agent.turns") ??
-    run.children.filter((child) => child.kind === "model").length - restartedCalls(run).size
+    numberAttribute(last, "volley.agent.turns") ??
+    last.children.filter((child) => child.kind === "model").length - restartedCalls(last).size
   return {
     id: run.spanId,
     agent: stringAttribute(run, "gen_ai.agent.name") ?? run.name,
     model,
     start: run.start,
-    durationMs: (run.end ?? now) - run.start,
+    durationMs: (last.end ?? now) - run.start,
     turns,
     inputTokens: usage.input,
     outputTokens: usage.output,
-    stopReason: stopReasonOf(run),
-    running: run.end === undefined
+    stopReason: stopReasonOf(last),
+    running: last.end === undefined
   }
 }
 

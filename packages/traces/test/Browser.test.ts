@@ -146,6 +146,7 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
           "Tool get_weather",
           "Tool get_weather",
           "Tool lookup_flights",
+          "Tool researcher",
           "Sub-agent researcher",
           "Model call small-model",
           "Model call big-model"
@@ -157,13 +158,14 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
         assert.notInclude(yield* text(2), "TurnRestarted")
         assert.include(yield* text(3), "parallel with 3")
         assert.include(yield* text(5), "ToolFailed")
-        // the sub-agent started by the `researcher` tool call, with its own model call nested under it
-        assert.include(yield* text(6), "tool call researcher")
+        // the sub-agent nested under the `researcher` tool call that started it, its own model call under it
+        assert.include(yield* text(6), "parallel with 3")
+        assert.notInclude(yield* text(7), "tool call researcher")
         const depth = (index: number) =>
           ui(() => steps.nth(index).evaluate((el) => getComputedStyle(el).getPropertyValue("--depth")))
         assert.deepStrictEqual(
-          [yield* depth(0), yield* depth(5), yield* depth(6), yield* depth(7)],
-          ["0", "1", "1", "2"]
+          [yield* depth(0), yield* depth(5), yield* depth(6), yield* depth(7), yield* depth(8)],
+          ["0", "1", "1", "2", "3"]
         )
         // parallel tool calls are drawn side by side: their bars overlap in time
         const bar = (index: number) => ui(() => steps.nth(index).locator(".bar").boundingBox())
@@ -191,14 +193,14 @@ layer(TraceServer.layer({ dir, pollInterval: "100 millis" }), { excludeTestServi
         assert.include(failed, "ToolFailed")
         assert.include(failed, "Error")
         // a model call: usage and the captured items
-        yield* ui(() => steps.nth(8).click())
+        yield* ui(() => steps.nth(9).click())
         const model = yield* shown(page.locator(".details:not([hidden])").nth(2))
         assert.include(model, "Tokens in\n410")
         assert.include(model, "Response items")
         assert.include(model, "First event")
         assert.deepStrictEqual(yield* axeViolations, [])
         // for the screenshot: the whole waterfall with the failing tool call open
-        for (const index of [3, 8]) yield* ui(() => steps.nth(index).click())
+        for (const index of [3, 9]) yield* ui(() => steps.nth(index).click())
         yield* shot("traces-run.png", true)
 
         // the canary key reached neither the files nor the pages

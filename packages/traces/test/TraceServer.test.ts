@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as TraceRecord from "../src/TraceRecord.ts"
 import * as TraceServer from "../src/TraceServer.ts"
 import * as TraceStore from "../src/TraceStore.ts"
-import { approverRun } from "./support/runs.ts"
+import { approverResumedRun, approverRun, plannerRun } from "./support/runs.ts"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "volley-traces-server-"))
 
@@ -83,6 +83,96 @@ describe("TraceServer", () => {
       assert.include(page.body, "Waiting for approval for")
       assert.include(page.body, "↻ 1 retry")
       assert.include(page.body, "volley.retry.error")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a paused run and its resume are one run: the approval wait between the segments, both segments' steps", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const result = yield* approverResumedRun(dir, 300)
+      assert.strictEqual(result._tag, "Completed")
+      const runs = yield* TraceStore.read(dir)
+      assert.strictEqual(runs.runs.length, 1, "the resume is joined to the run it resumes")
+      const run = runs.runs[0]!
+      const segments = TraceStore.segmentsOf(run)
+      assert.strictEqual(segments.length, 2)
+      const summary = TraceStore.summarise(run, Date.now())
+      assert.strictEqual(summary.stopReason, "Completed")
+      assert.strictEqual(summary.inputTokens, 65, "the last segment's totals (the whole run)")
+      assert.isAtLeast(summary.durationMs ?? 0, 300, "from the first start to the last end")
+      const server = yield* TraceServer.make({ dir })
+      const list = yield* fetchText(server.url)
+      assert.include(list.body, "1 of 1 runs")
+      assert.notInclude(list.body, "ApprovalRequired")
+      const page = yield* fetchText(`${server.url}run/${run.spanId}`)
+      const wait = page.body.match(/Waited for approval for ([\d.]+ (?:ms|s))/)
+      assert.isNotNull(wait, "the wait between the segments is shown")
+      assert.isAtLeast(Number.parseFloat(wait![1]!) * (wait![1]!.endsWith(" s") ? 1000 : 1), 250)
+      assert.notInclude(page.body, "Waiting for approval for", "no longer waiting")
+      assert.strictEqual(page.body.match(/>Tool delete_file</g)?.length, 1, "the approved call ran once, after the wait")
+      assert.isBelow(page.body.indexOf("Waited for approval"), page.body.indexOf(">Tool delete_file<"))
+      const resumed = yield* fetchText(`${server.url}run/${segments[1]!.spanId}`)
+      assert.include(resumed.body, "Waited for approval for", "a resumed segment's link shows the whole run")
+    }).pipe(Effect.scoped)
+  )
+
+  it("build joins a resume to the latest earlier segment with its run id, and only that", () => {
+    const now = 1_000_000
+    const record = (spanId: string, time: number, attributes: Record<string, string>, stop: string) => [
+      TraceRecord.decodeLine(start(spanId, "invoke_agent a", time, attributes))!,
+      TraceRecord.decodeLine(end(spanId, time + 10, { "volley.agent.stop_reason": stop }))!
+    ]
+    const runs = TraceStore.build([
+      ...record("p1", now, { "volley.agent.run_id": "r1" }, "ApprovalRequired"),
+      ...record(
+        "p2",
+        now + 100,
+        { "volley.agent.run_id": "r1", "volley.agent.resumed_from": "r1" },
+        "ApprovalRequired"
+      ),
+      ...record("p3", now + 200, { "volley.agent.run_id": "r1", "volley.agent.resumed_from": "r1" }, "Completed"),
+      ...record("o1", now + 50, { "volley.agent.run_id": "r2" }, "Completed"),
+      ...record("x1", now + 60, { "volley.agent.run_id": "r3", "volley.agent.resumed_from": "r3" }, "Completed")
+    ])
+    assert.deepStrictEqual(
+      runs.runs.map((run) => run.spanId),
+      ["x1", "o1", "p1"],
+      "a resume of an unknown run stays a run"
+    )
+    const p1 = runs.bySpanId.get("p1")!
+    assert.deepStrictEqual(
+      TraceStore.segmentsOf(p1).map((step) => step.spanId),
+      ["p1", "p2", "p3"]
+    )
+    assert.strictEqual(TraceStore.headOf(runs.bySpanId.get("p3")!), p1)
+    assert.strictEqual(TraceStore.summarise(p1, now).stopReason, "Completed")
+  })
+
+  it.live("a sub-agent nests under the execute_tool span that started it", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      yield* plannerRun(dir)
+      const runs = yield* TraceStore.read(dir)
+      const sub = [...runs.bySpanId.values()].find((step) => step.name === "invoke_agent researcher")
+      assert.isDefined(sub)
+      const tool = runs.bySpanId.get(sub!.parentId ?? "")
+      assert.strictEqual(tool?.name, "execute_tool researcher")
+      assert.strictEqual(TraceStore.stringAttribute(tool!, "gen_ai.tool.name"), "researcher")
+      const server = yield* TraceServer.make({ dir })
+      const page = yield* fetchText(`${server.url}run/${runs.runs[0]!.spanId}`)
+      const toolAt = page.body.indexOf("Tool researcher")
+      const subAt = page.body.indexOf("Sub-agent researcher")
+      assert.isTrue(toolAt >= 0 && toolAt < subAt, "the sub-agent's row follows its tool call's")
+      const depthOf = (at: number) =>
+        Number(
+          page.body
+            .slice(0, at)
+            .match(/--depth:(\d+)/g)!
+            .at(-1)!
+            .slice(8)
+        )
+      assert.strictEqual(depthOf(subAt), depthOf(toolAt) + 1, "one level deeper than the call")
+      assert.notInclude(page.body, "↳ tool call", "the call is its own row now")
     }).pipe(Effect.scoped)
   )
 

@@ -61,6 +61,7 @@ table.runs { border-collapse: collapse; width: 100%; }
 .facts dt, .attributes dt { color: var(--muted); } .facts dd, .attributes dd { margin: 0; word-break: break-word; }
 .error { color: var(--error); } .note { color: var(--muted); }
 .approval { margin: 0; padding: 6px 8px; color: var(--wait); background: var(--wait-bg); font-weight: 600; }
+.kind-approval .track { margin: 0 8px 6px; } .bar-wait { background: var(--wait); opacity: .5; }
 .events { margin: 0; padding-left: 18px; }
 `
 

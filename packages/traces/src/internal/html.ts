@@ -96,7 +96,7 @@ const matches = (run: Step, summary: TraceStore.Summary, filters: Filters): bool
     haystack.push(step.name, step.error?.tag ?? "", step.error?.message ?? "")
     if (depth < 32) for (const child of step.children) visit(child, depth + 1)
   }
-  visit(run, 0)
+  for (const segment of TraceStore.segmentsOf(run)) visit(segment, 0)
   return haystack.some((text) => text.toLowerCase().includes(needle))
 }
 
@@ -154,18 +154,21 @@ interface Row {
   readonly depth: number
   readonly siblings: ReadonlyArray<Step>
   readonly restarted: boolean
+  /** The step's parent is a tool call (a sub-agent started by its `execute_tool` span). */
+  readonly underTool: boolean
 }
 
 const flatten = (run: Step): Array<Row> => {
   const rows: Array<Row> = []
-  const visit = (step: Step, depth: number, siblings: ReadonlyArray<Step>, restarted: boolean) => {
+  const visit = (step: Step, depth: number, siblings: ReadonlyArray<Step>, restarted: boolean, underTool: boolean) => {
     if (rows.length >= 5000) return
-    rows.push({ step, depth, siblings, restarted })
+    rows.push({ step, depth, siblings, restarted, underTool })
     const restarts = step.kind === "agent" ? TraceStore.restartedCalls(step) : new Set<string>()
     if (depth >= 32) return
-    for (const child of step.children) visit(child, depth + 1, step.children, restarts.has(child.spanId))
+    for (const child of step.children)
+      visit(child, depth + 1, step.children, restarts.has(child.spanId), step.kind === "tool")
   }
-  visit(run, 0, [], false)
+  visit(run, 0, [], false, false)
   return rows
 }
 
@@ -194,8 +197,8 @@ const badges = (row: Row): string => {
   }
   if (step.error !== undefined) out.push(`<span class="badge tone-error">✕ ${escapeHtml(step.error.tag)}</span>`)
   if (step.end === undefined) out.push(`<span class="badge tone-running">● running</span>`)
-  // a sub-agent runs as a tool call of its parent (named after the agent), without an `execute_tool` span
-  if (step.kind === "agent" && row.depth > 0)
+  // a sub-agent traced before sub-agents had their own `execute_tool` span: it is the tool call
+  if (step.kind === "agent" && row.depth > 0 && !row.underTool)
     out.push(
       `<span class="badge tone-info">↳ tool call ${escapeHtml(TraceStore.stringAttribute(step, "gen_ai.agent.name") ?? "")}</span>`
     )
@@ -293,11 +296,12 @@ const details = (step: Step, runStart: number, now: number): string => {
 /** The waterfall and header of one run (the live-updated part of the run page). */
 export const runContent = (run: Step, now: number): string => {
   const summary = TraceStore.summarise(run, now)
-  const runEnd = run.end ?? now
+  const segments = TraceStore.segmentsOf(run)
+  const last = segments.at(-1)!
+  const runEnd = last.end ?? now
   const total = Math.max(1, runEnd - run.start)
   const percent = (ms: number) => `${Math.min(100, Math.max(0, (ms / total) * 100)).toFixed(2)}%`
-  const rows = flatten(run)
-  const items = rows.map((row) => {
+  const rowHtml = (row: Row): string => {
     const { step } = row
     const id = escapeHtml(step.spanId)
     const left = percent(step.start - run.start)
@@ -318,10 +322,24 @@ export const runContent = (run: Step, now: number): string => {
 ${details(step, run.start, now)}
 </section>
 </li>`
+  }
+  const items: Array<string> = []
+  segments.forEach((segment, index) => {
+    const previous = segments[index - 1]
+    if (previous?.end !== undefined)
+      items.push(
+        approvalWait(
+          previous.end,
+          segment.start,
+          percent(previous.end - run.start),
+          percent(segment.start - previous.end)
+        )
+      )
+    for (const row of flatten(segment)) items.push(rowHtml(row))
   })
-  if (summary.stopReason === "ApprovalRequired" && run.end !== undefined) {
+  if (summary.stopReason === "ApprovalRequired" && last.end !== undefined) {
     items.push(
-      `<li class="row kind-approval"><p class="approval"><span aria-hidden="true">⏸</span> Waiting for approval for ${duration(now - run.end)} (since ${timestamp(run.end)})</p></li>`
+      `<li class="row kind-approval"><p class="approval"><span aria-hidden="true">⏸</span> Waiting for approval for ${duration(now - last.end)} (since ${timestamp(last.end)})</p></li>`
     )
   }
   const facts: ReadonlyArray<[string, string]> = [
@@ -341,6 +359,10 @@ ${details(step, run.start, now)}
 ${items.join("\n")}
 </ol>`
 }
+
+/** The row between a paused segment and its resume: how long the run waited for approval. */
+const approvalWait = (from: number, to: number, left: string, width: string): string =>
+  `<li class="row kind-approval"><p class="approval"><span aria-hidden="true">⏸</span> Waited for approval for ${duration(to - from)} (${timestamp(from)} to ${timestamp(to)}), then resumed</p><span class="track" aria-hidden="true"><span class="bar bar-wait" style="left:${left};width:max(2px, ${width})"></span></span></li>`
 
 /** One run's page. */
 export const runPage = (run: Step, now: number): string =>

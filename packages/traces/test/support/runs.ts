@@ -172,3 +172,25 @@ export const approverRun = (dir: string) =>
       approver.run("Clean up old logs")
     )
   })
+
+/** The approver's run paused for approval, then resumed (approved) `waitMs` later on the same server: two segments of one run. */
+export const approverResumedRun = (dir: string, waitMs: number) =>
+  Effect.gen(function* () {
+    const signal = yield* Deferred.make<string>()
+    return yield* traced(
+      dir,
+      [
+        slow(M.withUsage(M.functionCall("delete_file", { path: "/tmp/old.log" }), usage(25, 7)), 20),
+        slow(M.withUsage(M.message("Deleted /tmp/old.log."), usage(40, 6)), 20)
+      ],
+      signal,
+      Effect.gen(function* () {
+        const paused = yield* approver.run("Clean up old logs")
+        if (paused._tag !== "Paused") return paused
+        yield* Effect.sleep(Duration.millis(waitMs))
+        return yield* approver.resume(paused.state, {
+          approvals: [approver.approve(paused.state, paused.pending[0]!.callId)]
+        })
+      })
+    )
+  })
