@@ -6,7 +6,7 @@
 // Usage: node scripts/run.mjs <command> [args...]   (e.g. `node scripts/run.mjs pnpm run -s test:all`)
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { delimiter, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -64,6 +64,21 @@ const env = {
   DO_NOT_TRACK: "1"
 }
 delete env.npm_config_engine_strict
+
+// 1b. Under root, the embedded Postgres (@volley/durable, the SQL session tests) runs as the
+// `postgres` user, which must traverse every folder above node_modules to exec its binaries. A clone
+// inside a private folder (mktemp -d, /root) gives spawn EACCES, so grant traverse (o+x, not read)
+// on the repository's ancestors that lack it, and say which.
+if (process.getuid?.() === 0) {
+  for (let dir = root; ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001)
+      say(`granted traverse (o+x) on ${dir} so the embedded Postgres user can reach the repository`)
+    }
+    if (dirname(dir) === dir) break
+  }
+}
 
 // 2. pnpm install only when the lockfile or a manifest changed since the last successful install.
 // Every workspace folder's manifest counts, so a new packages/<name> or apps/<name> (a copy of the
