@@ -22,9 +22,7 @@ import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { RetryPolicy } from "@volley/core"
-import { ResponsesClient, type ResponsesClientShape } from "@volley/core/ResponsesClient"
-import type { FunctionTool, InputItem, ProviderRouting, TextFormat, ToolChoice } from "@volley/core/ResponsesSchema"
+import { ResponsesClient, type ResponsesSchema, RetryPolicy } from "@volley/core"
 import { Tool, type Toolkit } from "@volley/tools"
 import type { AgentEvent } from "./AgentEvent.ts"
 import * as AgentError from "./AgentError.ts"
@@ -79,7 +77,7 @@ export interface ModelSettings {
   readonly temperature?: number | undefined
   readonly topP?: number | undefined
   readonly maxOutputTokens?: number | undefined
-  readonly toolChoice?: ToolChoice | undefined
+  readonly toolChoice?: ResponsesSchema.ToolChoice | undefined
   readonly parallelToolCalls?: boolean | undefined
   readonly reasoning?: { readonly effort?: string | undefined; readonly summary?: string | undefined } | undefined
   readonly truncation?: "auto" | "disabled" | undefined
@@ -89,7 +87,7 @@ export interface ModelSettings {
   readonly user?: string | undefined
   readonly verbosity?: string | undefined
   /** HaoAI's provider routing extension. */
-  readonly provider?: ProviderRouting | undefined
+  readonly provider?: ResponsesSchema.ProviderRouting | undefined
   /** Raw request fields (wire names), merged last. */
   readonly extra?: Readonly<Record<string, unknown>> | undefined
 }
@@ -146,7 +144,7 @@ export interface AgentOptions<A, R, RS = never, RX = never> {
 }
 
 /** What a run starts from: a user message, or items (e.g. a previous result's `history` plus a new message). */
-export type AgentInput = string | ReadonlyArray<InputItem>
+export type AgentInput = string | ReadonlyArray<ResponsesSchema.InputItem>
 
 /** Per-run options. */
 export interface RunOptions {
@@ -165,7 +163,7 @@ export interface RunOverrides extends RunOptions {
   /** Settings merged over the agent's for this run. */
   readonly modelSettings?: ModelSettings | undefined
   /** The tool choice of this run. */
-  readonly toolChoice?: ToolChoice | undefined
+  readonly toolChoice?: ResponsesSchema.ToolChoice | undefined
   /** Offer only these tools (by name) in this run; a call to another is an unknown tool. */
   readonly tools?: ReadonlyArray<string> | undefined
 }
@@ -177,7 +175,7 @@ export interface SessionRun {
   /** When another run holds the session (default `"wait"`). */
   readonly onBusy?: OnBusy | undefined
   /** Compacts the stored history before the run (e.g. `{ maxItems: 40, summarise: Session.summariseWith(agent) }`). */
-  readonly compaction?: CompactionPolicy<AgentError.AgentError, ResponsesClient> | undefined
+  readonly compaction?: CompactionPolicy<AgentError.AgentError, ResponsesClient.ResponsesClient> | undefined
 }
 
 /** Options of `resume`. */
@@ -192,7 +190,7 @@ interface ResultCommon {
   /** The agent that ended the run: `agent`, or the last one handed to. */
   readonly lastAgent: string
   /** The history after the run: pass it back (plus a new message) for the next turn of a conversation. */
-  readonly history: ReadonlyArray<InputItem>
+  readonly history: ReadonlyArray<ResponsesSchema.InputItem>
   /** Usage over the run, sub-agents included. */
   readonly usage: RunUsage
   /** Usage per model call of this agent. */
@@ -248,11 +246,15 @@ export interface Agent<A, R> {
     (
       input: AgentInput,
       options: RunOverrides & { readonly session: SessionRun }
-    ): Effect.Effect<AgentResult<A>, AgentError.AgentError | SessionError, R | ResponsesClient | Session>
+    ): Effect.Effect<
+      AgentResult<A>,
+      AgentError.AgentError | SessionError,
+      R | ResponsesClient.ResponsesClient | Session
+    >
     (
       input: AgentInput,
       options?: RunOverrides
-    ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
+    ): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient.ResponsesClient>
   }
   /** Runs with streaming model calls and emits every event; ends after `RunEnd` (or fails). */
   readonly stream: {
@@ -260,25 +262,28 @@ export interface Agent<A, R> {
     (
       input: AgentInput,
       options: RunOverrides & { readonly session: SessionRun }
-    ): Stream.Stream<AgentEvent, AgentError.AgentError | SessionError, R | ResponsesClient | Session>
-    (input: AgentInput, options?: RunOverrides): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient>
+    ): Stream.Stream<AgentEvent, AgentError.AgentError | SessionError, R | ResponsesClient.ResponsesClient | Session>
+    (
+      input: AgentInput,
+      options?: RunOverrides
+    ): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient.ResponsesClient>
   }
   /** Continues a saved state (paused or interrupted), applying approvals. */
   readonly resume: (
     state: RunState,
     options?: ResumeOptions
-  ) => Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient>
+  ) => Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient.ResponsesClient>
   /** `resume`, streaming. */
   readonly resumeStream: (
     state: RunState,
     options?: ResumeOptions
-  ) => Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient>
+  ) => Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient.ResponsesClient>
   /** An approval for a pending call of a paused state (signed when the agent has a secret). */
   readonly approve: (state: RunState, callId: string) => Approval
   /** A rejection for a pending call; `message` is what the model is told. */
   readonly reject: (state: RunState, callId: string, message?: string) => Approval
   /** This agent as a tool of another agent: `{ input: string }` in, the final text out. */
-  readonly asTool: (options: AsToolOptions) => AgentTool<R | ResponsesClient>
+  readonly asTool: (options: AsToolOptions) => AgentTool<R | ResponsesClient.ResponsesClient>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +326,7 @@ const outputSpec = <A>(
   if (schema === undefined) return { textFormat: undefined, decodeOutput: undefined }
   const strict = options.outputStrict ?? false
   const converted = strict ? strictOutput(agentName, schema) : { codec: schema, jsonSchema: documentOf(schema) }
-  const textFormat: TextFormat = {
+  const textFormat: ResponsesSchema.TextFormat = {
     type: "json_schema",
     name: options.outputName ?? "output",
     schema: converted.jsonSchema as Record<string, unknown>,
@@ -387,7 +392,7 @@ const knobsOf = (fiber: Fiber.Fiber<unknown, unknown>): Knobs => {
 
 /** What a run starts with. */
 interface StartContext {
-  readonly client: ResponsesClientShape
+  readonly client: ResponsesClient.Service
   readonly knobs: Knobs
   readonly ledger: ApprovalLedger.ApprovalLedgerShape
   readonly parent: UsageSink | undefined
@@ -397,9 +402,9 @@ interface StartContext {
  * What a run reads from its fiber when it starts (one step): the client, the knobs and the parent run.
  * The requirement is declared, so the client is looked up in a context that has it.
  */
-const readStart = Effect.withFiber<StartContext, never, ResponsesClient>((fiber) =>
+const readStart = Effect.withFiber<StartContext, never, ResponsesClient.ResponsesClient>((fiber) =>
   Exit.succeed({
-    client: Context.getUnsafe(fiber.context, ResponsesClient),
+    client: Context.getUnsafe(fiber.context, ResponsesClient.ResponsesClient),
     knobs: knobsOf(fiber),
     ledger: fiber.getRef(ApprovalLedger.ApprovalLedger),
     parent: fiber.getRef(CurrentRun)
@@ -480,7 +485,7 @@ const overridesOf = (options: RunOverrides | undefined): Overrides | undefined =
       }
 
 /** Replaces a run's history (a handoff's input filter); the pairing check starts over. */
-const replaceHistory = (run: Run, items: ReadonlyArray<InputItem>): void => {
+const replaceHistory = (run: Run, items: ReadonlyArray<ResponsesSchema.InputItem>): void => {
   run.history.length = 0
   run.history.push(...items)
   run.historyBytes = undefined
@@ -500,7 +505,7 @@ const execute = <A, R>({
   mode,
   emit: ownEmit,
   emitAll
-}: Execution<A, R>): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient> =>
+}: Execution<A, R>): Effect.Effect<AgentResult<A>, AgentError.AgentError, R | ResponsesClient.ResponsesClient> =>
   Effect.gen(function* () {
     const { client, knobs, ledger, parent } = yield* readStart
     const { run, resumed, approvals, agent: savedBy } = start(parent)
@@ -694,8 +699,8 @@ const execute = <A, R>({
 /** A run as a stream of events: the run is forked in the stream's scope and feeds a bounded queue. */
 const streamOf = <A, R>(
   execution: Omit<Execution<A, R>, "mode" | "emit" | "emitAll">
-): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient> =>
-  Stream.callback<AgentEvent, AgentError.AgentError, R | ResponsesClient>(
+): Stream.Stream<AgentEvent, AgentError.AgentError, R | ResponsesClient.ResponsesClient> =>
+  Stream.callback<AgentEvent, AgentError.AgentError, R | ResponsesClient.ResponsesClient>(
     (queue) =>
       execute({
         ...execution,
@@ -930,9 +935,9 @@ const toResult = <A>(agent: string, lastAgent: string, run: Run, outcome: Settle
 const SubAgentArgs = Schema.fromJsonString(Schema.Struct({ input: Schema.String }))
 const decodeSubAgentArgs = Schema.decodeUnknownExit(SubAgentArgs)
 
-const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R | ResponsesClient> => {
+const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R | ResponsesClient.ResponsesClient> => {
   const name = options.name ?? sanitiseName(agent.name)
-  const definition: FunctionTool = {
+  const definition: ResponsesSchema.FunctionTool = {
     type: "function",
     name,
     description: options.description,
@@ -970,33 +975,35 @@ const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R |
             true
           )
         )
-      const ran: Effect.Effect<Toolkit.RunnerResult, never, R | ResponsesClient> = agent.run(args.value.input).pipe(
-        Effect.map((result) =>
-          result._tag === "Completed"
-            ? reply(call.call_id, result.output, false)
-            : reply(
+      const ran: Effect.Effect<Toolkit.RunnerResult, never, R | ResponsesClient.ResponsesClient> = agent
+        .run(args.value.input)
+        .pipe(
+          Effect.map((result) =>
+            result._tag === "Completed"
+              ? reply(call.call_id, result.output, false)
+              : reply(
+                  call.call_id,
+                  JSON.stringify({
+                    error: {
+                      type: "approval_required",
+                      message: `the sub-agent needs approval for ${result.stopReason.name}`
+                    }
+                  }),
+                  true
+                )
+          ),
+          Effect.catch((error: AgentError.AgentError) =>
+            Effect.succeed(
+              reply(
                 call.call_id,
                 JSON.stringify({
-                  error: {
-                    type: "approval_required",
-                    message: `the sub-agent needs approval for ${result.stopReason.name}`
-                  }
+                  error: { type: "agent_failed", message: `${error._tag}: ${error.message}`.slice(0, 2000) }
                 }),
                 true
               )
-        ),
-        Effect.catch((error: AgentError.AgentError) =>
-          Effect.succeed(
-            reply(
-              call.call_id,
-              JSON.stringify({
-                error: { type: "agent_failed", message: `${error._tag}: ${error.message}`.slice(0, 2000) }
-              }),
-              true
             )
           )
         )
-      )
       // its own `execute_tool` span, as a toolkit's tools have, so the sub-agent's run nests under the call
       return ran.pipe(
         Effect.tap((result) =>
@@ -1019,7 +1026,7 @@ const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R |
         )
       )
     }
-  } satisfies AgentTool<R | ResponsesClient>
+  } satisfies AgentTool<R | ResponsesClient.ResponsesClient>
 }
 
 /** The argument hash the loop binds approvals to (SHA-256 of the canonical JSON arguments). */

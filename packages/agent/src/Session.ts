@@ -18,8 +18,7 @@ import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import type { ResponsesClient } from "@volley/core/ResponsesClient"
-import type { InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesClient, ResponsesSchema } from "@volley/core"
 import type { Agent, AgentInput, AgentResult, RunOverrides } from "./Agent.ts"
 import type { AgentEvent } from "./AgentEvent.ts"
 import type { AgentError } from "./AgentError.ts"
@@ -51,15 +50,21 @@ export type OnBusy = "wait" | "fail"
 /** A session store. Every method is one atomic operation on one session. */
 export interface SessionShape {
   /** The stored history, oldest turn first. */
-  readonly history: (sessionId: string) => Effect.Effect<ReadonlyArray<InputItem>, SessionError>
+  readonly history: (sessionId: string) => Effect.Effect<ReadonlyArray<ResponsesSchema.InputItem>, SessionError>
   /** Appends one turn; refused (`InvalidTurn`) when the items break the pairing validator on their own. */
-  readonly append: (sessionId: string, items: ReadonlyArray<InputItem>) => Effect.Effect<void, SessionError>
+  readonly append: (
+    sessionId: string,
+    items: ReadonlyArray<ResponsesSchema.InputItem>
+  ) => Effect.Effect<void, SessionError>
   /** Forgets the session. */
   readonly clear: (sessionId: string) => Effect.Effect<void, SessionError>
   /** Removes the last turn (undo) and returns its items (empty when there is none). */
-  readonly pop: (sessionId: string) => Effect.Effect<ReadonlyArray<InputItem>, SessionError>
+  readonly pop: (sessionId: string) => Effect.Effect<ReadonlyArray<ResponsesSchema.InputItem>, SessionError>
   /** Replaces the whole history with one turn (what compaction writes). */
-  readonly replace: (sessionId: string, items: ReadonlyArray<InputItem>) => Effect.Effect<void, SessionError>
+  readonly replace: (
+    sessionId: string,
+    items: ReadonlyArray<ResponsesSchema.InputItem>
+  ) => Effect.Effect<void, SessionError>
   /** Runs `effect` holding the session's lock: runs on one session are serialised, never interleaved. */
   readonly withLock: <A, E, R>(
     sessionId: string,
@@ -71,7 +76,7 @@ export interface SessionShape {
 /** The session store a run reads and writes. */
 export class Session extends Context.Service<Session, SessionShape>()("@volley/agent/Session") {}
 
-const invalidTurn = (sessionId: string, items: ReadonlyArray<InputItem>): SessionError | undefined => {
+const invalidTurn = (sessionId: string, items: ReadonlyArray<ResponsesSchema.InputItem>): SessionError | undefined => {
   const issue = validatePairing(items)
   return issue === undefined
     ? undefined
@@ -91,7 +96,7 @@ const busy = (sessionId: string) =>
 
 /** A session store in this process's memory (tests, single-process apps); lost on exit. */
 export const makeMemory: Effect.Effect<SessionShape> = Effect.sync(() => {
-  const sessions = new Map<string, Array<ReadonlyArray<InputItem>>>()
+  const sessions = new Map<string, Array<ReadonlyArray<ResponsesSchema.InputItem>>>()
   const locks = new Map<string, Semaphore.Semaphore>()
   const lockOf = (sessionId: string) => {
     let lock = locks.get(sessionId)
@@ -194,7 +199,7 @@ export const makeSql = (options?: SqlOptions): Effect.Effect<SessionShape, never
       }>`SELECT COALESCE(MAX(turn), 0) + 1 AS next FROM ${table} WHERE session_id = ${sessionId}`.pipe(
         Effect.map((rows) => Number(rows[0]?.next ?? 1))
       )
-    const insert = (sessionId: string, turn: number, items: ReadonlyArray<InputItem>) =>
+    const insert = (sessionId: string, turn: number, items: ReadonlyArray<ResponsesSchema.InputItem>) =>
       sql`INSERT INTO ${table} (session_id, turn, items) VALUES (${sessionId}, ${turn}, ${JSON.stringify(items)})`
     return {
       history: (sessionId) =>
@@ -286,7 +291,7 @@ export interface CompactionPolicy<E = never, R = never> {
   /** Items kept at most after compaction, newest first (default `maxItems / 2`). */
   readonly keepItems?: number | undefined
   /** Turns the dropped items into a summary (e.g. `summariseWith(agent)`); absent: they are dropped. */
-  readonly summarise?: ((dropped: ReadonlyArray<InputItem>) => Effect.Effect<string, E, R>) | undefined
+  readonly summarise?: ((dropped: ReadonlyArray<ResponsesSchema.InputItem>) => Effect.Effect<string, E, R>) | undefined
 }
 
 /**
@@ -294,7 +299,7 @@ export interface CompactionPolicy<E = never, R = never> {
  * `function_call`/output pair is split: the smallest index `i >= items.length - keep` such that no call
  * before `i` has its output at or after `i`, preferring a user message start. `items.length` when none.
  */
-export const cutPoint = (items: ReadonlyArray<InputItem>, keep: number): number => {
+export const cutPoint = (items: ReadonlyArray<ResponsesSchema.InputItem>, keep: number): number => {
   const from = Math.max(0, items.length - Math.max(0, keep))
   const outputAt = new Map<string, number>()
   items.forEach((item, index) => {
@@ -316,7 +321,7 @@ export const cutPoint = (items: ReadonlyArray<InputItem>, keep: number): number 
 }
 
 /** The summary message that replaces dropped items. */
-export const summaryItem = (summary: string): InputItem => ({
+export const summaryItem = (summary: string): ResponsesSchema.InputItem => ({
   type: "message",
   role: "developer",
   content: `Summary of the earlier conversation:\n${summary}`
@@ -324,9 +329,9 @@ export const summaryItem = (summary: string): InputItem => ({
 
 /** Compacts a history under a policy (pairs intact); the same array when under `maxItems`. */
 export const compact = <E = never, R = never>(
-  items: ReadonlyArray<InputItem>,
+  items: ReadonlyArray<ResponsesSchema.InputItem>,
   policy: CompactionPolicy<E, R>
-): Effect.Effect<ReadonlyArray<InputItem>, E, R> => {
+): Effect.Effect<ReadonlyArray<ResponsesSchema.InputItem>, E, R> => {
   if (items.length <= policy.maxItems) return Effect.succeed(items)
   const cut = cutPoint(items, policy.keepItems ?? Math.floor(policy.maxItems / 2))
   const kept = items.slice(cut)
@@ -337,7 +342,9 @@ export const compact = <E = never, R = never>(
 /** A `summarise` that asks an agent (a summariser) for a summary of the dropped items. */
 export const summariseWith =
   <R>(agent: Agent<string, R>) =>
-  (dropped: ReadonlyArray<InputItem>): Effect.Effect<string, AgentError, R | ResponsesClient> =>
+  (
+    dropped: ReadonlyArray<ResponsesSchema.InputItem>
+  ): Effect.Effect<string, AgentError, R | ResponsesClient.ResponsesClient> =>
     agent
       .run([
         ...dropped,
@@ -366,7 +373,7 @@ const onSession = <X, EX, RX, E, RC>(
   sessionId: string,
   input: AgentInput,
   options: SessionRunOptions<E, RC> | undefined,
-  start: (items: ReadonlyArray<InputItem>, runOptions: RunOverrides) => Effect.Effect<X, EX, RX>
+  start: (items: ReadonlyArray<ResponsesSchema.InputItem>, runOptions: RunOverrides) => Effect.Effect<X, EX, RX>
 ): Effect.Effect<X, EX | SessionError | E, RX | RC | Session> =>
   Effect.gen(function* () {
     const session = yield* Session
@@ -380,7 +387,7 @@ const onSession = <X, EX, RX, E, RC>(
           stored = compacted
         }
       }
-      let final: ReadonlyArray<InputItem> | undefined
+      let final: ReadonlyArray<ResponsesSchema.InputItem> | undefined
       const runOptions: RunOverrides = {
         ...overrides,
         checkpoint: (state) =>
@@ -413,7 +420,7 @@ export const run = <A, R, E = never, RC = never>(
   sessionId: string,
   input: AgentInput,
   options?: SessionRunOptions<E, RC>
-): Effect.Effect<AgentResult<A>, AgentError | SessionError | E, R | RC | ResponsesClient | Session> =>
+): Effect.Effect<AgentResult<A>, AgentError | SessionError | E, R | RC | ResponsesClient.ResponsesClient | Session> =>
   onSession(sessionId, input, options, (items, runOptions) => agent.run(items, runOptions))
 
 /**
@@ -425,8 +432,8 @@ export const stream = <A, R, E = never, RC = never>(
   sessionId: string,
   input: AgentInput,
   options?: SessionRunOptions<E, RC>
-): Stream.Stream<AgentEvent, AgentError | SessionError | E, R | RC | ResponsesClient | Session> =>
-  Stream.callback<AgentEvent, AgentError | SessionError | E, R | RC | ResponsesClient | Session>(
+): Stream.Stream<AgentEvent, AgentError | SessionError | E, R | RC | ResponsesClient.ResponsesClient | Session> =>
+  Stream.callback<AgentEvent, AgentError | SessionError | E, R | RC | ResponsesClient.ResponsesClient | Session>(
     (queue) =>
       onSession(sessionId, input, options, (items, runOptions) =>
         agent.stream(items, runOptions).pipe(Stream.runForEach((event) => Queue.offer(queue, event)))

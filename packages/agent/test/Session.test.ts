@@ -6,7 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as fc from "fast-check"
-import type { InputItem } from "@volley/core/ResponsesSchema"
+import type { ResponsesSchema } from "@volley/core"
 import { ScriptedModel as M } from "@volley/testing"
 import * as Agent from "../src/Agent.ts"
 import * as AgentKnobs from "../src/AgentKnobs.ts"
@@ -17,9 +17,14 @@ import { pgLayer } from "./support/postgres.ts"
 import { makeRuns, TestTools, testToolsLayer } from "./support/tools.ts"
 
 const agent = Agent.make({ name: "chat", model: "m", toolkit: TestTools })
-const user = (text: string): InputItem => ({ type: "message", role: "user", content: text })
-const call = (id: string): InputItem => ({ type: "function_call", call_id: id, name: "get_weather", arguments: "{}" })
-const output = (id: string): InputItem => ({ type: "function_call_output", call_id: id, output: "ok" })
+const user = (text: string): ResponsesSchema.InputItem => ({ type: "message", role: "user", content: text })
+const call = (id: string): ResponsesSchema.InputItem => ({
+  type: "function_call",
+  call_id: id,
+  name: "get_weather",
+  arguments: "{}"
+})
+const output = (id: string): ResponsesSchema.InputItem => ({ type: "function_call_output", call_id: id, output: "ok" })
 
 const withFake = (steps: ReadonlyArray<FakeStep>) => {
   const fake = makeFake(steps)
@@ -166,7 +171,7 @@ layer(Session.layerSql().pipe(Layer.provideMerge(pgLayer)), { excludeTestService
     suite("SQL store", it, "sql")
     it.effect("items come back byte for byte (key order kept), across a second store on the same table", () =>
       Effect.gen(function* () {
-        const item = { role: "user", type: "message", content: "z first" } as InputItem
+        const item = { role: "user", type: "message", content: "z first" } as ResponsesSchema.InputItem
         yield* (yield* Session.Session).append("sql-bytes", [item])
         const other = yield* Session.makeSql()
         const [back] = yield* other.history("sql-bytes")
@@ -244,7 +249,7 @@ describe("compaction", () => {
     fc.integer({ min: 1, max: 3 }).map((n) => [...Array.from({ length: n }, () => "call"), "outputs"])
   )
   const history = fc.array(segment, { maxLength: 12 }).map((segments) => {
-    const items: Array<InputItem> = []
+    const items: Array<ResponsesSchema.InputItem> = []
     let next = 0
     for (const parts of segments) {
       const open: Array<string> = []

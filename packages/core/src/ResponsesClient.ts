@@ -69,9 +69,6 @@ export interface Service {
   readonly stream: (request: CreateRequest, options?: CallOptions) => Stream.Stream<StreamEvent, ResponsesError>
 }
 
-/** @deprecated Use `ResponsesClient.Service`; kept for callers written before the rename. */
-export type ResponsesClientShape = Service
-
 /** The Responses API client service. */
 export class ResponsesClient extends Context.Service<ResponsesClient, Service>()("@volley/core/ResponsesClient") {}
 

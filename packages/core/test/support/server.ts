@@ -220,5 +220,5 @@ export const transports: ReadonlyArray<Transport> = [
 export const clientOn = (
   transport: Transport,
   options: ResponsesClient.Options
-): Effect.Effect<ResponsesClient.ResponsesClientShape, InvalidConfiguration, Scope.Scope> =>
+): Effect.Effect<ResponsesClient.Service, InvalidConfiguration, Scope.Scope> =>
   Effect.map(Layer.build(transport.layer(options)), (context) => Context.get(context, ResponsesClient.ResponsesClient))
