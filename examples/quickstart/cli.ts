@@ -18,11 +18,13 @@ export interface Args {
   readonly prompt: string
   /** `--otlp URL`: export traces and GenAI metrics to this OTLP/HTTP collector (absent: none). */
   readonly otlp?: string
+  /** `--durable --run-id ID [--data-dir D]`: run durably on an embedded Postgres; rerunning resumes. */
+  readonly durable?: { readonly runId: string; readonly dataDir?: string }
 }
 
 /** Usage text. */
 export const usage =
-  'usage: npm run --silent demo -- [--no-stream] [--max-turns N] [--model ID] [--otlp URL] [--trace] ["<prompt>"]'
+  'usage: npm run --silent demo -- [--no-stream] [--max-turns N] [--model ID] [--otlp URL] [--trace] [--durable --run-id ID [--data-dir D]] ["<prompt>"]'
 
 /** Parses argv (without node and script); a string is a usage error message. */
 export const parseArgs = (argv: ReadonlyArray<string>): Args | string => {
@@ -30,6 +32,9 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args | string => {
   let maxTurns: number | undefined
   let model: string | undefined
   let otlp: string | undefined
+  let durable = false
+  let runId: string | undefined
+  let dataDir: string | undefined
   const words: Array<string> = []
   let rest = false
   for (let i = 0; i < argv.length; i++) {
@@ -53,16 +58,29 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args | string => {
       if (value === undefined || !/^https?:\/\/[^\s]+$/.test(value))
         return "--otlp needs a collector URL (http://host:4318)"
       otlp = value
+    } else if (arg === "--durable") durable = true
+    else if (arg === "--run-id" || arg.startsWith("--run-id=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i]
+      if (value === undefined || !/^[\w.:-]{1,128}$/.test(value))
+        return "--run-id needs an id (letters, digits, . _ : -, at most 128)"
+      runId = value
+    } else if (arg === "--data-dir" || arg.startsWith("--data-dir=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i]
+      if (value === undefined || value === "") return "--data-dir needs a folder"
+      dataDir = value
     } else if (arg.startsWith("--")) return `unknown option ${arg}`
     else words.push(arg)
   }
   const prompt = words.join(" ").trim()
+  if (durable && runId === undefined) return "--durable needs --run-id ID (rerun with the same id to resume)"
+  if (!durable && (runId !== undefined || dataDir !== undefined)) return "--run-id and --data-dir need --durable"
   return {
     stream,
     maxTurns,
     model,
     prompt: prompt === "" ? defaultPrompt : prompt,
-    ...(otlp === undefined ? {} : { otlp })
+    ...(otlp === undefined ? {} : { otlp }),
+    ...(runId === undefined ? {} : { durable: dataDir === undefined ? { runId } : { runId, dataDir } })
   }
 }
 

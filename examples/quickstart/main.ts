@@ -6,6 +6,8 @@
  * stderr; a failed run exits non-zero with one short line; Ctrl-C prints what was streamed and exits
  * 130. Gotcha: when stdout is not a terminal each turn's text is written once the turn ends, so a
  * turn restarted after a dropped stream never leaves duplicated bytes in a pipe or file.
+ * `--durable --run-id ID` runs it on an embedded Postgres (`@volley/durable`): kill it and rerun the
+ * same command to resume; stderr marks each step stored or replayed from storage.
  */
 import { type AgentEvent, AgentKnobs } from "@volley/agent"
 import { ResponsesClient } from "@volley/core"
@@ -135,6 +137,27 @@ const main = Effect.gen(function* () {
         }
         if (result._tag === "Completed") out(result.output)
       })
+  // `--durable`: the same run as one durable workflow execution; a rerun with the same id resumes it
+  const durable = args.durable
+  // loaded only with --durable: the durable engine takes seconds to import and adds a SIGINT hook
+  const durableRun =
+    durable === undefined
+      ? undefined
+      : Effect.flatMap(
+          Effect.promise(() => import("./durable.ts")),
+          (module) =>
+            module.durableRun(
+              agent,
+              { ...durable, prompt: args.prompt, stream: args.stream, maxTurns: args.maxTurns },
+              {
+                onEvent: onEvent(shown),
+                progress,
+                answer: (text) => {
+                  if (!shown.wrote) out(text)
+                }
+              }
+            )
+        )
   // `--otlp URL` exports spans and GenAI metrics there; otherwise `OTEL_EXPORTER_OTLP_ENDPOINT` if set.
   // Provided outside the backend, so its release flushes the last batch before the process exits.
   if (args.otlp !== undefined) progress(`volley: exporting traces and metrics to ${displayUrl(args.otlp)}`)
@@ -142,7 +165,7 @@ const main = Effect.gen(function* () {
     args.otlp === undefined
       ? Observability.layerOtlpConfig()
       : Observability.layerOtlp({ url: args.otlp, serviceName: "volley-demo" })
-  const exit = yield* run.pipe(
+  const exit = yield* (durableRun ?? run).pipe(
     knobs,
     Effect.provide(Layer.mergeAll(WeatherHandlers, Backend)),
     // `--trace` records the run for `npm run traces` (inside the telemetry, so both see the spans)
@@ -158,7 +181,11 @@ const main = Effect.gen(function* () {
   if (Option.isSome(failure)) {
     const error = failure.value
     const line =
-      error._tag === "InvalidConfiguration" || error._tag === "ConfigError" ? error.message : describeError(error)
+      error._tag === "InvalidConfiguration" || error._tag === "ConfigError"
+        ? error.message
+        : error._tag === "DurablePostgresError" || error._tag === "SqlError"
+          ? `durable storage: ${error.message}`
+          : describeError(error)
     fail(line)
     return 1
   }

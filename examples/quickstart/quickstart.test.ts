@@ -1,4 +1,7 @@
-import { assert, describe, it, layer } from "@effect/vitest"
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import { Effect } from "effect"
 import { metricNames, receiver, spanNames } from "../otlp/receiver.ts"
@@ -384,5 +387,87 @@ describe("demo CLI: --otlp", () => {
       ])
       assert.notInclude(collector.received.map((r) => r.body).join("\n"), "What's the weather")
     })
+  )
+})
+
+describe("demo CLI: --durable", () => {
+  const parent = mkdtempSync(join(tmpdir(), "volley-demo-durable-"))
+  chmodSync(parent, 0o755) // under root, Postgres runs as the `postgres` user and must reach it
+  const dataDir = join(parent, "postgres")
+  afterAll(() => {
+    // the postmaster a killed demo leaves running (the rerun adopts it) is stopped here
+    try {
+      const pid = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0])
+      if (pid > 0) process.kill(pid, "SIGKILL")
+    } catch {}
+    rmSync(parent, { recursive: true, force: true })
+  })
+
+  it("parses --durable --run-id [--data-dir]; each needs the other", () => {
+    assert.deepStrictEqual(parseArgs(["--durable", "--run-id", "r1", "Hi"]), {
+      stream: true,
+      maxTurns: undefined,
+      model: undefined,
+      prompt: "Hi",
+      durable: { runId: "r1" }
+    })
+    assert.deepStrictEqual(parseArgs(["--durable", "--run-id=r2", "--data-dir", "/tmp/x"]), {
+      stream: true,
+      maxTurns: undefined,
+      model: undefined,
+      prompt: defaultPrompt,
+      durable: { runId: "r2", dataDir: "/tmp/x" }
+    })
+    assert.include(String(parseArgs(["--durable"])), "--run-id")
+    assert.include(String(parseArgs(["--run-id", "r3"])), "--durable")
+    assert.include(String(parseArgs(["--durable", "--run-id", "bad id;"])), "--run-id")
+  })
+
+  // one weather call, then an answer the server holds back 4 s: time to kill the demo mid-run
+  const model = M.responder((request) =>
+    Array.isArray(request.input) && request.input.some((item) => item.type === "function_call_output")
+      ? { ...M.message("Oslo is cold today."), fault: { latency: "4 seconds" } }
+      : M.functionCall("get_weather", { city: "Oslo" }, { callId: "w1" })
+  )
+
+  it.live(
+    "kill -9 mid-run, rerun the same command: stored steps replay (stderr says so), the run finishes",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* ResponsesServer.ResponsesServer
+        const args = ["--durable", "--run-id", "demo-kill-1", "--data-dir", dataDir, "Weather in Oslo?"]
+        const first = yield* startScript(main, args, against(server.baseUrl))
+        for (let waited = 0; waited < 1200; waited++) {
+          const { stderr } = yield* first.output
+          if (stderr.includes("✓ tool/1/w1 stored")) break
+          yield* Effect.sleep(25)
+        }
+        yield* first.signal("SIGKILL")
+        const killed = yield* first.ran
+        assert.strictEqual(killed.code, null, killed.stderr)
+        assert.include(killed.stderr, "✓ model/1 stored")
+        assert.notInclude(killed.stdout, "Oslo is cold")
+        const second = yield* demo(args, against(server.baseUrl))
+        assert.strictEqual(second.code, 0, second.stderr)
+        assert.include(second.stderr, "↺ model/1 replayed from storage")
+        assert.include(second.stderr, "↺ tool/1/w1 replayed from storage")
+        assert.include(second.stderr, "✓ model/2 stored")
+        assert.include(second.stdout, "Oslo is cold today.")
+        assertNoLeak(second)
+        // the first model call was answered once in all: the rerun read it back from storage
+        const requests = yield* server.requests
+        const firstTurns = requests.filter(
+          (request) =>
+            !JSON.stringify((request.body as { input?: unknown }).input ?? "").includes("function_call_output")
+        )
+        assert.strictEqual(firstTurns.length, 1)
+        // a third run joins the finished run: the stored answer, no step runs
+        const third = yield* demo(args, against(server.baseUrl))
+        assert.strictEqual(third.code, 0, third.stderr)
+        assert.include(third.stdout, "Oslo is cold today.")
+        assert.notInclude(third.stderr, "stored")
+        assert.strictEqual((yield* server.requests).length, requests.length)
+      }).pipe(Effect.provide(ResponsesServer.layer({ fallback: model }))),
+    120_000
   )
 })

@@ -440,10 +440,35 @@ export const reject = <A, R>(
     options.message === undefined ? { decision: "reject" } : { decision: "reject", message: options.message }
   )
 
+/** Follows a subscription: live events until `RunEnd`, or the stored end of a run that already finished. */
+const follow = <A, R>(
+  agent: Agent.Agent<A, R>,
+  runId: string,
+  live: Stream.Stream<AgentEvent.AgentEvent>
+): Effect.Effect<Stream.Stream<AgentEvent.AgentEvent>, never, WorkflowEngine> =>
+  Effect.gen(function* () {
+    const flow = workflow(agent)
+    const executionId = yield* flow.executionId({ runId, input: "" })
+    // polled after subscribing: a run that ends in between is seen by one or the other
+    const done = yield* flow.poll(executionId)
+    if (Option.isNone(done) || done.value._tag === "Suspended") return RunEvents.untilRunEnd(live)
+    const exit = done.value.exit
+    if (exit._tag === "Failure") return Stream.empty
+    const end: AgentEvent.AgentEvent = {
+      _tag: "RunEnd",
+      runId: exit.value.runId,
+      agent: exit.value.agent,
+      stopReason: { _tag: "Completed" },
+      usage: exit.value.usage
+    }
+    return Stream.make(end)
+  })
+
 /**
  * Starts (or joins) a run and streams its events live until its `RunEnd`: tokens as they arrive,
  * never stored. Needs `RunEvents` both here and where the run executes (the same Postgres for
  * `RunEvents.layerPostgres`). After a crash mid-stream the model call runs again after `TurnRestarted`.
+ * A run that already finished gives one `RunEnd` built from its stored result (read it with `run`).
  */
 export const stream = <A, R>(
   agent: Agent.Agent<A, R>,
@@ -456,7 +481,7 @@ export const stream = <A, R>(
       // subscribed before the run starts, so no event of this process's run is missed
       const live = yield* bus.subscribe(options.runId)
       yield* start(agent, input, options)
-      return RunEvents.untilRunEnd(live)
+      return yield* follow(agent, options.runId, live)
     })
   )
 
@@ -472,21 +497,6 @@ export const attach = <A, R>(
   Stream.unwrap(
     Effect.gen(function* () {
       const bus = yield* RunEvents.RunEvents
-      const live = yield* bus.subscribe(options.runId)
-      const flow = workflow(agent)
-      const executionId = yield* flow.executionId({ runId: options.runId, input: "" })
-      // polled after subscribing: a run that ends in between is seen by one or the other
-      const done = yield* flow.poll(executionId)
-      if (Option.isNone(done) || done.value._tag === "Suspended") return RunEvents.untilRunEnd(live)
-      const exit = done.value.exit
-      if (exit._tag === "Failure") return Stream.empty
-      const end: AgentEvent.AgentEvent = {
-        _tag: "RunEnd",
-        runId: exit.value.runId,
-        agent: exit.value.agent,
-        stopReason: { _tag: "Completed" },
-        usage: exit.value.usage
-      }
-      return Stream.make(end)
+      return yield* follow(agent, options.runId, yield* bus.subscribe(options.runId))
     })
   )

@@ -60,6 +60,9 @@ describe("durable streaming (memory engine, in-process RunEvents)", () => {
       const [finished, live] = yield* Effect.gen(function* () {
         yield* DurableAgent.run(adder, "add up", { runId: "s-2" })
         const finished = yield* Stream.runCollect(DurableAgent.attach(adder, { runId: "s-2" }))
+        // streaming a finished run again does not wait for events that will never come
+        const again = yield* Stream.runCollect(DurableAgent.stream(adder, "add up", { runId: "s-2" }))
+        assert.deepStrictEqual(tags(again), ["RunEnd"])
         // attached before the run starts: it sees the run's live events up to RunEnd
         const fiber = yield* Effect.forkChild(Stream.runCollect(DurableAgent.attach(adder, { runId: "s-3" })))
         yield* Effect.yieldNow
