@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as TraceRecord from "../src/TraceRecord.ts"
 import * as TraceServer from "../src/TraceServer.ts"
 import * as TraceStore from "../src/TraceStore.ts"
+import * as Html from "../src/internal/html.ts"
 import { approverResumedRun, approverRun, plannerRun } from "./support/runs.ts"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "volley-traces-server-"))
@@ -109,7 +110,11 @@ describe("TraceServer", () => {
       assert.isNotNull(wait, "the wait between the segments is shown")
       assert.isAtLeast(Number.parseFloat(wait![1]!) * (wait![1]!.endsWith(" s") ? 1000 : 1), 250)
       assert.notInclude(page.body, "Waiting for approval for", "no longer waiting")
-      assert.strictEqual(page.body.match(/>Tool delete_file</g)?.length, 1, "the approved call ran once, after the wait")
+      assert.strictEqual(
+        page.body.match(/>Tool delete_file</g)?.length,
+        1,
+        "the approved call ran once, after the wait"
+      )
       assert.isBelow(page.body.indexOf("Waited for approval"), page.body.indexOf(">Tool delete_file<"))
       const resumed = yield* fetchText(`${server.url}run/${segments[1]!.spanId}`)
       assert.include(resumed.body, "Waited for approval for", "a resumed segment's link shows the whole run")
@@ -146,6 +151,17 @@ describe("TraceServer", () => {
     )
     assert.strictEqual(TraceStore.headOf(runs.bySpanId.get("p3")!), p1)
     assert.strictEqual(TraceStore.summarise(p1, now).stopReason, "Completed")
+    const page = Html.runContent(p1, now + 1000)
+    assert.strictEqual(page.match(/Waited for approval for 90 ms/g)?.length, 2, "one wait row per resume")
+    // an interrupted segment resumed from its saved state: a gap that is not an approval wait
+    const interrupted = TraceStore.build([
+      ...record("i1", now, { "volley.agent.run_id": "r9" }, "Interrupted"),
+      ...record("i2", now + 500, { "volley.agent.run_id": "r9", "volley.agent.resumed_from": "r9" }, "Completed")
+    ])
+    assert.strictEqual(interrupted.runs.length, 1)
+    const gap = Html.runContent(interrupted.runs[0]!, now + 1000)
+    assert.include(gap, "Stopped (Interrupted) for 490 ms")
+    assert.notInclude(gap, "Waited for approval")
   })
 
   it.live("a sub-agent nests under the execute_tool span that started it", () =>

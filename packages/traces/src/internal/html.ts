@@ -328,7 +328,8 @@ ${details(step, run.start, now)}
     const previous = segments[index - 1]
     if (previous?.end !== undefined)
       items.push(
-        approvalWait(
+        resumeGap(
+          TraceStore.stopReasonOf(previous),
           previous.end,
           segment.start,
           percent(previous.end - run.start),
@@ -360,9 +361,17 @@ ${items.join("\n")}
 </ol>`
 }
 
-/** The row between a paused segment and its resume: how long the run waited for approval. */
-const approvalWait = (from: number, to: number, left: string, width: string): string =>
-  `<li class="row kind-approval"><p class="approval"><span aria-hidden="true">⏸</span> Waited for approval for ${duration(to - from)} (${timestamp(from)} to ${timestamp(to)}), then resumed</p><span class="track" aria-hidden="true"><span class="bar bar-wait" style="left:${left};width:max(2px, ${width})"></span></span></li>`
+/**
+ * The row between a segment and its resume: how long the run waited for approval (a segment that
+ * paused), or was stopped (one interrupted or failed, then resumed from its saved state).
+ */
+const resumeGap = (reason: string, from: number, to: number, left: string, width: string): string => {
+  const what =
+    reason === "ApprovalRequired"
+      ? `Waited for approval for ${duration(to - from)}`
+      : `Stopped (${escapeHtml(reason)}) for ${duration(to - from)}`
+  return `<li class="row kind-approval"><p class="approval"><span aria-hidden="true">⏸</span> ${what} (${timestamp(from)} to ${timestamp(to)}), then resumed</p><span class="track" aria-hidden="true"><span class="bar bar-wait" style="left:${left};width:max(2px, ${width})"></span></span></li>`
+}
 
 /** One run's page. */
 export const runPage = (run: Step, now: number): string =>
