@@ -43,7 +43,8 @@ import {
 import { type AgentSpec, type LoopDeps, type LoopOutcome, requestFor } from "./spec.ts"
 import { notRunMessage } from "./stop.ts"
 import { type BatchError, runBatch, type ToolObservers } from "./tools.ts"
-import { checkFinal, guardedCall, handOff, handoffTest, hookStep, modelChain, tripped } from "./extras.ts"
+import { guardedCall, handOff, handoffTest, hookStep, modelChain, tripped } from "./extras.ts"
+import { finish } from "./final.ts"
 import * as Handoff from "../Handoff.ts"
 
 /** What one step of the loop ends with: an outcome, or `undefined` to call the model again. */
@@ -200,26 +201,6 @@ export const toolTurn = <A, R>(
       return yield* failWith(run, { _tag: "ToolArgumentsInvalid", call: malformed, malformedTurns: run.malformedTurns })
     return undefined
   })
-
-/** Finishes on a final message: decodes structured output, with one correction turn. */
-const finish = <A, R>(spec: AgentSpec<A>, run: Run, deps: LoopDeps<R>, text: string): Next<A> => {
-  if (spec.decodeOutput === undefined)
-    return completed(spec, run, deps, { _tag: "Completed", text, value: text as unknown as A })
-  const decoded = spec.decodeOutput(text)
-  if (decoded.ok) return completed(spec, run, deps, { _tag: "Completed", text, value: decoded.value })
-  if (run.outputRetried) return failWith(run, { _tag: "StructuredOutputInvalid", text, issue: decoded.issue })
-  run.outputRetried = true
-  append(run, {
-    type: "message",
-    role: "user",
-    content: `Your answer did not match the required JSON schema: ${decoded.issue.slice(0, 1000)}. Reply again with only a JSON value that matches the schema.`
-  })
-  return Exit.succeed(undefined)
-}
-
-/** A completed outcome, after the output guardrails when the agent has any. */
-const completed = <A, R>(spec: AgentSpec<A>, run: Run, deps: LoopDeps<R>, outcome: LoopOutcome<A>): Next<A> =>
-  spec.extras === undefined ? Exit.succeed(outcome) : checkFinal(spec, run, deps, outcome)
 
 /** The observers of a batch: none on a plain agent in `run` mode. */
 const observersOf = <A, R>(spec: AgentSpec<A>, deps: LoopDeps<R>): ToolObservers | undefined => {
