@@ -328,7 +328,7 @@ describe("the packed packages in a new project", () => {
             if (entry.isDirectory()) await walk(file)
             else if (entry.name.endsWith(".js"))
               for (const match of (await fs.readFile(file, "utf8")).matchAll(
-                /(?:from|import)\s*\(?\s*["']([^"'.][^"']*)["']/g
+                /(?<![\w$.])(?:from|import)\s*\(?\s*["']([^"'.\s][^"'\s]*)["']/g
               )) {
                 const specifier = match[1]!
                 if (specifier.startsWith("node:")) continue
