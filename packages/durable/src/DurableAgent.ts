@@ -192,39 +192,88 @@ const makeWrapper = (
   options: LayerOptions | undefined,
   sql: Option.Option<SqlClient.SqlClient>,
   events: Option.Option<RunEvents.RunEvents["Service"]>
-): AgentKnobs.StepWrapperShape => ({
-  wrap: <A, E, R>(
-    id: AgentKnobs.StepId,
-    step: Effect.Effect<A, E, R>,
-    schema?: AgentKnobs.StepSchema<A, E>
-  ): Effect.Effect<A, E, R> => {
-    if (schema === undefined) return step
-    const durable = Effect.flatMap(InsideStep, (inside) => {
-      if (inside) return step
-      const name = stepName(id)
-      let ran = false
-      return Effect.flatMap(Effect.provideContext(Activity.idempotencyKey(name), services), (key) => {
-        const activity = Activity.make({
-          name,
-          success: schema.success,
-          error: schema.error,
-          execute: Effect.suspend(() => {
-            ran = true
-            const run = classed(id, key, step, schema, options, sql)
-            return id.kind === "model" && Option.isSome(events) && Option.isSome(sql)
-              ? Effect.andThen(restartMark(sql.value, events.value, runId, id.turn, key), run)
-              : run
-          }).pipe(Effect.provideService(InsideStep, true), Effect.provideService(StepKey, key))
+): AgentKnobs.StepWrapperShape => {
+  let replayedAny = false
+  return {
+    wrap: <A, E, R>(
+      id: AgentKnobs.StepId,
+      step: Effect.Effect<A, E, R>,
+      schema?: AgentKnobs.StepSchema<A, E>
+    ): Effect.Effect<A, E, R> => {
+      if (schema === undefined) return step
+      const durable = Effect.flatMap(InsideStep, (inside) => {
+        if (inside) return step
+        const name = stepName(id)
+        let ran = false
+        const key = Effect.provideContext(Activity.idempotencyKey(name), services)
+        return Effect.flatMap(Effect.all([key, Effect.option(Effect.currentParentSpan)]), ([key, parent]) => {
+          // the engine may run the activity on a fiber of its own: its spans keep the run's span as parent
+          const underRun = <X, E2, R2>(effect: Effect.Effect<X, E2, R2>) =>
+            Option.isSome(parent) ? Effect.withParentSpan(effect, parent.value) : effect
+          const activity = Activity.make({
+            name,
+            success: schema.success,
+            error: schema.error,
+            execute: Effect.suspend(() => {
+              ran = true
+              const run = classed(id, key, step, schema, options, sql)
+              return id.kind === "model" && Option.isSome(events) && Option.isSome(sql)
+                ? Effect.andThen(restartMark(sql.value, events.value, runId, id.turn, key), run)
+                : run
+            }).pipe(underRun, Effect.provideService(InsideStep, true), Effect.provideService(StepKey, key))
+          })
+          // a step read back from storage has no span of its own: it gets a marked one (docs/traces.md)
+          const stored = Effect.tap(Effect.provideContext(activity, services), (value) => {
+            if (ran) return Effect.void
+            const first = !replayedAny
+            replayedAny = true
+            return replayMark(id, name, value, runId, first)
+          })
+          const onStep = options?.onStep
+          return onStep === undefined ? stored : Effect.tap(stored, () => onStep({ runId, name, key, replayed: !ran }))
         })
-        const stored = Effect.provideContext(activity, services)
-        const onStep = options?.onStep
-        return onStep === undefined ? stored : Effect.tap(stored, () => onStep({ runId, name, key, replayed: !ran }))
       })
-    })
-    // the engine's services come from `services`; what is left is the step's own `R`
-    return durable as unknown as Effect.Effect<A, E, R>
+      // the engine's services come from `services`; what is left is the step's own `R`
+      return durable as unknown as Effect.Effect<A, E, R>
+    }
   }
-})
+}
+
+/**
+ * The trace of a step read back from storage: a zero-length `chat <model>` or `execute_tool <name>`
+ * span marked `volley.durable.replayed`, so the traces page shows which steps a resumed run did not
+ * run again. The first one also marks the run's span `volley.agent.resumed_from` (the page then joins
+ * it to the run the crash cut off).
+ */
+const replayMark = (
+  id: AgentKnobs.StepId,
+  name: string,
+  value: unknown,
+  runId: string,
+  first: boolean
+): Effect.Effect<void> => {
+  const model =
+    typeof value === "object" && value !== null && "model" in value && typeof value.model === "string"
+      ? value.model
+      : undefined
+  const attributes: Record<string, unknown> =
+    id.kind === "model"
+      ? { "gen_ai.operation.name": "chat", ...(model === undefined ? {} : { "gen_ai.request.model": model }) }
+      : {
+          "gen_ai.operation.name": "execute_tool",
+          "gen_ai.tool.name": id.name ?? "",
+          "gen_ai.tool.call.id": id.callId ?? ""
+        }
+  const span = Effect.withSpan(
+    Effect.void,
+    id.kind === "model" ? `chat ${model ?? "stored"}` : `execute_tool ${id.name ?? ""}`,
+    {
+      attributes: { ...attributes, "volley.durable.step": name, "volley.durable.replayed": true },
+      captureStackTrace: false
+    }
+  )
+  return first ? Effect.andThen(Effect.annotateCurrentSpan("volley.agent.resumed_from", runId), span) : span
+}
 
 /**
  * A streamed model step that an earlier process started and never stored was cut off mid-stream:

@@ -164,6 +164,110 @@ describe("TraceServer", () => {
     assert.notInclude(gap, "Waited for approval")
   })
 
+  it("a durable run cut off by a crash: the resumed segment joins it and its replayed steps are marked", () => {
+    const now = Date.now()
+    const records = [
+      // the first process: a model call stored, then killed while its tool ran (no end lines)
+      {
+        v: 1,
+        type: "start",
+        traceId: "t1",
+        spanId: "c1",
+        name: "invoke_agent weather",
+        time: now,
+        attributes: { "volley.agent.run_id": "d1", "gen_ai.agent.name": "weather" }
+      },
+      {
+        v: 1,
+        type: "start",
+        traceId: "t1",
+        spanId: "c2",
+        parentId: "c1",
+        name: "chat m",
+        time: now + 1,
+        attributes: {}
+      },
+      { v: 1, type: "end", traceId: "t1", spanId: "c2", time: now + 50, outcome: "ok", attributes: {} },
+      {
+        v: 1,
+        type: "start",
+        traceId: "t1",
+        spanId: "c3",
+        parentId: "c1",
+        name: "execute_tool get_weather",
+        time: now + 51,
+        attributes: { "gen_ai.tool.name": "get_weather" }
+      },
+      // the rerun: the model step and the tool come back from storage, the next model call runs
+      {
+        v: 1,
+        type: "start",
+        traceId: "t2",
+        spanId: "r1",
+        name: "invoke_agent weather",
+        time: now + 5000,
+        attributes: { "volley.agent.run_id": "d1", "gen_ai.agent.name": "weather" }
+      },
+      {
+        v: 1,
+        type: "start",
+        traceId: "t2",
+        spanId: "r2",
+        parentId: "r1",
+        name: "chat m",
+        time: now + 5001,
+        attributes: { "volley.durable.step": "model/1", "volley.durable.replayed": true }
+      },
+      { v: 1, type: "end", traceId: "t2", spanId: "r2", time: now + 5001, outcome: "ok", attributes: {} },
+      {
+        v: 1,
+        type: "start",
+        traceId: "t2",
+        spanId: "r3",
+        parentId: "r1",
+        name: "execute_tool get_weather",
+        time: now + 5002,
+        attributes: { "gen_ai.tool.name": "get_weather", "volley.durable.replayed": true }
+      },
+      { v: 1, type: "end", traceId: "t2", spanId: "r3", time: now + 5002, outcome: "ok", attributes: {} },
+      {
+        v: 1,
+        type: "start",
+        traceId: "t2",
+        spanId: "r4",
+        parentId: "r1",
+        name: "chat m",
+        time: now + 5003,
+        attributes: {}
+      },
+      { v: 1, type: "end", traceId: "t2", spanId: "r4", time: now + 5100, outcome: "ok", attributes: {} },
+      {
+        v: 1,
+        type: "end",
+        traceId: "t2",
+        spanId: "r1",
+        time: now + 5101,
+        outcome: "ok",
+        attributes: { "volley.agent.resumed_from": "d1", "volley.agent.stop_reason": "Completed" }
+      }
+    ] as unknown as ReadonlyArray<TraceRecord.TraceRecord>
+    const runs = TraceStore.build(records)
+    assert.deepStrictEqual(
+      runs.runs.map((run) => run.spanId),
+      ["c1"],
+      "the resumed segment is part of the run the crash cut off"
+    )
+    const page = Html.runContent(runs.runs[0]!, now + 6000)
+    assert.strictEqual(
+      page.match(/↺ replayed from storage/g)?.length,
+      2,
+      "the stored model call and tool, not the new call"
+    )
+    assert.include(page, "The process stopped mid-run; resumed at")
+    assert.include(page, "with 2 steps replayed from storage")
+    assert.strictEqual(TraceStore.summarise(runs.runs[0]!, now + 6000).stopReason, "Completed")
+  })
+
   it.live("a sub-agent nests under the execute_tool span that started it", () =>
     Effect.gen(function* () {
       const dir = tempDir()

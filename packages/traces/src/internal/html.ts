@@ -191,6 +191,9 @@ const badges = (row: Row): string => {
   const retries = step.events.filter((event) => event.name === "volley.retry").length
   if (retries > 0) out.push(`<span class="badge tone-warn">↻ ${retries} ${retries === 1 ? "retry" : "retries"}</span>`)
   if (row.restarted) out.push(`<span class="badge tone-warn">↻ TurnRestarted</span>`)
+  // a durable run's step read back from storage after a restart (it did not run again)
+  if (step.attributes["volley.durable.replayed"] === true)
+    out.push(`<span class="badge tone-info">↺ replayed from storage</span>`)
   if (step.kind === "tool") {
     const parallel = TraceStore.overlapping(step, row.siblings)
     if (parallel > 0) out.push(`<span class="badge tone-info">⇉ parallel with ${parallel}</span>`)
@@ -336,6 +339,8 @@ ${details(step, run.start, now)}
           percent(segment.start - previous.end)
         )
       )
+    // a durable run cut off by a crash (its segment never ended) and resumed by another process
+    else if (previous !== undefined) items.push(crashGap(segment))
     for (const row of flatten(segment)) items.push(rowHtml(row))
   })
   if (summary.stopReason === "ApprovalRequired" && last.end !== undefined) {
@@ -371,6 +376,11 @@ const resumeGap = (reason: string, from: number, to: number, left: string, width
       ? `Waited for approval for ${duration(to - from)}`
       : `Stopped (${escapeHtml(reason)}) for ${duration(to - from)}`
   return `<li class="row kind-approval"><p class="approval"><span aria-hidden="true">⏸</span> ${what} (${timestamp(from)} to ${timestamp(to)}), then resumed</p><span class="track" aria-hidden="true"><span class="bar bar-wait" style="left:${left};width:max(2px, ${width})"></span></span></li>`
+}
+
+const crashGap = (segment: Step): string => {
+  const replayed = segment.children.filter((child) => child.attributes["volley.durable.replayed"] === true).length
+  return `<li class="row kind-approval"><p class="approval"><span aria-hidden="true">↺</span> The process stopped mid-run; resumed at ${timestamp(segment.start)} with ${replayed} ${replayed === 1 ? "step" : "steps"} replayed from storage</p></li>`
 }
 
 /** One run's page. */
