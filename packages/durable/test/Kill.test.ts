@@ -33,7 +33,7 @@ describe("kill -9 (one machine, embedded Postgres)", () => {
           seed: 7,
           toolDelayMs: 400,
           latencyMs: 60,
-          minKillDelayMs: 1800,
+          killAfterSteps: 1,
           engine: "memory"
         })
         assert.strictEqual(figures.killsMidRun, 1)

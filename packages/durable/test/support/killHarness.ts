@@ -31,6 +31,8 @@ export interface KillOptions {
   readonly progress?: ((line: string) => void) | undefined
   /** Earliest kill after a child starts (default: 60% of the measured start-up time). */
   readonly minKillDelayMs?: number | undefined
+  /** Kill once the child logged this many steps, instead of at a random time (a kill that must land mid-run). */
+  readonly killAfterSteps?: number | undefined
   /** `memory` stores nothing: the control that shows the checks catch re-run steps (default `postgres`). */
   readonly engine?: "postgres" | "memory" | undefined
 }
@@ -184,11 +186,22 @@ export const killSession = (options: KillOptions): Effect.Effect<KillFigures> =>
             // the kill point: uniform over the child's measured life (start-up, then its steps)
             const from = Math.max(options.minKillDelayMs ?? 0, 0.6 * timing.startupMs)
             const until = timing.startupMs + (2 * steps + 1) * timing.stepMs
-            await Promise.race([sleep(from + next() * Math.max(0, until - from)), exited(child)])
+            const stepsSince = () => readLog(run.log).filter((line, index) => index >= before && line.kind === "step")
+            const afterSteps = async (count: number) => {
+              // polled, bounded by the child's own end: on a loaded machine start-up alone can pass any fixed delay
+              while (stepsSince().length < count && child.exitCode === null && child.signalCode === null)
+                await sleep(20)
+            }
+            await Promise.race([
+              options.killAfterSteps === undefined
+                ? sleep(from + next() * Math.max(0, until - from))
+                : afterSteps(options.killAfterSteps),
+              exited(child)
+            ])
             if (child.exitCode === null && child.signalCode === null) {
               child.kill("SIGKILL")
               kills++
-              if (readLog(run.log).some((line, index) => index >= before && line.kind === "step")) killsMidRun++
+              if (stepsSince().length > 0) killsMidRun++
               options.progress?.(`killed ${run.runId} (${steps} steps), kill ${kills}/${options.kills}`)
             } else options.progress?.(`${run.runId} finished before its kill`)
             await exited(child)
