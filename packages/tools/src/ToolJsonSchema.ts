@@ -41,7 +41,8 @@ const nullableOptional = new WeakMap<object, ReadonlySet<string>>()
 /** Object nodes → the property names that were optional in the Schema (strict mode lists them as required). */
 const optionalKeys = new WeakMap<object, ReadonlySet<string>>()
 
-const keptKeywords = new Set([
+/** The JSON Schema keywords that strict mode accepts and the conversion keeps (others are dropped or rebuilt). */
+export const strictKeywords: ReadonlySet<string> = new Set([
   "type",
   "description",
   "title",
@@ -169,7 +170,7 @@ const convert = (input: JsonSchema, path: string): Result.Result<JsonSchema, str
       else notes.push(`format: ${String(value)}`)
     } else if (droppedConstraints.has(keyword)) {
       notes.push(`${keyword}: ${JSON.stringify(value)}`)
-    } else if (keptKeywords.has(keyword)) {
+    } else if (strictKeywords.has(keyword)) {
       out[keyword] = value
     }
   }

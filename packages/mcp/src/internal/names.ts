@@ -5,7 +5,7 @@
  * (`additionalProperties: false`) with every property required, only keywords strict mode knows, all the
  * way down. Gotcha: both walk untrusted server data, so the walk is bounded by depth and node count.
  */
-import { Tool } from "@volley/tools"
+import { Tool, ToolJsonSchema } from "@volley/tools"
 
 /** Deepest schema nesting walked; deeper schemas are sent with `strict: false`. */
 export const maxSchemaDepth = 32
@@ -18,30 +18,8 @@ export const toolName = (prefix: string, name: string): string | undefined => {
   return Tool.namePattern.test(cleaned) ? cleaned : undefined
 }
 
-const strictKeywords = new Set([
-  "$schema",
-  "$defs",
-  "$ref",
-  "type",
-  "description",
-  "title",
-  "enum",
-  "const",
-  "properties",
-  "required",
-  "additionalProperties",
-  "items",
-  "anyOf",
-  "pattern",
-  "format",
-  "minimum",
-  "maximum",
-  "exclusiveMinimum",
-  "exclusiveMaximum",
-  "multipleOf",
-  "minItems",
-  "maxItems"
-])
+// strict mode's keywords are tools' (one list); a server schema may also carry `$schema` and `$defs`
+const strictKeywords: ReadonlySet<string> = new Set([...ToolJsonSchema.strictKeywords, "$schema", "$defs"])
 
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
