@@ -4,6 +4,7 @@
  * `GET /assets/app.css|app.js`. `?fragment=1` returns only the page's content, for the live update.
  * Entry points: `make(options)` in a scope and `layer(options)`; it listens on 127.0.0.1 only and
  * `url` is `http://127.0.0.1:PORT/`. Built on `node:http` behind Effect (see docs/traces.md for why).
+ * `options.source` (e.g. `TraceStore.makeSqlSource()`) serves the Postgres table instead of a folder.
  * Gotcha: the folder is polled (every `pollInterval`, default 250 ms) rather than watched, which works
  * the same on every file system; while a run of the last hour is still going, `change` is also sent
  * every second so its durations grow. At most `maxClients` SSE connections are kept.
@@ -25,7 +26,7 @@ export class TraceServer extends Context.Service<
   {
     /** `http://127.0.0.1:PORT/`. */
     readonly url: string
-    /** The folder it reads. */
+    /** The folder it reads (or `postgres table volley_trace_lines`). */
     readonly dir: string
   }
 >()("@volley/traces/TraceServer") {}
@@ -34,6 +35,8 @@ export class TraceServer extends Context.Service<
 export interface Options {
   /** Trace folder (default `.volley/traces`). */
   readonly dir?: string | undefined
+  /** Where runs are read from instead of `dir` (e.g. `TraceStore.makeSqlSource()`). */
+  readonly source?: TraceStore.Source | undefined
   /** Port (default 0: a free port). */
   readonly port?: number | undefined
   /** How often the folder is checked for changes (default 250 ms). */
@@ -47,19 +50,19 @@ export const maxUrlLength = 2048
 
 /** Starts the server in the current scope; closed (connections too) when the scope closes. */
 export const make = Effect.fnUntraced(function* (options: Options = {}) {
-  const dir = path.resolve(options.dir ?? ".volley/traces")
+  const source = options.source ?? TraceStore.fileSource(path.resolve(options.dir ?? ".volley/traces"))
+  const dir = source.where
   const maxClients = options.maxClients ?? 32
   const clients = new Set<http.ServerResponse>()
   const context = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(context)
-  // decoded records are kept per file (only appended bytes are decoded); runs are rebuilt on a change
-  const reader = TraceStore.makeReader(dir)
+  // decoded records are kept by the source (only new lines are decoded); runs are rebuilt on a change
   let cache: { readonly fingerprint: string; readonly runs: TraceStore.Runs } | undefined
 
   const runs = Effect.gen(function* () {
-    const fingerprint = yield* TraceStore.fingerprint(dir)
+    const fingerprint = yield* source.fingerprint
     if (cache !== undefined && cache.fingerprint === fingerprint) return cache.runs
-    const read = yield* reader.read
+    const read = yield* source.read
     cache = { fingerprint, runs: read }
     return read
   })
@@ -140,7 +143,7 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
 
   // One poller for all clients: a changed fingerprint is broadcast as a `change` event, and so is
   // every second while a run is going (its durations and bars grow even when its tool writes nothing).
-  let last = yield* TraceStore.fingerprint(dir)
+  let last = yield* source.fingerprint
   let lastBroadcast = 0
   let lastWrite = Date.now()
   const broadcast = (text: string) => {
@@ -149,7 +152,7 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
   }
   const poll = Effect.gen(function* () {
     if (clients.size === 0) return
-    const current = yield* TraceStore.fingerprint(dir)
+    const current = yield* source.fingerprint
     const now = Date.now()
     const changed = current !== last
     last = current

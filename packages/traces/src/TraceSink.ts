@@ -6,11 +6,14 @@
  * span: lines are queued in memory (at most `maxPending`, the rest dropped and counted) and appended
  * every `flushInterval` and when the layer closes. Prompts, arguments and outputs are written only
  * when the run's `AgentKnobs.CaptureContent` is on (or `captureContent: true`); secrets never are.
+ * `layerSql(options)` stores the same lines in the Postgres table `volley_trace_lines` instead (on the
+ * `SqlClient` in context, e.g. `@volley/durable`'s `DurablePostgres` layers), one batched insert per flush.
  * Gotcha: provide this layer inside the OpenTelemetry layer (`Effect.provide(TraceSink.layer())`
  * first, then `Effect.provide(Tracing)`), or it wraps the default tracer instead of the OTel one.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -24,6 +27,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Tracer from "effect/Tracer"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import { AgentKnobs } from "@volley/agent"
 import { Redaction } from "@volley/core"
 import * as TraceRecord from "./TraceRecord.ts"
@@ -32,7 +37,7 @@ import * as TraceRecord from "./TraceRecord.ts"
 export class TraceSink extends Context.Service<
   TraceSink,
   {
-    /** The folder the day files are written to (absolute). */
+    /** The folder the day files are written to (absolute), or `postgres table volley_trace_lines`. */
     readonly dir: string
     /** Appends every queued line now. */
     readonly flush: Effect.Effect<void>
@@ -74,16 +79,96 @@ export const contentAttributes: ReadonlyArray<string> = [
   "gen_ai.tool.call.result"
 ]
 
+/**
+ * Where a flush puts its lines: `append` gets them grouped by UTC day (`YYYY-MM-DD`) and returns how
+ * many it could not store (counted as dropped).
+ */
+export interface Storage {
+  /** Shown as the sink's `dir`: the folder, or a description of the table. */
+  readonly where: string
+  /** Stores one flush's lines, by day; returns how many were lost. */
+  readonly append: (byDay: ReadonlyMap<string, ReadonlyArray<string>>) => Effect.Effect<number>
+}
+
+/** The table of `layerSql`: `(id bigserial, day date, line text, created_at timestamptz)`. */
+export const table = "volley_trace_lines"
+
+/** Most rows in one `INSERT` of `layerSql` (a flush of more is split). */
+export const maxRowsPerInsert = 1000
+
+/** Creates the `layerSql` table and its day index when missing. */
+export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+    id bigserial PRIMARY KEY,
+    day date NOT NULL,
+    line text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  )`
+  yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${table}_day`)} ON ${sql(table)} (day)`
+})
+
+/** Storage in one JSONL file per UTC day under `dir` (created when missing). */
+export const fileStorage = (dir: string): Effect.Effect<Storage> =>
+  Effect.callback<void>((resume) => {
+    fs.mkdir(dir, { recursive: true }, () => resume(Effect.void))
+  }).pipe(
+    Effect.as({
+      where: dir,
+      append: (byDay) =>
+        Effect.map(
+          Effect.forEach(byDay, ([day, lines]) =>
+            Effect.callback<number>((resume) => {
+              fs.appendFile(path.join(dir, `${day}.jsonl`), `${lines.join("\n")}\n`, (error) => {
+                resume(Effect.succeed(error === null ? 0 : lines.length))
+              })
+            })
+          ),
+          (lost) => lost.reduce((sum, n) => sum + n, 0)
+        )
+    })
+  )
+
+/** Storage in the `volley_trace_lines` table on the `SqlClient` in context (created when missing). */
+export const sqlStorage: Effect.Effect<Storage, SqlError, SqlClient.SqlClient> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* migrate
+  return {
+    where: `postgres table ${table}`,
+    append: (byDay) => {
+      const rows: Array<{ readonly day: string; readonly line: string }> = []
+      for (const [day, lines] of byDay) for (const line of lines) rows.push({ day, line })
+      const chunks: Array<Arr.NonEmptyReadonlyArray<(typeof rows)[number]>> = []
+      for (let i = 0; i < rows.length; i += maxRowsPerInsert) {
+        const chunk = rows.slice(i, i + maxRowsPerInsert)
+        if (Arr.isReadonlyArrayNonEmpty(chunk)) chunks.push(chunk)
+      }
+      return Effect.map(
+        Effect.forEach(chunks, (chunk) =>
+          sql`INSERT INTO ${sql(table)} ${sql.insert(chunk)}`.pipe(
+            Effect.as(0),
+            Effect.catchCause(() => Effect.succeed(chunk.length))
+          )
+        ),
+        (lost) => lost.reduce((sum, n) => sum + n, 0)
+      )
+    }
+  } satisfies Storage
+})
+
 /** Builds the sink in the current scope and returns a tracer wrapping `inner`. */
 export const make = Effect.fnUntraced(function* (inner: Tracer.Tracer, options: Options = {}) {
-  const dir = path.resolve(options.dir ?? defaultDir)
-  yield* Effect.callback<void>((resume) => {
-    fs.mkdir(dir, { recursive: true }, () => resume(Effect.void))
-  })
+  const storage = yield* fileStorage(path.resolve(options.dir ?? defaultDir))
+  return yield* makeWith(inner, storage, options)
+})
+
+/** Builds the sink on the given storage in the current scope and returns a tracer wrapping `inner`. */
+export const makeWith = Effect.fnUntraced(function* (inner: Tracer.Tracer, storage: Storage, options: Options = {}) {
+  const dir = storage.where
   const needles = Redaction.secretNeedles(
     (options.secrets ?? []).map((secret) => (typeof secret === "string" ? secret : Redacted.value(secret)))
   )
-  const writer = makeWriter(dir, options.maxPending ?? 10_000)
+  const writer = makeWriter(storage, options.maxPending ?? 10_000)
   const interval = options.flushInterval ?? Duration.millis(100)
   yield* Effect.forkScoped(Effect.repeat(writer.flush, Schedule.spaced(interval)))
   yield* Effect.addFinalizer(() => writer.flush)
@@ -99,6 +184,20 @@ export const layer = (options: Options = {}): Layer.Layer<TraceSink> =>
     Effect.gen(function* () {
       const inner = yield* Tracer.Tracer
       const { tracer, sink } = yield* make(inner, options)
+      return Context.make(TraceSink, sink).pipe(Context.add(Tracer.Tracer, tracer))
+    })
+  )
+
+/**
+ * The sink storing its lines in Postgres (table `volley_trace_lines`, created when missing) on the
+ * `SqlClient` in context; `dir` is ignored. Same lines, redaction and limits as `layer`.
+ */
+export const layerSql = (options: Options = {}): Layer.Layer<TraceSink, SqlError, SqlClient.SqlClient> =>
+  Layer.effectContext(
+    Effect.gen(function* () {
+      const inner = yield* Tracer.Tracer
+      const storage = yield* sqlStorage
+      const { tracer, sink } = yield* makeWith(inner, storage, options)
       return Context.make(TraceSink, sink).pipe(Context.add(Tracer.Tracer, tracer))
     })
   )
@@ -148,7 +247,7 @@ interface Writer {
   dropped: number
 }
 
-const makeWriter = (dir: string, maxPending: number): Writer => {
+const makeWriter = (storage: Storage, maxPending: number): Writer => {
   let queue: Array<Pending> = []
   const writer: Writer = {
     dropped: 0,
@@ -160,26 +259,19 @@ const makeWriter = (dir: string, maxPending: number): Writer => {
       if (queue.length === 0) return Effect.void
       const batch = queue
       queue = []
-      const byFile = new Map<string, Array<string>>()
+      const byDay = new Map<string, Array<string>>()
       for (const pending of batch) {
         const line = pending.build()
         if (line === undefined) continue
-        const file = TraceRecord.fileNameFor(pending.time)
-        const lines = byFile.get(file)
-        if (lines === undefined) byFile.set(file, [line])
+        const day = TraceRecord.fileNameFor(pending.time).slice(0, 10)
+        const lines = byDay.get(day)
+        if (lines === undefined) byDay.set(day, [line])
         else lines.push(line)
       }
-      return Effect.forEach(
-        byFile,
-        ([file, lines]) =>
-          Effect.callback<void>((resume) => {
-            fs.appendFile(path.join(dir, file), `${lines.join("\n")}\n`, (error) => {
-              if (error !== null) writer.dropped += lines.length
-              resume(Effect.void)
-            })
-          }),
-        { discard: true }
-      )
+      if (byDay.size === 0) return Effect.void
+      return Effect.map(storage.append(byDay), (lost) => {
+        writer.dropped += lost
+      })
     })
   }
   return writer

@@ -1,7 +1,8 @@
 /**
  * Reads the sink's day files back into runs: every recorded span becomes a `Step` (agent, model call
  * or tool call) placed under its parent, and every step without a recorded parent is a run (a resumed
- * run joins the run it resumes by run id: `segmentsOf`). Entry
+ * run joins the run it resumes by run id: `segmentsOf`). `makeSqlSource()` reads the Postgres table of
+ * `TraceSink.layerSql` the same way (bounded by rows and bytes). Entry
  * points: `read(dir)` (one bounded pass over the folder), `build(records)` (pure, for tests) and
  * `summarise(run)` (the row of the runs list). Everything read from disk is bounded: the newest
  * `maxFiles` files, the last `maxFileBytes` of each, lines of at most `TraceRecord.maxLineBytes`,
@@ -11,6 +12,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as TraceRecord from "./TraceRecord.ts"
 
 /** Most day files read (the newest). */
@@ -255,6 +257,102 @@ export const makeReader = (dir: string, limits?: { readonly maxFileBytes?: numbe
     })
   }
 }
+
+/** Where the server reads runs from: a folder of day files or the Postgres table. */
+export interface Source {
+  /** The folder, or a description of the table. */
+  readonly where: string
+  /** Changes whenever new lines were stored (cheap; polled by the server). */
+  readonly fingerprint: Effect.Effect<string>
+  /** The runs (incremental: only what was stored since the last read is decoded). */
+  readonly read: Effect.Effect<Runs>
+}
+
+/** The day files under `dir`, read incrementally. */
+export const fileSource = (dir: string): Source => ({
+  where: dir,
+  fingerprint: fingerprint(dir),
+  read: makeReader(dir).read
+})
+
+/** Most rows of the SQL table kept in memory (the newest). */
+export const maxRows = 200_000
+
+/** Most rows fetched by one query of the SQL reader (a read pages through more). */
+export const pageRows = 2_000
+
+/** Most bytes of lines kept in memory by the SQL reader (the newest), 256 MiB. */
+export const maxSqlBytes = 256 * 1024 * 1024
+
+/**
+ * The `volley_trace_lines` table (see `TraceSink.layerSql`) on the `SqlClient` in context, read
+ * incrementally by id: the first read starts at the newest `maxRows` rows of the last `maxFiles` days,
+ * later reads fetch only newer rows, `pageRows` at a time. Kept rows are capped by count (`maxRows`)
+ * and bytes (`maxSqlBytes`), oldest dropped first; a line over `TraceRecord.maxLineBytes` is not
+ * fetched (counted as skipped). A failing query keeps what was read before.
+ */
+export const makeSqlSource = (limits?: {
+  readonly maxRows?: number | undefined
+}): Effect.Effect<Source, never, SqlClient.SqlClient> =>
+  Effect.map(Effect.service(SqlClient.SqlClient), (sql) => {
+    const table = "volley_trace_lines"
+    const rowCap = limits?.maxRows ?? maxRows
+    let lastId = -1n
+    let kept: Array<{ readonly record: TraceRecord.TraceRecord; readonly bytes: number }> = []
+    let keptBytes = 0
+    let skipped = 0
+    const since = sql`day >= (current_date - ${maxFiles}::int)`
+    const start = Effect.gen(function* () {
+      if (lastId >= 0n) return
+      const rows = yield* sql<{ readonly id: string }>`SELECT id::text AS id FROM ${sql(table)}
+        WHERE ${since} ORDER BY id DESC OFFSET ${rowCap} LIMIT 1`
+      lastId = rows.length === 0 ? 0n : BigInt(rows[0]!.id)
+    })
+    const fetchPage = (after: bigint) =>
+      sql<{ readonly id: string; readonly line: string | null }>`SELECT id::text AS id,
+          CASE WHEN octet_length(line) <= ${TraceRecord.maxLineBytes} THEN line END AS line
+        FROM ${sql(table)} WHERE id > ${after.toString()}::bigint AND ${since} ORDER BY id LIMIT ${pageRows}`
+    const readNew = Effect.gen(function* () {
+      yield* start
+      for (let pages = 0; pages < Math.ceil(rowCap / pageRows) + 1; pages++) {
+        const rows = yield* fetchPage(lastId)
+        for (const row of rows) {
+          lastId = BigInt(row.id)
+          const record = row.line === null ? undefined : TraceRecord.decodeLine(row.line)
+          if (record === undefined) {
+            skipped++
+            continue
+          }
+          const bytes = row.line!.length
+          kept.push({ record, bytes })
+          keptBytes += bytes
+        }
+        if (rows.length < pageRows) break
+      }
+      let drop = 0
+      while (drop < kept.length && (kept.length - drop > rowCap || keptBytes > maxSqlBytes)) {
+        keptBytes -= kept[drop]!.bytes
+        drop++
+      }
+      if (drop > 0) kept = kept.slice(drop)
+    })
+    return {
+      where: `postgres table ${table}`,
+      fingerprint: sql<{ readonly id: string | null }>`SELECT max(id)::text AS id FROM ${sql(table)}`.pipe(
+        Effect.map((rows) => rows[0]?.id ?? "none"),
+        Effect.catchCause(() => Effect.succeed("unavailable"))
+      ),
+      read: readNew.pipe(
+        Effect.catchCause(() => Effect.void),
+        Effect.map(() =>
+          build(
+            kept.map((entry) => entry.record),
+            skipped
+          )
+        )
+      )
+    } satisfies Source
+  })
 
 /** A cheap fingerprint of the folder (names, sizes, times) to tell whether anything changed. */
 export const fingerprint = (dir: string): Effect.Effect<string> =>

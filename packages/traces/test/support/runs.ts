@@ -102,8 +102,14 @@ const client = (script: ReadonlyArray<M.Step>) =>
     })
   ).pipe(Layer.provide(ResponsesServer.layer(script)))
 
-const traced = <A, E>(
-  dir: string,
+/** The sink options every run uses (with a folder for `TraceSink.layer`, or as is for `layerSql`). */
+export const sinkOptions: TraceSink.Options = { secrets: [canary], flushInterval: Duration.millis(50) }
+
+/** A trace folder, or a sink layer of its own (e.g. `TraceSink.layerSql(sinkOptions)`). */
+export type Target<E2, R2> = string | Layer.Layer<TraceSink.TraceSink, E2, R2>
+
+const traced = <A, E, E2 = never, R2 = never>(
+  target: Target<E2, R2>,
   script: ReadonlyArray<M.Step>,
   signal: Deferred.Deferred<string>,
   run: Effect.Effect<A, E, ResponsesClient.ResponsesClient | Layer.Success<ReturnType<typeof toolsLayer>>>
@@ -111,11 +117,11 @@ const traced = <A, E>(
   run.pipe(
     Effect.provide(Layer.mergeAll(client(script), toolsLayer(signal))),
     Effect.provideService(AgentKnobs.CaptureContent, true),
-    Effect.provide(TraceSink.layer({ dir, secrets: [canary], flushInterval: Duration.millis(50) }))
+    Effect.provide(typeof target === "string" ? TraceSink.layer({ ...sinkOptions, dir: target }) : target)
   )
 
 /** The planner's run: restart, parallel tools, a failing tool, a sub-agent. */
-export const plannerRun = (dir: string) =>
+export const plannerRun = <E2 = never, R2 = never>(dir: Target<E2, R2>) =>
   Effect.gen(function* () {
     const signal = yield* Deferred.make<string>()
     const calls = M.turn(
