@@ -52,6 +52,7 @@ import {
 import { sign } from "./internal/approval.ts"
 import { argsHash, inputItems, nestsDeeperThan } from "./internal/history.ts"
 import { loop } from "./internal/loop.ts"
+import { asTool } from "./internal/subAgent.ts"
 import { resumeBatch } from "./internal/resume.ts"
 import type { AgentSpec, Extras, Knobs, LoopDeps, LoopOutcome } from "./internal/spec.ts"
 import {
@@ -853,7 +854,7 @@ export const make = <A = string, RT = never, RS = never, RX = never>(
       }),
     approve: (state, callId) => decisionFor(state, callId, "approve"),
     reject: (state, callId, message) => decisionFor(state, callId, "reject", message),
-    asTool: (toolOptions) => asTool(agent, toolOptions)
+    asTool: (toolOptions) => asTool(agent, toolOptions, sanitiseName(agent.name))
   }
   registry.set(agent, { spec, dynamic, toolkitOf } as unknown as Registered)
   return agent
@@ -926,107 +927,6 @@ const toResult = <A>(agent: string, lastAgent: string, run: Run, outcome: Settle
     pending: outcome.awaiting,
     state: snapshot(lastAgent, run, stopReason)
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// sub-agents
-// ---------------------------------------------------------------------------------------------
-
-const SubAgentArgs = Schema.fromJsonString(Schema.Struct({ input: Schema.String }))
-const decodeSubAgentArgs = Schema.decodeUnknownExit(SubAgentArgs)
-
-const asTool = <A, R>(agent: Agent<A, R>, options: AsToolOptions): AgentTool<R | ResponsesClient.ResponsesClient> => {
-  const name = options.name ?? sanitiseName(agent.name)
-  const definition: ResponsesSchema.FunctionTool = {
-    type: "function",
-    name,
-    description: options.description,
-    parameters: {
-      type: "object",
-      properties: { input: { type: "string", description: "The task for the agent" } },
-      required: ["input"],
-      additionalProperties: false
-    },
-    strict: true
-  }
-  const reply = (callId: string, output: string, failed: boolean, isArgumentError = false): Toolkit.RunnerResult => ({
-    callId,
-    name,
-    output: { type: "function_call_output", call_id: callId, output },
-    outcome: failed
-      ? { _tag: "Failure", error: { _tag: isArgumentError ? "ToolArgumentsInvalid" : "ToolFailed" } }
-      : { _tag: "Success" },
-    isArgumentError
-  })
-  // a sub-agent is a `Toolkit.Runner` of `@volley/tools`, checked here where it is built
-  return {
-    name,
-    names: [name],
-    definitions: () => [definition],
-    needsApproval: () => Effect.succeed(false),
-    handle: (call) => {
-      const args = decodeSubAgentArgs(call.arguments)
-      if (Exit.isFailure(args))
-        return Effect.succeed(
-          reply(
-            call.call_id,
-            JSON.stringify({ error: { type: "invalid_arguments", message: 'expected {"input": string}' } }),
-            true,
-            true
-          )
-        )
-      const ran: Effect.Effect<Toolkit.RunnerResult, never, R | ResponsesClient.ResponsesClient> = agent
-        .run(args.value.input)
-        .pipe(
-          Effect.map((result) =>
-            result._tag === "Completed"
-              ? reply(call.call_id, result.output, false)
-              : reply(
-                  call.call_id,
-                  JSON.stringify({
-                    error: {
-                      type: "approval_required",
-                      message: `the sub-agent needs approval for ${result.stopReason.name}`
-                    }
-                  }),
-                  true
-                )
-          ),
-          Effect.catch((error: AgentError.AgentError) =>
-            Effect.succeed(
-              reply(
-                call.call_id,
-                JSON.stringify({
-                  error: { type: "agent_failed", message: `${error._tag}: ${error.message}`.slice(0, 2000) }
-                }),
-                true
-              )
-            )
-          )
-        )
-      // its own `execute_tool` span, as a toolkit's tools have, so the sub-agent's run nests under the call
-      return ran.pipe(
-        Effect.tap((result) =>
-          result.outcome._tag === "Failure"
-            ? Effect.annotateCurrentSpan({ "error.type": result.outcome.error._tag })
-            : Effect.void
-        ),
-        Effect.withSpan(
-          `execute_tool ${name}`,
-          {
-            kind: "internal",
-            attributes: {
-              "gen_ai.operation.name": "execute_tool",
-              "gen_ai.tool.type": "function",
-              "gen_ai.tool.name": name,
-              "gen_ai.tool.call.id": call.call_id
-            }
-          },
-          { captureStackTrace: false }
-        )
-      )
-    }
-  } satisfies AgentTool<R | ResponsesClient.ResponsesClient>
 }
 
 /** The argument hash the loop binds approvals to (SHA-256 of the canonical JSON arguments). */
