@@ -330,20 +330,7 @@ export const layer = <A, R>(
         // a pause holds no fiber: awaiting a decision suspends the execution until `approve`/`reject`
         while (result._tag === "Paused") {
           const { state, pending } = result
-          if (options?.onPause !== undefined)
-            yield* options.onPause({
-              runId: payload.runId,
-              pending: pending.map((call) => ({ callId: call.callId, name: call.name, arguments: call.arguments }))
-            })
-          const approvals = []
-          for (const call of pending) {
-            const decision = yield* DurableDeferred.await(approval(call.callId))
-            approvals.push(
-              decision.decision === "approve"
-                ? agent.approve(state, call.callId)
-                : agent.reject(state, call.callId, decision.message)
-            )
-          }
+          const approvals = yield* awaitDecisions(agent, state, pending, payload.runId, options)
           result = yield* durable(agent.resume(state, { approvals }))
         }
         return {
@@ -375,6 +362,35 @@ export const layer = <A, R>(
  * published under the run id, and the result is built from the final state. A pause awaits its
  * decisions as in `run` and resumes streaming.
  */
+/**
+ * A paused run's decisions: the pause reported to `onPause`, then each call's `approve/<call_id>`
+ * awaited (the execution suspends meanwhile; no fiber is held), as the approvals `resume` takes.
+ */
+const awaitDecisions = <A, R>(
+  agent: Agent.Agent<A, R>,
+  state: RunState.RunState,
+  pending: ReadonlyArray<{ readonly callId: string; readonly name: string; readonly arguments: string }>,
+  runId: string,
+  options: LayerOptions | undefined
+) =>
+  Effect.gen(function* () {
+    if (options?.onPause !== undefined)
+      yield* options.onPause({
+        runId,
+        pending: pending.map((call) => ({ callId: call.callId, name: call.name, arguments: call.arguments }))
+      })
+    const approvals: Array<ReturnType<typeof agent.approve>> = []
+    for (const call of pending) {
+      const decision = yield* DurableDeferred.await(approval(call.callId))
+      approvals.push(
+        decision.decision === "approve"
+          ? agent.approve(state, call.callId)
+          : agent.reject(state, call.callId, decision.message)
+      )
+    }
+    return approvals
+  })
+
 const streamed = <A, R>(
   agent: Agent.Agent<A, R>,
   payload: { readonly runId: string; readonly input: string | ReadonlyArray<ResponsesSchema.InputItem> },
@@ -397,21 +413,7 @@ const streamed = <A, R>(
     yield* publishAll(agent.stream(payload.input, { runId: payload.runId, checkpoint }))
     while (state !== undefined && state.stopReason._tag === "ApprovalRequired" && state.pending !== undefined) {
       const paused: RunState.RunState = state
-      const pending = paused.pending?.awaiting ?? []
-      if (options?.onPause !== undefined)
-        yield* options.onPause({
-          runId: payload.runId,
-          pending: pending.map((call) => ({ callId: call.callId, name: call.name, arguments: call.arguments }))
-        })
-      const approvals = []
-      for (const call of pending) {
-        const decision = yield* DurableDeferred.await(approval(call.callId))
-        approvals.push(
-          decision.decision === "approve"
-            ? agent.approve(paused, call.callId)
-            : agent.reject(paused, call.callId, decision.message)
-        )
-      }
+      const approvals = yield* awaitDecisions(agent, paused, paused.pending?.awaiting ?? [], payload.runId, options)
       state = undefined
       yield* publishAll(agent.resumeStream(paused, { approvals, checkpoint }))
     }
