@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { TestClient } from "@volley/testing"
+import { OtlpReceiver, TestClient } from "@volley/testing"
 import { Effect, Layer, Redacted } from "effect"
 import { WeatherHandlers } from "../quickstart/weather.ts"
 import { examplePath, runScript } from "../shared/process.ts"
 import { program, Telemetry } from "./main.ts"
-import { metricNames, receiver, spanNames } from "./receiver.ts"
+
+const { metricNames, receiver, spanNames } = OtlpReceiver
 
 const key = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
 

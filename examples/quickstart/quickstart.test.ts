@@ -2,12 +2,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
-import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
+import { OtlpReceiver, ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import { Effect } from "effect"
-import { metricNames, receiver, spanNames } from "../otlp/receiver.ts"
 import { examplePath, type Ran, runScript, startScript } from "../shared/process.ts"
 import { defaultPrompt, describeError, makeStyle, parseArgs } from "./cli.ts"
 import { weatherFor } from "./weather.ts"
+
+const { metricNames, receiver, spanNames } = OtlpReceiver
 
 // The demo contract of `npm run demo`, end to end: the CLI is spawned as a separate process against
 // the embedded volley-local model, or against a scripted local server standing in for the API.

@@ -6,10 +6,11 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Agent } from "@volley/agent"
-import { ScriptedModel as M, TestClient } from "@volley/testing"
+import { OtlpReceiver, ScriptedModel as M, TestClient } from "@volley/testing"
 import { Tool, Toolkit } from "@volley/tools"
 import { Observability } from "../src/index.ts"
-import { lastPoint, points, receiver, spans } from "./support/receiver.ts"
+
+const { lastPoint, points, receiver, spans } = OtlpReceiver
 
 const canaryKey: string =
   process.env.VOLLEY_CANARY_KEY ?? `sk-volley-CANARY-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`

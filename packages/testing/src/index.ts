@@ -23,3 +23,5 @@ export * as Fixture from "./Fixture.ts"
 export * as Handler from "./Handler.ts"
 /** A `ResponsesClient` pointed at a local server (in memory or on 127.0.0.1) in one line. */
 export * as TestClient from "./TestClient.ts"
+/** An in-process OTLP/HTTP collector for tests of exported spans and metrics. */
+export * as OtlpReceiver from "./OtlpReceiver.ts"

@@ -1,10 +1,14 @@
 /**
- * An in-process OTLP/HTTP receiver on 127.0.0.1 for tests: it records every POST (path, headers, raw
- * body) and answers 200 `{}`, as a collector does. `spans` and `metrics` decode what Effect's
- * `OtlpSerialization.layerJson` sends (OTLP JSON: `resourceSpans` / `resourceMetrics`).
+ * `OtlpReceiver`: an in-process OTLP/HTTP collector on 127.0.0.1 for tests of exported telemetry.
+ * `receiver` records every POST (path, headers, raw body) and answers 200 `{}`, as a collector does;
+ * `spans`, `points`, `spanNames` and `metricNames` read the OTLP JSON that Effect's
+ * `OtlpSerialization.layerJson` sends (`resourceSpans` / `resourceMetrics`). Gotcha: it keeps every
+ * request in memory and a body that is not JSON is skipped: it is for a test's few exports.
  */
 import * as Http from "node:http"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 
 /** One export request as received. */
@@ -39,6 +43,7 @@ export const receiver: Effect.Effect<Receiver, never, Scope.Scope> = Effect.acqu
   }),
   ({ server }) =>
     Effect.callback<void>((resume) => {
+      server.closeAllConnections()
       server.close(() => resume(Effect.void))
     })
 )
@@ -96,11 +101,26 @@ interface MetricsJson {
   }>
 }
 
+const decodeJson = Schema.decodeUnknownExit(Schema.fromJsonString(Schema.Unknown))
+
+/** The parsed bodies received on `path` (bodies that are not JSON are skipped). */
+const bodiesOn = <A>(received: ReadonlyArray<Received>, path: string): Array<A> =>
+  received.flatMap((r) => {
+    if (r.path !== path) return []
+    const parsed = decodeJson(r.body)
+    return Exit.isSuccess(parsed) ? [parsed.value as A] : []
+  })
+
+const metricsOf = (received: ReadonlyArray<Received>): Array<OtlpMetricJson> =>
+  bodiesOn<MetricsJson>(received, "/v1/metrics")
+    .flatMap((body) => body.resourceMetrics)
+    .flatMap((rm) => rm.scopeMetrics)
+    .flatMap((sm) => sm.metrics)
+
 /** Every span received on `/v1/traces`. */
 export const spans = (received: ReadonlyArray<Received>): Array<SpanRecord> =>
-  received
-    .filter((r) => r.path === "/v1/traces")
-    .flatMap((r) => (JSON.parse(r.body) as TracesJson).resourceSpans)
+  bodiesOn<TracesJson>(received, "/v1/traces")
+    .flatMap((body) => body.resourceSpans)
     .flatMap((rs) => rs.scopeSpans)
     .flatMap((ss) => ss.spans)
     .map((s) => ({
@@ -121,20 +141,15 @@ export interface PointRecord {
 
 /** Every data point received on `/v1/metrics` (later exports of a cumulative metric repeat earlier ones). */
 export const points = (received: ReadonlyArray<Received>): Array<PointRecord> =>
-  received
-    .filter((r) => r.path === "/v1/metrics")
-    .flatMap((r) => (JSON.parse(r.body) as MetricsJson).resourceMetrics)
-    .flatMap((rm) => rm.scopeMetrics)
-    .flatMap((sm) => sm.metrics)
-    .flatMap(
-      (m) =>
-        (m.histogram ?? m.sum ?? m.gauge)?.dataPoints.map((p) => ({
-          metric: m.name,
-          attributes: attributes(p.attributes),
-          value: Number(p.sum ?? p.asInt ?? p.asDouble ?? 0),
-          count: Number(p.count ?? p.asInt ?? p.asDouble ?? 0)
-        })) ?? []
-    )
+  metricsOf(received).flatMap(
+    (m) =>
+      (m.histogram ?? m.sum ?? m.gauge)?.dataPoints.map((p) => ({
+        metric: m.name,
+        attributes: attributes(p.attributes),
+        value: Number(p.sum ?? p.asInt ?? p.asDouble ?? 0),
+        count: Number(p.count ?? p.asInt ?? p.asDouble ?? 0)
+      })) ?? []
+  )
 
 /** The last data point of `metric` whose attributes include `match`. */
 export const lastPoint = (
@@ -143,3 +158,11 @@ export const lastPoint = (
   match: Record<string, unknown> = {}
 ): PointRecord | undefined =>
   all.filter((p) => p.metric === metric && Object.entries(match).every(([k, v]) => p.attributes[k] === v)).at(-1)
+
+/** The names of every span received, in arrival order. */
+export const spanNames = (received: ReadonlyArray<Received>): Array<string> => spans(received).map((s) => s.name)
+
+/** The names of every metric received (once each, with or without data points). */
+export const metricNames = (received: ReadonlyArray<Received>): Array<string> => [
+  ...new Set(metricsOf(received).map((m) => m.name))
+]
