@@ -1,12 +1,13 @@
 /**
  * `Redaction`: the one secret redaction of every Volley package, with one placeholder (`<redacted>`)
- * and one set of credential shapes. `redactCredentials` removes what looks like a credential (URL
+ * and one set of credential shapes (internal/credentials.ts). `redactCredentials` removes what looks like a credential (URL
  * user info, `sk-…`-style keys, `Bearer`/`Basic` tokens, `password=…`-style pairs); `redactText`
  * also removes configured secrets by value (and their last 8 characters); `excerpt` redacts then cuts
  * to 1 KiB of UTF-8; `redactedHeaderNames` never leave the process in logs or spans. Secrets are
  * matched with plain string search, never by building a RegExp from data (G07's static scan forbids it).
  * Gotcha: redact *before* truncating, or a secret cut in half at the boundary survives.
  */
+import { mayHoldCredential, replaceCredentials } from "./internal/credentials.ts"
 
 /** Headers whose values are never logged, traced or put on errors (docs/reliability.md, Defaults: Redaction). */
 export const redactedHeaderNames: ReadonlyArray<string> = [
@@ -30,21 +31,9 @@ const minSecretLength = 6
 const minSuffixSecretLength = 16
 const suffixLength = 8
 
-// Credential shapes redacted even when they are not configured secrets.
-const urlCredentialsPattern = /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#@]*@/g
-const keyPattern = /\b(?:sk|pk|rk|ak)-[A-Za-z0-9_-]{8,}/g
-const bearerPattern = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi
-// `authorization: Bearer x` keeps its scheme, like a bare bearer token
-const keyValuePattern =
-  /\b(api[_-]?key|password|passwd|secret|token|authorization)(\s*[=:]\s*)("?)((?:Bearer|Basic)\s+)?[^\s"&,;]+/gi
-
 /** Removes credential shapes from free text: URL user info, API-key-looking tokens, bearer tokens, `password=…`. */
 export const redactCredentials = (text: string): string =>
-  text
-    .replace(urlCredentialsPattern, `$1${placeholder}@`)
-    .replace(keyPattern, placeholder)
-    .replace(bearerPattern, `$1 ${placeholder}`)
-    .replace(keyValuePattern, `$1$2$3$4${placeholder}`)
+  mayHoldCredential(text) ? replaceCredentials(text, placeholder) : text
 
 /** The values `redactText` looks for, longest first, including each long secret's last 8 characters. */
 export const secretNeedles = (secrets: Iterable<string>): ReadonlyArray<string> => {
