@@ -160,6 +160,66 @@ describe.each(transports)("ResponsesClient over loopback sockets ($name)", (tran
     })
   )
 
+  it.live("A08 a 200 whose JSON body breaks off halfway: NetworkError{stream}, retried, then the answer", () =>
+    Effect.gen(function* () {
+      const text = JSON.stringify(completed({ id: "resp_whole" }))
+      const server = yield* rawServer((socket, _request, index) => {
+        if (index > 0) return jsonReply(socket, 200, completed({ id: "resp_whole" }))
+        socket.write(head(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }))
+        socket.end(text.slice(0, 20))
+      })
+      const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
+      const response = yield* client.create(request)
+      assert.strictEqual(response.id, "resp_whole")
+      assert.strictEqual(server.requests.length, 2)
+      const error = failureOf(
+        yield* Effect.exit(
+          (yield* clientFor(transport, {
+            baseUrl: `${
+              (yield* rawServer((socket) => {
+                socket.write(head(200, { "content-type": "application/json", "content-length": 500 }))
+                socket.end('{"id":"resp_')
+              })).origin
+            }/v1`,
+            retryPolicy: { maxRetries: 0 }
+          })).create(request)
+        )
+      )
+      assert.strictEqual(error._tag, "NetworkError")
+      assert.strictEqual((error as ResponsesError.NetworkError).phase, "stream")
+    })
+  )
+
+  it.live(
+    "JSON answers on one keep-alive connection: 3 calls, 1 socket; a BOM and UTF-8 split across chunks decode",
+    () =>
+      Effect.gen(function* () {
+        const bytes = Buffer.concat([
+          Buffer.from([0xef, 0xbb, 0xbf]),
+          Buffer.from(JSON.stringify(completed({ id: "resp_утф", model: "gpt-北京-🌍" })))
+        ])
+        const server = yield* rawServer((socket) => {
+          socket.write(head(200, { "content-type": "application/json", "content-length": bytes.byteLength }))
+          // every byte on its own write: multi-byte characters arrive split across chunks
+          for (let at = 0; at < bytes.byteLength; at += 7) socket.write(bytes.subarray(at, at + 7))
+        })
+        const client = yield* clientFor(transport, { baseUrl: `${server.origin}/v1` })
+        for (let call = 0; call < 3; call++) {
+          const response = yield* client.create(request)
+          assert.strictEqual(response.id, "resp_утф")
+          assert.strictEqual(response.model, "gpt-北京-🌍")
+          // a call sent the moment the last one returns may get a second socket (seen with both
+          // transports, before this test too): the calls are spaced like an agent's turns
+          yield* Effect.sleep(20)
+        }
+        assert.deepStrictEqual(
+          server.requests.map((one) => one.connection),
+          [0, 0, 0]
+        )
+        assert.strictEqual(server.opened(), 1)
+      })
+  )
+
   it.live("A12 a 2 MiB error body over a real socket: the client stops after 64 KiB and closes the connection", () =>
     Effect.gen(function* () {
       let written = 0

@@ -1,13 +1,15 @@
 /**
- * The direct undici transport behind `layerUndici` and `layerConfig`: one attempt of `create` or
- * `stream` is plain code on `undici.request` (a keep-alive `Agent`) under a single `Effect.callback`.
- * Headers, status and content-type decisions, JSON decoding and failure mapping are the shared pure
- * ones (responseBody.ts); the callback boundary (bounded body reads, `timed`) is nodeBody.ts, the SSE
- * body is `SseReader`; timers go through the `Timers` seam (real Node timers in production, the
- * fiber's `Clock` under `TestClock`). Why our own instead of Effect's `HttpClient` here: measured on
- * the bench's agent run (bench/README.md, optimisation 5), the `HttpClient` path cost ~0.25 ms of CPU
- * per model call on top of undici's ~0.05 ms, i.e. most of Volley's overhead.
- * Gotcha: a boundary with undici's promises: `.then` callbacks, no `async`, `await` or `try`.
+ * The direct undici transport behind `layerUndici` and `layerConfig`. A `create` attempt is one
+ * dispatch handler that collects the JSON body (jsonExchange.ts); a `stream` attempt is
+ * `undici.request` with its body pulled by `SseReader`. Both run under a single `Effect.callback`
+ * on a keep-alive `Agent`. Headers, status and content-type decisions, JSON decoding and failure
+ * mapping are the shared pure ones (responseBody.ts); the callback boundary of the stream attempt
+ * (bounded body reads, `timed`) is nodeBody.ts; timers go through the `Timers` seam (real Node timers
+ * in production, the fiber's `Clock` under `TestClock`). Why our own instead of Effect's `HttpClient`
+ * here: measured on the bench's agent run (bench/README.md, optimisation 5), the `HttpClient` path
+ * cost ~0.25 ms of CPU per model call on top of undici's ~0.05 ms, i.e. most of Volley's overhead.
+ * Gotcha: a boundary with undici's callbacks and promises: `.then` callbacks, no `async`, `await` or
+ * `try`; whatever can throw (decoding, spans) runs in the fiber.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -30,6 +32,7 @@ import {
   settle,
   timed
 } from "./nodeBody.ts"
+import { type Exchange, exchangeJson } from "./jsonExchange.ts"
 import * as ResponseBody from "./responseBody.ts"
 import { makeEventDecoder } from "./sse.ts"
 import { SseReader } from "./sseReader.ts"
@@ -58,6 +61,7 @@ export const makeTransport = (dispatcher: Dispatcher, endpoint: Endpoint, timers
     endpoint,
     timers,
     url: target.toString(),
+    target: { origin: target.origin, path: `${target.pathname}${target.search}` },
     spanAttributes: {
       "http.request.method": "POST",
       "server.address": target.hostname,
@@ -91,6 +95,8 @@ interface Prepared {
   readonly timers: Timers
   /** The full URL, query parameters included. */
   readonly url: string
+  /** The same URL as undici's dispatch options take it. */
+  readonly target: { readonly origin: string; readonly path: string }
   /** Attributes of every attempt span. */
   readonly spanAttributes: Record<string, unknown>
 }
@@ -115,38 +121,58 @@ const attemptSpan = <A, R>(
     })
   )
 
-/** Sends one attempt's request; `traced` is the attempt span to propagate, if any. */
+/** The headers of one attempt; `traced` is the attempt span to propagate, if any. */
+const requestHeaders = (
+  prepared: Prepared,
+  input: CallInput,
+  resend: number,
+  traced: Tracer.Span | undefined
+): Record<string, string> => {
+  const headers = ResponseBody.headersFor(prepared.endpoint, input, resend)
+  headers["content-type"] = "application/json"
+  if (traced !== undefined) {
+    headers.traceparent = `00-${traced.traceId.padStart(32, "0")}-${traced.spanId}-${traced.sampled ? "01" : "00"}`
+  }
+  return headers
+}
+
+/** Sends one streamed attempt's request with `undici.request` (its body is pulled by `SseReader`). */
 const send = (
   prepared: Prepared,
   input: CallInput,
   resend: number,
   traced: Tracer.Span | undefined,
   signal: AbortSignal
-): Promise<Dispatcher.ResponseData> => {
-  const headers = ResponseBody.headersFor(prepared.endpoint, input, resend)
-  headers["content-type"] = "application/json"
-  if (traced !== undefined) {
-    headers.traceparent = `00-${traced.traceId.padStart(32, "0")}-${traced.spanId}-${traced.sampled ? "01" : "00"}`
-  }
-  return request(prepared.url, { method: "POST", dispatcher: prepared.dispatcher, headers, body: input.body, signal })
-}
+): Promise<Dispatcher.ResponseData> =>
+  request(prepared.url, {
+    method: "POST",
+    dispatcher: prepared.dispatcher,
+    headers: requestHeaders(prepared, input, resend, traced),
+    body: input.body,
+    signal
+  })
 
-/** The typed failure of a non-2xx response (body read up to 64 KiB). */
+/** The typed failure of a non-2xx response (its body read up to 64 KiB). */
 const statusFailureOf = (
   prepared: Prepared,
   policy: RetryPolicy.RetryPolicy,
-  response: Dispatcher.ResponseData,
+  statusCode: number,
+  headers: Dispatcher.ResponseData["headers"],
   body: string
 ): AttemptFailure =>
   ResponseBody.statusFailure(
     prepared.endpoint,
     policy,
-    response.statusCode,
-    (name) => headerOf(response.headers, name),
+    statusCode,
+    (name) => headerOf(headers, name),
     body,
     prepared.timers.now()
   )
 
+/**
+ * One JSON attempt: a dispatch handler collects the body (jsonExchange.ts) under the headers timer,
+ * which also covers the body; the outcome is decided in the fiber, so nothing here can throw into undici.
+ */
 const createAttempt = (
   prepared: Prepared,
   policy: RetryPolicy.RetryPolicy,
@@ -155,36 +181,67 @@ const createAttempt = (
   span: Tracer.Span,
   traced: Tracer.Span | undefined
 ): Effect.Effect<Response, AttemptFailure> => {
-  const { endpoint } = prepared
-  let phase: "headers" | "body" = "headers"
+  const { endpoint, timers } = prepared
   const headersMs = endpoint.timeouts.headersMs
-  return timed<Response>(
-    prepared.timers,
-    headersMs,
-    () => Effect.fail(timeout(phase, headersMs)),
-    (signal, done) => {
-      const sent = send(prepared, input, resend, traced, signal).then(
-        (response) => {
-          phase = "body"
-          span.attribute("http.response.status_code", response.statusCode)
-          if (ResponseBody.classify(response.statusCode, undefined, false) === "status") {
-            return settle(readBounded(response.body, maxErrorBodyBytes), done, (body) =>
-              Effect.fail(statusFailureOf(prepared, policy, response, body))
-            )
-          }
-          const requestId = requestIdOf(headerOf(response.headers, "x-request-id"), endpoint.needles)
-          settle(readJson(response, endpoint.maxJsonBytes), done, (result) =>
-            jsonResult(result, requestId, endpoint, (text) =>
-              ResponseBody.decodeJsonResponse(text, requestId, endpoint)
-            )
-          )
-        },
-        (error) => done(Effect.fail(fromTransport(error, "headers", endpoint.timeouts.connectMs)))
-      )
-      // a callback that throws (a bug) fails this attempt instead of becoming an unhandled rejection
-      guarded(sent, (defect) => done(Effect.die(defect)))
+  return Effect.callback<Response, AttemptFailure>((resume) => {
+    let settled = false
+    const finish = (effect: Effect.Effect<Response, AttemptFailure>) => {
+      if (settled) return
+      settled = true
+      timer.stop()
+      resume(effect)
     }
-  )
+    // `onDone` runs in a microtask, so `timer` is set by then
+    const exchange = exchangeJson(
+      prepared.dispatcher,
+      {
+        ...prepared.target,
+        method: "POST",
+        headers: requestHeaders(prepared, input, resend, traced),
+        body: input.body
+      },
+      { jsonLimit: endpoint.maxJsonBytes, errorLimit: maxErrorBodyBytes },
+      (done) => finish(Effect.suspend(() => createOutcome(prepared, policy, span, done)))
+    )
+    const timer = timers.start(headersMs, () => {
+      finish(Effect.fail(timeout(exchange.statusCode === undefined ? "headers" : "body", headersMs)))
+      exchange.abort()
+    })
+    return Effect.sync(() => {
+      if (settled) return
+      settled = true
+      timer.stop()
+      exchange.abort()
+    })
+  })
+}
+
+/** The attempt's outcome for a finished exchange (run in the fiber). */
+const createOutcome = (
+  prepared: Prepared,
+  policy: RetryPolicy.RetryPolicy,
+  span: Tracer.Span,
+  exchange: Exchange
+): Effect.Effect<Response, AttemptFailure> => {
+  const { endpoint } = prepared
+  const { statusCode, headers } = exchange
+  if (statusCode === undefined || headers === undefined) {
+    return Effect.fail(fromTransport(exchange.cause, "headers", endpoint.timeouts.connectMs))
+  }
+  span.attribute("http.response.status_code", statusCode)
+  if (ResponseBody.classify(statusCode, undefined, false) === "status") {
+    // a broken error body keeps what arrived: the status still counts
+    return Effect.fail(statusFailureOf(prepared, policy, statusCode, headers, exchange.body()))
+  }
+  const requestId = requestIdOf(headerOf(headers, "x-request-id"), endpoint.needles)
+  switch (exchange.state) {
+    case "TooLarge":
+      return Effect.fail(ResponseBody.jsonTooLarge(endpoint.maxJsonBytes, requestId))
+    case "BodyFailed":
+      return Effect.fail(fromTransport(exchange.cause, "stream", endpoint.timeouts.connectMs))
+    default:
+      return ResponseBody.decodeJsonResponse(exchange.body(), requestId, endpoint)
+  }
 }
 
 const streamAttempt = (
@@ -229,10 +286,10 @@ const streamAttempt = (
         case "status":
           // a stalled error body is cut: the status still counts
           return bodyTimer<never>(
-            () => Effect.fail(statusFailureOf(prepared, policy, response, "")),
+            () => Effect.fail(statusFailureOf(prepared, policy, response.statusCode, response.headers, "")),
             (done) =>
               settle(readBounded(response.body, maxErrorBodyBytes), done, (body) =>
-                Effect.fail(statusFailureOf(prepared, policy, response, body))
+                Effect.fail(statusFailureOf(prepared, policy, response.statusCode, response.headers, body))
               )
           )
         case "json":
