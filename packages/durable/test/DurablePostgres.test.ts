@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as DurablePostgres from "../src/DurablePostgres.ts"
+import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -123,5 +124,27 @@ describe("DurablePostgres", () => {
       assert.isTrue(exit._tag === "Failure")
       assert.include(String(exit), "DATABASE_URL")
     })
+  )
+
+  it.live.skipIf(process.getuid?.() !== 0)(
+    "under root, a data directory the postgres user cannot reach fails at once with Permissions, naming it",
+    () =>
+      Effect.gen(function* () {
+        const parent = mkdtempSync(join(tmpdir(), "volley-pg-private-")) // mode 0700: no o+x
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(parent, { recursive: true, force: true })))
+        const started = Date.now()
+        const exit = yield* Effect.exit(
+          Effect.scoped(DurablePostgres.startEmbedded({ dataDir: join(parent, "data", "postgres") }))
+        )
+        assert.isBelow(Date.now() - started, 5_000)
+        assert.isTrue(exit._tag === "Failure")
+        const error = exit._tag === "Failure" ? Cause.findErrorOption(exit.cause) : undefined
+        assert.strictEqual(error?._tag, "Some")
+        const value = (error as { readonly value: DurablePostgres.DurablePostgresError }).value
+        assert.strictEqual(value.reason, "Permissions")
+        assert.include(value.message, parent)
+        assert.include(value.message, "chmod o+x")
+      }),
+    20_000
   )
 })
