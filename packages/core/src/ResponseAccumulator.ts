@@ -543,22 +543,28 @@ const sameItem = (a: OutputItem, b: OutputItem): boolean => {
     case "custom_tool_call":
       return left.call_id === right.call_id && left.name === right.name && left.input === right.input
     case "message":
-      return left.role === right.role && messageText(left.content) === messageText(right.content)
+      return left.role === right.role && sameMessageText(left.content, right.content)
     default:
       return true
   }
 }
 
-/** The text and refusals of a message's parts, in order. */
-const messageText = (content: unknown): string => {
-  if (!Array.isArray(content)) return ""
-  let text = ""
-  for (const part of content as ReadonlyArray<{ readonly text?: unknown; readonly refusal?: unknown }>) {
-    if (typeof part?.text === "string") text += part.text
-    else if (typeof part?.refusal === "string") text += part.refusal
-    text += "\u0000"
-  }
-  return text
+/**
+ * Whether two messages' parts carry the same texts and refusals, part by part. Compared in place:
+ * joining each side's text first allocated two copies of every answer per streamed turn.
+ */
+const sameMessageText = (left: unknown, right: unknown): boolean => {
+  const a = Array.isArray(left) ? (left as ReadonlyArray<unknown>) : []
+  const b = Array.isArray(right) ? (right as ReadonlyArray<unknown>) : []
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (comparedText(a[i]) !== comparedText(b[i])) return false
+  return true
+}
+
+/** A message part's text, or its refusal, or "" (what `sameMessageText` compares). */
+const comparedText = (part: unknown): string => {
+  const { text, refusal } = (part ?? {}) as { readonly text?: unknown; readonly refusal?: unknown }
+  return typeof text === "string" ? text : typeof refusal === "string" ? refusal : ""
 }
 
 const itemId = (item: OutputItem): string | undefined => {

@@ -158,6 +158,36 @@ const foldAll = (list: ReadonlyArray<StreamEvent>) => {
 }
 
 describe("issue 13 #12: a terminal output that disagrees with the streamed items", () => {
+  it("messages are compared part by part: the same text matches, another text or another split does not", () => {
+    const message = (...texts: ReadonlyArray<string>) =>
+      ({
+        type: "message",
+        id: "msg_1",
+        role: "assistant",
+        status: "completed",
+        content: texts.map((text) => ({ type: "output_text", text, annotations: [] }))
+      }) as unknown as OutputItem
+    const refusal = {
+      type: "message",
+      id: "msg_1",
+      role: "assistant",
+      status: "completed",
+      content: [{ type: "refusal", refusal: "no" }]
+    } as unknown as OutputItem
+    assert.deepStrictEqual(ResponseAccumulator.compareOutput([message("Paris 18°C")], [message("Paris 18°C")]), [])
+    assert.deepStrictEqual(ResponseAccumulator.compareOutput([refusal], [message("no")]), [])
+    for (const [streamed, terminal] of [
+      [message("Paris 18°C"), message("Paris 19°C")],
+      [message("ab", ""), message("a", "b")],
+      [message("a"), message("a", "")]
+    ] as const) {
+      assert.deepStrictEqual(
+        ResponseAccumulator.compareOutput([streamed], [terminal]).map((difference) => difference.kind),
+        ["changed"]
+      )
+    }
+  })
+
   it("the terminal output wins and an OutputMismatch warning lists each difference (an unannounced call included)", () => {
     const streamedCall = call("call_a", "get_weather", '{"city":"Paris"}')
     const { accumulator, seen, error } = foldAll(

@@ -101,37 +101,55 @@ const blockedResult = (call: ResponsesSchema.FunctionCall, blocked: Guardrail.Bl
   isArgumentError: false
 })
 
-/** A tool step with its events, hooks and guardrails around it (start, guardrails, the step, end). */
+/**
+ * A tool step with its events, hooks and guardrails around it (start, guardrails, the step, end).
+ * Combinators, not `Effect.gen`: this runs around every tool call of a streamed run, and the
+ * generator's steps and allocations showed in the agent's profile (bench/README.md, row 10).
+ */
 const observed = <R>(
   context: BatchContext<R>,
   observe: ToolObservers,
   call: ResponsesSchema.FunctionCall,
   step: Effect.Effect<Toolkit.RunnerResult, Toolkit.RunnerError, R>
-): Effect.Effect<Toolkit.RunnerResult, BatchError, R> =>
-  Effect.gen(function* () {
-    const base = { agent: observe.agent, runId: context.runId, turn: context.turn }
-    const started = yield* Clock.currentTimeMillis
-    if (observe.events)
-      yield* context.emit({ _tag: "ToolExecutionStart", turn: context.turn, callId: call.call_id, name: call.name })
-    if (observe.hooks !== undefined) yield* RunHooks.call(observe.hooks, "onToolStart", { ...base, call })
-    const guarded = yield* Guardrail.guardTool(observe.guardrails, call, step, (result) => outputText(result.output))
-    const result = Guardrail.isBlocked(guarded) ? blockedResult(call, guarded) : guarded
-    const durationMs = (yield* Clock.currentTimeMillis) - started
-    const output = outputText(result.output)
-    const isError = result.outcome._tag === "Failure"
-    if (observe.events)
-      yield* context.emit({
-        _tag: "ToolExecutionEnd",
-        turn: context.turn,
-        callId: call.call_id,
-        name: call.name,
-        durationMs,
-        isError
-      })
-    if (observe.hooks !== undefined)
-      yield* RunHooks.call(observe.hooks, "onToolEnd", { ...base, call, output, isError, durationMs })
-    return result
+): Effect.Effect<Toolkit.RunnerResult, BatchError, R> => {
+  const { hooks } = observe
+  const base = { agent: observe.agent, runId: context.runId, turn: context.turn }
+  const start = observe.events
+    ? context.emit({ _tag: "ToolExecutionStart", turn: context.turn, callId: call.call_id, name: call.name })
+    : Effect.void
+  const guarded = Guardrail.guardTool(observe.guardrails, call, step, (result) => outputText(result.output))
+  const end = (started: number, guardedResult: Toolkit.RunnerResult | Guardrail.Blocked) => {
+    const result = Guardrail.isBlocked(guardedResult) ? blockedResult(call, guardedResult) : guardedResult
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const durationMs = now - started
+      const isError = result.outcome._tag === "Failure"
+      const ended = observe.events
+        ? context.emit({
+            _tag: "ToolExecutionEnd",
+            turn: context.turn,
+            callId: call.call_id,
+            name: call.name,
+            durationMs,
+            isError
+          })
+        : Effect.void
+      if (hooks === undefined) return Effect.as(ended, result)
+      const output = outputText(result.output)
+      return ended.pipe(
+        Effect.andThen(RunHooks.call(hooks, "onToolEnd", { ...base, call, output, isError, durationMs })),
+        Effect.as(result)
+      )
+    })
+  }
+  return Effect.flatMap(Clock.currentTimeMillis, (started) => {
+    const begun =
+      hooks === undefined ? start : Effect.andThen(start, RunHooks.call(hooks, "onToolStart", { ...base, call }))
+    return begun.pipe(
+      Effect.andThen(guarded),
+      Effect.flatMap((result) => end(started, result))
+    )
   })
+}
 
 /** A call whose arguments were malformed: its id, tool and the runner's `ToolArgumentsInvalid` details. */
 export interface MalformedCall {
