@@ -1,7 +1,8 @@
 /**
  * The callback boundary of the direct undici transport (undici.ts): bounded reads of a response
  * body (`readBounded` for an error body or excerpt, `readJson` for a JSON body up to the cap),
- * `timed` (one callback-based step under a `Timers` timer and an `AbortController`), `settle` and
+ * `timedWith` / `timed` (one callback-based step under a `Timers` timer, stopped by an abort of its own
+ * or an `AbortController`), `settle` and
  * `guarded`, which keep a throwing callback from becoming an unhandled rejection. This is a boundary
  * with undici's promises and async iterators: `.then` callbacks, no `async`, `await` or `try`.
  * Gotcha: the reads resolve, never reject; a failure is a value (`ReadFailed`, `tooLarge`).
@@ -128,17 +129,16 @@ const identityText = (text: string): string => text
 export type Done<A> = (effect: Effect.Effect<A, AttemptFailure>) => void
 
 /**
- * Runs `run` with an `AbortController` and a `Timers` timer: when the timer fires first, the request
- * is aborted and the step ends with `onTimeout()`; an interruption aborts it too.
+ * Runs `run` under a `Timers` timer: when the timer fires first, the step ends with `onTimeout()` and
+ * the work is stopped with the `abort` that `run` returned; an interruption stops it too.
  */
-export const timed = <A>(
+export const timedWith = <A>(
   timers: Timers,
   timeoutMs: number,
   onTimeout: () => Effect.Effect<A, AttemptFailure>,
-  run: (signal: AbortSignal, done: Done<A>) => void
+  run: (done: Done<A>) => () => void
 ): Effect.Effect<A, AttemptFailure> =>
   Effect.callback<A, AttemptFailure>((resume) => {
-    const controller = new AbortController()
     let settled = false
     const done: Done<A> = (effect) => {
       if (settled) return
@@ -148,15 +148,28 @@ export const timed = <A>(
     }
     const timer = timers.start(timeoutMs, () => {
       done(onTimeout())
-      controller.abort()
+      abort()
     })
-    run(controller.signal, done)
+    const abort = run(done)
     return Effect.sync(() => {
       if (settled) return
       settled = true
       timer.stop()
-      controller.abort()
+      abort()
     })
+  })
+
+/** `timedWith` for work stopped by an `AbortSignal` (undici's `request`, a body's `destroy`). */
+export const timed = <A>(
+  timers: Timers,
+  timeoutMs: number,
+  onTimeout: () => Effect.Effect<A, AttemptFailure>,
+  run: (signal: AbortSignal, done: Done<A>) => void
+): Effect.Effect<A, AttemptFailure> =>
+  timedWith(timers, timeoutMs, onTimeout, (done) => {
+    const controller = new AbortController()
+    run(controller.signal, done)
+    return () => controller.abort()
   })
 
 /** Resolves `done` with what `promise` gives; a callback that throws (a bug) dies instead of escaping. */

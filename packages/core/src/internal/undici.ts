@@ -30,9 +30,10 @@ import {
   readBounded,
   readJson,
   settle,
-  timed
+  timed,
+  timedWith
 } from "./nodeBody.ts"
-import { type Exchange, exchangeJson } from "./jsonExchange.ts"
+import { type Exchange, exchangeJson, type JsonExchange } from "./jsonExchange.ts"
 import * as ResponseBody from "./responseBody.ts"
 import { makeEventDecoder } from "./sse.ts"
 import { SseReader } from "./sseReader.ts"
@@ -181,39 +182,29 @@ const createAttempt = (
   span: Tracer.Span,
   traced: Tracer.Span | undefined
 ): Effect.Effect<Response, AttemptFailure> => {
-  const { endpoint, timers } = prepared
+  const { endpoint } = prepared
   const headersMs = endpoint.timeouts.headersMs
-  return Effect.callback<Response, AttemptFailure>((resume) => {
-    let settled = false
-    const finish = (effect: Effect.Effect<Response, AttemptFailure>) => {
-      if (settled) return
-      settled = true
-      timer.stop()
-      resume(effect)
+  let exchange: JsonExchange | undefined
+  return timedWith<Response>(
+    prepared.timers,
+    headersMs,
+    () => Effect.fail(timeout(exchange?.statusCode === undefined ? "headers" : "body", headersMs)),
+    (done) => {
+      const started = exchangeJson(
+        prepared.dispatcher,
+        {
+          ...prepared.target,
+          method: "POST",
+          headers: requestHeaders(prepared, input, resend, traced),
+          body: input.body
+        },
+        { jsonLimit: endpoint.maxJsonBytes, errorLimit: maxErrorBodyBytes },
+        (ended) => done(Effect.suspend(() => createOutcome(prepared, policy, span, ended)))
+      )
+      exchange = started
+      return () => started.abort()
     }
-    // `onDone` runs in a microtask, so `timer` is set by then
-    const exchange = exchangeJson(
-      prepared.dispatcher,
-      {
-        ...prepared.target,
-        method: "POST",
-        headers: requestHeaders(prepared, input, resend, traced),
-        body: input.body
-      },
-      { jsonLimit: endpoint.maxJsonBytes, errorLimit: maxErrorBodyBytes },
-      (done) => finish(Effect.suspend(() => createOutcome(prepared, policy, span, done)))
-    )
-    const timer = timers.start(headersMs, () => {
-      finish(Effect.fail(timeout(exchange.statusCode === undefined ? "headers" : "body", headersMs)))
-      exchange.abort()
-    })
-    return Effect.sync(() => {
-      if (settled) return
-      settled = true
-      timer.stop()
-      exchange.abort()
-    })
-  })
+  )
 }
 
 /** The attempt's outcome for a finished exchange (run in the fiber). */
