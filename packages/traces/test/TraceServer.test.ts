@@ -2,13 +2,13 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TraceRecord from "../src/TraceRecord.ts"
 import * as TraceServer from "../src/TraceServer.ts"
 import * as TraceStore from "../src/TraceStore.ts"
 import * as Html from "../src/internal/html.ts"
+import { bin, fetchText, startBin } from "./support/bin.ts"
 import { approverResumedRun, approverRun, plannerRun } from "./support/runs.ts"
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "volley-traces-server-"))
@@ -17,15 +17,6 @@ const start = (spanId: string, name: string, time: number, attributes: Record<st
   JSON.stringify({ v: 1, type: "start", traceId: "t", spanId, name, time, attributes })
 const end = (spanId: string, time: number, attributes: Record<string, string | number> = {}) =>
   JSON.stringify({ v: 1, type: "end", traceId: "t", spanId, time, outcome: "ok", attributes })
-
-const fetchText = (url: string, init?: RequestInit) =>
-  Effect.promise(() =>
-    fetch(url, init).then(async (response) => ({
-      status: response.status,
-      headers: response.headers,
-      body: await response.text()
-    }))
-  )
 
 describe("TraceServer", () => {
   it.live("serves pages, escapes trace text, and refuses what it does not serve", () =>
@@ -324,19 +315,7 @@ describe("TraceServer", () => {
         path.join(dir, TraceRecord.fileNameFor(now)),
         `${start("b1", "invoke_agent binny", now, { "gen_ai.agent.name": "binny" })}\n`
       )
-      const bin = fileURLToPath(new URL("../src/bin/traces.ts", import.meta.url))
-      const child = spawn(process.execPath, [bin, "--port", "0", "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] })
-      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill()))
-      const firstLine = yield* Effect.promise(
-        () =>
-          new Promise<string>((resolve) => {
-            let out = ""
-            child.stdout.on("data", (chunk: Buffer) => {
-              out += chunk.toString("utf8")
-              if (out.includes("\n")) resolve(out.split("\n")[0]!)
-            })
-          })
-      )
+      const { child, url: firstLine } = yield* startBin(["--port", "0", "--dir", dir])
       assert.match(firstLine, /^http:\/\/127\.0\.0\.1:\d+\/$/)
       const page = yield* fetchText(firstLine)
       assert.strictEqual(page.status, 200)

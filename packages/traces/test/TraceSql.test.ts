@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { assert, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -9,11 +7,9 @@ import * as TraceRecord from "../src/TraceRecord.ts"
 import * as TraceServer from "../src/TraceServer.ts"
 import * as TraceSink from "../src/TraceSink.ts"
 import * as TraceStore from "../src/TraceStore.ts"
+import { fetchText, startBin } from "./support/bin.ts"
 import * as Postgres from "./support/postgres.ts"
 import { canary, dropArtefact, plannerRun, sinkOptions } from "./support/runs.ts"
-
-const fetchText = (url: string) =>
-  Effect.promise(() => fetch(url).then(async (response) => ({ status: response.status, body: await response.text() })))
 
 const linesInTable = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -105,21 +101,7 @@ layer(Postgres.layer, { timeout: Duration.seconds(60), excludeTestServices: true
         yield* TraceSink.migrate
         const line = start("bin1", "invoke_agent binny", Date.now(), { "gen_ai.agent.name": "binny" })
         yield* sql`INSERT INTO ${sql(TraceSink.table)} ${sql.insert({ day: new Date().toISOString().slice(0, 10), line })}`
-        const bin = fileURLToPath(new URL("../src/bin/traces.ts", import.meta.url))
-        const child = spawn(process.execPath, [bin, "--port", "0", "--database-url", Redacted.value(server.url)], {
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        yield* Effect.addFinalizer(() => Effect.sync(() => child.kill()))
-        const firstLine = yield* Effect.promise(
-          () =>
-            new Promise<string>((resolve) => {
-              let out = ""
-              child.stdout.on("data", (chunk: Buffer) => {
-                out += chunk.toString("utf8")
-                if (out.includes("\n")) resolve(out.split("\n")[0]!)
-              })
-            })
-        )
+        const { url: firstLine } = yield* startBin(["--port", "0", "--database-url", Redacted.value(server.url)])
         assert.match(firstLine, /^http:\/\/127\.0\.0\.1:\d+\/$/)
         const page = yield* fetchText(firstLine)
         assert.strictEqual(page.status, 200)
