@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { TraceServer, TraceStore } from "@volley/traces"
 import { Effect } from "effect"
-import { examplePath, runScript, startScript } from "../shared/process.ts"
+import { examplePath, runScript, startScript, waitForStderr } from "../shared/process.ts"
 
 const parent = mkdtempSync(join(tmpdir(), "volley-durable-example-"))
 chmodSync(parent, 0o755) // under root, Postgres runs as the `postgres` user and must reach it
@@ -36,11 +36,7 @@ describe("durable-workflow", () => {
       Effect.gen(function* () {
         const first = yield* startScript(main, args)
         // kill as soon as the first model step is stored (the tool then runs for 1.5 s)
-        for (let waited = 0; waited < 600; waited++) {
-          const { stderr } = yield* first.output
-          if (stderr.includes("✓ model/1 stored")) break
-          yield* Effect.sleep(50)
-        }
+        yield* waitForStderr(first, "✓ model/1 stored")
         yield* first.signal("SIGKILL")
         const killed = yield* first.ran
         assert.strictEqual(killed.code, null, killed.stderr)

@@ -12,7 +12,7 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import type { ResponsesSchema } from "@volley/core"
 import { ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import { Effect } from "effect"
-import { examplePath, runScript, type Started, startScript } from "../shared/process.ts"
+import { examplePath, runScript, type Started, startScript, waitForStderr } from "../shared/process.ts"
 
 const parent = mkdtempSync(join(tmpdir(), "volley-pipeline-"))
 chmodSync(parent, 0o755) // under root, Postgres runs as the `postgres` user and must reach it
@@ -43,13 +43,7 @@ const main = examplePath("durable-workflow/pipeline.ts")
 const base = ["--run-id", "pipe-1", "--data-dir", dataDir]
 const key = `sk-volley-CANARY-${Math.random().toString(36).slice(2, 12)}`
 
-const waitFor = (started: Started, text: string) =>
-  Effect.gen(function* () {
-    for (let waited = 0; waited < 1200; waited++) {
-      if ((yield* started.output).stderr.includes(text)) return
-      yield* Effect.sleep(50)
-    }
-  })
+const waitFor = (started: Started, text: string) => waitForStderr(started, text, 60_000)
 
 describe("durable-workflow pipeline", () => {
   it.live(

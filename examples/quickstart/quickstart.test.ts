@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { OtlpReceiver, ResponsesServer, ScriptedModel as M } from "@volley/testing"
 import { Effect } from "effect"
-import { examplePath, type Ran, runScript, startScript } from "../shared/process.ts"
+import { examplePath, type Ran, runScript, startScript, waitForStderr } from "../shared/process.ts"
 import { defaultPrompt, describeError, makeStyle, parseArgs } from "./cli.ts"
 import { weatherFor } from "./weather.ts"
 
@@ -438,11 +438,7 @@ describe("demo CLI: --durable", () => {
         const server = yield* ResponsesServer.ResponsesServer
         const args = ["--durable", "--run-id", "demo-kill-1", "--data-dir", dataDir, "Weather in Oslo?"]
         const first = yield* startScript(main, args, against(server.baseUrl))
-        for (let waited = 0; waited < 1200; waited++) {
-          const { stderr } = yield* first.output
-          if (stderr.includes("✓ tool/1/w1 stored")) break
-          yield* Effect.sleep(25)
-        }
+        yield* waitForStderr(first, "✓ tool/1/w1 stored")
         yield* first.signal("SIGKILL")
         const killed = yield* first.ran
         assert.strictEqual(killed.code, null, killed.stderr)

@@ -2,7 +2,8 @@
  * Runs an example's `main.ts` as a separate Node process, the way a user would, and collects its exit
  * code, stdout and stderr. Used by the examples' tests; the environment is minimal (`PATH`, `HOME`
  * plus what the test passes), so a developer's `HAOAI_API_KEY` never leaks into a test run.
- * `runScript` runs one to its end; `startScript` also lets a test send it a signal mid-run.
+ * `runScript` runs one to its end; `startScript` also lets a test send it a signal mid-run, and
+ * `waitForStderr` waits until it has printed a line (e.g. a stored step, before a kill).
  * Gotcha: resolves on `close`, after both pipes drained, so no output is lost at exit.
  */
 import { spawn } from "node:child_process"
@@ -28,6 +29,15 @@ export interface Started {
   /** The exit code and the whole output. */
   readonly ran: Effect.Effect<Ran>
 }
+
+/** Polls `started`'s stderr every 25 ms until it includes `text`, for at most `timeoutMs`; then returns either way. */
+export const waitForStderr = (started: Started, text: string, timeoutMs = 30_000): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    for (let waited = 0; waited < timeoutMs; waited += 25) {
+      if ((yield* started.output).stderr.includes(text)) return
+      yield* Effect.sleep(25)
+    }
+  })
 
 /** Starts `node <script> ...args` with `PATH`, `HOME` and `env`; stdin is closed. */
 export const startScript = (
