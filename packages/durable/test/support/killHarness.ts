@@ -29,8 +29,6 @@ export interface KillOptions {
   /** Server latency per model call (uniform up to this). */
   readonly latencyMs: number
   readonly progress?: ((line: string) => void) | undefined
-  /** Earliest kill after a child starts (default: 60% of the measured start-up time). */
-  readonly minKillDelayMs?: number | undefined
   /** Kill once the child logged this many steps, instead of at a random time (a kill that must land mid-run). */
   readonly killAfterSteps?: number | undefined
   /** `memory` stores nothing: the control that shows the checks catch re-run steps (default `postgres`). */
@@ -163,46 +161,59 @@ export const killSession = (options: KillOptions): Effect.Effect<KillFigures> =>
           child.once("exit", () => live.delete(child))
           return { child, stderr: () => stderr }
         }
-        // runs are added until the kills landed (a kill misses when its child finished first), within a bound
-        // measured from the children that ran to the end: time to the first step, then per step
+        // runs are added until the kills landed (a kill misses when its child finished first), within a
+        // bound. The random part of a kill point is sized from the children that ran to the end: time
+        // to their first step line, and per step that ran (replayed steps come back in a few ms)
         const timing = { startupMs: 1500, stepMs: options.latencyMs / 2 + options.toolDelayMs / 2 + 30 }
         const learn = (lines: ReadonlyArray<Line>, spawnedAt: number) => {
           const starts = lines.filter((line) => line.kind === "start" && line.at >= spawnedAt)
           const steps = lines.filter((line) => line.kind === "step" && line.at >= spawnedAt)
+          const ran = steps.filter((line) => line.rest[2] !== "true")
           const first = steps[0]
-          const last = steps[steps.length - 1]
-          if (starts[0] === undefined || first === undefined || last === undefined) return
+          if (starts[0] === undefined || first === undefined) return
           timing.startupMs = 0.5 * timing.startupMs + 0.5 * (first.at - spawnedAt)
-          if (steps.length > 2) timing.stepMs = 0.5 * timing.stepMs + 0.5 * ((last.at - first.at) / (steps.length - 1))
+          const firstRan = ran[0]
+          const lastRan = ran[ran.length - 1]
+          if (ran.length > 2 && firstRan !== undefined && lastRan !== undefined)
+            timing.stepMs = 0.5 * timing.stepMs + 0.5 * ((lastRan.at - firstRan.at) / (ran.length - 1))
         }
         while (kills < options.kills && runs.length < 5 * options.kills + 5) {
           const steps = 3 + Math.floor(next() * 8)
           const run = { runId: `kill-${runs.length + 1}`, steps, log: join(dir, `run-${runs.length + 1}.log`) }
           runs.push(run)
           const planned = Math.min(options.kills - kills, 1 + Math.floor(next() * 3))
+          // a child logs one step line per step, replayed or not, so a run that completes logs `total`
+          const total = 2 * steps + 1
           for (let k = 0; k < planned; k++) {
+            // a run that already finished replays to its end at once: no kill could land in it
+            if (readLog(run.log).some((line) => line.kind === "result")) break
             const before = readLog(run.log).length
             const { child } = start(run)
-            // the kill point: uniform over the child's measured life (start-up, then its steps)
-            const from = Math.max(options.minKillDelayMs ?? 0, 0.6 * timing.startupMs)
-            const until = timing.startupMs + (2 * steps + 1) * timing.stepMs
+            const alive = () => child.exitCode === null && child.signalCode === null
             const stepsSince = () => readLog(run.log).filter((line, index) => index >= before && line.kind === "step")
-            const afterSteps = async (count: number) => {
-              // polled, bounded by the child's own end: on a loaded machine start-up alone can pass any fixed delay
-              while (stepsSince().length < count && child.exitCode === null && child.signalCode === null)
-                await sleep(20)
+            // polled, and bounded by the child's own end
+            const untilSteps = async (count: number) => {
+              while (stepsSince().length < count && alive()) await sleep(10)
             }
-            await Promise.race([
-              options.killAfterSteps === undefined
-                ? sleep(from + next() * Math.max(0, until - from))
-                : afterSteps(options.killAfterSteps),
-              exited(child)
-            ])
-            if (child.exitCode === null && child.signalCode === null) {
+            if (options.killAfterSteps !== undefined) await untilSteps(options.killAfterSteps)
+            else {
+              // The kill point is drawn over the child's progress, not over a time estimate: on a loaded
+              // machine start-up times swing by seconds, and a kill timed from a stale estimate misses
+              // (CI once landed 9 of 10 kills in 55 runs). Wait for a random number of its step lines,
+              // then a random part of one step (of start-up, before the first), never past the
+              // next-to-last step, so the kill lands in start-up, in a replay or in a step in flight.
+              const target = Math.floor(next() * total)
+              await untilSteps(target)
+              const delay = next() * (target === 0 ? timing.startupMs : timing.stepMs)
+              await Promise.race([sleep(delay), untilSteps(total - 1)])
+            }
+            if (alive()) {
               child.kill("SIGKILL")
               kills++
               if (stepsSince().length > 0) killsMidRun++
-              options.progress?.(`killed ${run.runId} (${steps} steps), kill ${kills}/${options.kills}`)
+              options.progress?.(
+                `killed ${run.runId} (${steps} steps) after ${stepsSince().length} step lines, kill ${kills}/${options.kills}`
+              )
             } else options.progress?.(`${run.runId} finished before its kill`)
             await exited(child)
           }
