@@ -443,6 +443,45 @@ describe("issue 13: a terminal output that disagrees with the streamed items", (
   )
 })
 
+describe("a terminal response with an empty output", () => {
+  it.live("runs the streamed items in output order, whatever order they were done in", () =>
+    Effect.gen(function* () {
+      const calls = M.turn(
+        M.functionCall("echo", { text: "a" }, { callId: "call_a" }),
+        M.functionCall("echo", { text: "b" }, { callId: "call_b" })
+      )
+      const streamed = M.toEvents(calls, { model: "m", input: [] }) as Array<Record<string, unknown>>
+      // index 0's output_item.done moves after index 1's: index 1 is done first (sequence numbers follow)
+      const doneAt = (index: number) =>
+        streamed.findIndex((event) => event.type === "response.output_item.done" && event.output_index === index)
+      const [done0, done1] = [doneAt(0), doneAt(1)]
+      assert.isBelow(done0, done1)
+      const moved = streamed.filter((_, at) => at !== done0)
+      moved.splice(done1, 0, streamed[done0] ?? {})
+      const reordered = moved.map((event, at) =>
+        "sequence_number" in event ? { ...event, sequence_number: at } : event
+      )
+      const terminal = reordered.at(-1) as { type: string; response: Record<string, unknown> }
+      assert.strictEqual(terminal.type, "response.completed")
+      terminal.response = { ...terminal.response, output: [] }
+      const sse = M.sse(reordered.map((event) => `data: ${JSON.stringify(event)}\n\n`))
+      const { layer } = overHttp([sse, M.message("Done.")])
+      const requests = yield* Effect.gen(function* () {
+        yield* Stream.runDrain(assistant.stream("go"))
+        const server = yield* ResponsesServer.ResponsesServer
+        return yield* server.requests
+      }).pipe(Effect.provide(layer))
+      assert.strictEqual(requests.length, 2)
+      const body = requests[1]?.body as { input?: ReadonlyArray<{ type?: string; call_id?: string }> } | undefined
+      const input = body?.input ?? []
+      assert.deepStrictEqual(
+        input.flatMap((item) => (item.type === "function_call" ? [item.call_id] : [])),
+        ["call_a", "call_b"]
+      )
+    })
+  )
+})
+
 describe("issue 13: structured output nested too deep", () => {
   interface Tree {
     readonly children: ReadonlyArray<Tree>

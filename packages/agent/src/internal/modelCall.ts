@@ -86,8 +86,8 @@ export const streamCall = (
   request: ResponsesSchema.CreateRequest,
   context: ModelCallContext
 ): Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError> => {
+  // built at the first restart: most streamed calls never restart
   let step: RestartStep | undefined
-  const schedule = RetryPolicy.schedule({ ...context.retryPolicy, maxRetries: context.modelRetries })
   const attempt = (previousAttempts: number): Effect.Effect<ResponsesSchema.Response, ResponsesError.ResponsesError> =>
     Effect.suspend(() => {
       const folder = new EventFolder(context.turn)
@@ -97,7 +97,9 @@ export const streamCall = (
             if (!context.retryTurnOnStreamDrop || !restartable(error, folder.received > 0))
               return yield* Effect.fail(error)
             const spent = Math.max(error.attempts, previousAttempts + 1)
-            step ??= yield* Schedule.toStep(schedule)
+            step ??= yield* Schedule.toStep(
+              RetryPolicy.schedule({ ...context.retryPolicy, maxRetries: context.modelRetries })
+            )
             const stepped = yield* Effect.exit(step(yield* Clock.currentTimeMillis, restartInput(error, spent)))
             // the schedule ended (budget spent, Retry-After above the ceiling): the failure is final
             if (Exit.isFailure(stepped)) return yield* Effect.fail(error)
@@ -239,7 +241,15 @@ class EventFolder {
   }
 
   items(): Array<ResponsesSchema.OutputItem> {
-    return [...this.done.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1])
+    // items are usually done in output order: then the map's insertion order is the answer, unsorted
+    const items: Array<ResponsesSchema.OutputItem> = []
+    let last = -1
+    for (const [index, item] of this.done) {
+      if (index < last) return [...this.done.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1])
+      last = index
+      items.push(item)
+    }
+    return items
   }
 
   /**
