@@ -1,12 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import type { AgentEvent } from "@volley/agent"
+import { type AgentEvent, ApprovalLedger } from "@volley/agent"
 import { DurableAgent, DurableEngine, RunEvents } from "@volley/durable"
-import { ResponsesServer, TestClient } from "@volley/testing"
-import { adder, script, type ToolRun, toolsLayer } from "./support/agent.ts"
+import { ScriptedModel as M, ResponsesServer, TestClient } from "@volley/testing"
+import { adder, payer, payLayer, script, type ToolRun, toolsLayer } from "./support/agent.ts"
 
 const setup = (steps: number) => {
   const toolRuns: Array<ToolRun> = []
@@ -75,6 +76,63 @@ describe("durable streaming (memory engine, in-process RunEvents)", () => {
       assert.include(tags(live), "TextDelta")
       assert.strictEqual(tags(live).at(-1), "RunEnd")
     })
+  )
+
+  it.effect(
+    "a streamed run that pauses for approval: the stream waits through the pause and ends after the decision",
+    () =>
+      Effect.gen(function* () {
+        const paid: Array<number> = []
+        const paused = yield* Deferred.make<DurableAgent.PauseReport>()
+        const layer = DurableAgent.layer(payer, {
+          onPause: (report) => Effect.asVoid(Deferred.succeed(paused, report))
+        }).pipe(
+          Layer.provideMerge(
+            Layer.mergeAll(
+              TestClient.layer([M.functionCall("pay", { amount: 5 }, { callId: "p1" }), M.message("paid")]),
+              payLayer((amount) => paid.push(amount)),
+              DurableEngine.layerMemory,
+              RunEvents.layerMemory,
+              ApprovalLedger.layerMemory()
+            )
+          )
+        )
+        const [streamed, attached, result] = yield* Effect.gen(function* () {
+          const streaming = yield* Effect.forkChild(
+            Stream.runCollect(DurableAgent.stream(payer, "pay 5", { runId: "pay-s" }))
+          )
+          const report = yield* Deferred.await(paused)
+          assert.deepStrictEqual(
+            report.pending.map((call) => call.callId),
+            ["p1"]
+          )
+          assert.deepStrictEqual(paid, [], "nothing ran before the decision")
+          // another consumer attaches while the run is paused: it sees the rest of the run
+          const attaching = yield* Effect.forkChild(Stream.runCollect(DurableAgent.attach(payer, { runId: "pay-s" })))
+          yield* Effect.yieldNow
+          assert.isUndefined(streaming.pollUnsafe(), "the stream does not end at the pause")
+          yield* DurableAgent.approve(payer, { runId: "pay-s", callId: "p1" })
+          const streamed = yield* Fiber.join(streaming)
+          const attached = yield* Fiber.join(attaching)
+          return [streamed, attached, yield* DurableAgent.run(payer, "pay 5", { runId: "pay-s" })] as const
+        }).pipe(Effect.provide(layer))
+        // the pause; after the decision, the replayed paused segment's pause again (docs/durable.md); then the end
+        const ends = streamed.flatMap((event) => (event._tag === "RunEnd" ? [event.stopReason._tag] : []))
+        assert.strictEqual(ends[0], "ApprovalRequired")
+        assert.strictEqual(ends.at(-1), "Completed")
+        assert.isTrue(ends.slice(0, -1).every((end) => end === "ApprovalRequired"))
+        const seen = tags(streamed)
+        assert.isBelow(seen.indexOf("ToolCallStart"), seen.indexOf("RunEnd"), "the call was streamed before the pause")
+        assert.strictEqual(seen.filter((tag) => tag === "ToolResult").length, 1)
+        assert.isAbove(seen.indexOf("ToolResult"), seen.indexOf("RunEnd"), "the tool ran after the decision")
+        const text = streamed.flatMap((event) => (event._tag === "TextDelta" ? [event.delta] : [])).join("")
+        assert.strictEqual(text, "paid")
+        assert.include(tags(attached), "ToolResult")
+        const last = attached.at(-1)
+        assert.isTrue(last?._tag === "RunEnd" && last.stopReason._tag === "Completed")
+        assert.strictEqual(result.output, "paid")
+        assert.deepStrictEqual(paid, [5])
+      })
   )
 
   it("payloads: batches stay under the NOTIFY limit; an oversized event becomes a Warning", () => {
