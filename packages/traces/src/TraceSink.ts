@@ -2,7 +2,8 @@
  * The run-trace sink: a `Tracer` that wraps the current one (so console or OTLP export keeps working)
  * and appends Volley's spans (`invoke_agent`, `chat`, `execute_tool`) and their events to one JSONL
  * file per UTC day under `dir` (default `.volley/traces`). Entry points: `layer(options)`,
- * `layerFromArgv(argv)` (on when `--trace` is present) and `argsWithoutTrace`. Writes never block a
+ * `layerFromArgv(argv)` (on when `--trace` is present; into Postgres when `DATABASE_URL` is set and
+ * `VOLLEY_TRACE_DIR` is not) and `argsWithoutTrace`. Writes never block a
  * span: lines are queued in memory (at most `maxPending`, the rest dropped and counted) and appended
  * every `flushInterval` and when the layer closes. Prompts, arguments and outputs are written only
  * when the run's `AgentKnobs.CaptureContent` is on (or `captureContent: true`); secrets never are.
@@ -209,19 +210,63 @@ export const wantsTrace = (argv: ReadonlyArray<string>): boolean => argv.include
 export const argsWithoutTrace = (argv: ReadonlyArray<string>): Array<string> => argv.filter((arg) => arg !== flag)
 
 /**
- * The sink when `argv` contains `--trace` (else an empty layer). The folder is `VOLLEY_TRACE_DIR` or
- * `.volley/traces`; `HAOAI_API_KEY`, when set, is redacted by value. Prints nothing.
+ * The sink when `argv` contains `--trace` (else an empty layer). With `DATABASE_URL` set and no
+ * `VOLLEY_TRACE_DIR`, lines go to the Postgres table (`layerSql`), where `volley-traces` reads by
+ * default; otherwise to `VOLLEY_TRACE_DIR` or `.volley/traces`. A database that cannot be used
+ * (unreachable, no rights to create the table) falls back to the folder with one line on stderr
+ * saying why. `HAOAI_API_KEY`, when set, is redacted by value.
  */
 export const layerFromArgv = (argv: ReadonlyArray<string>): Layer.Layer<never> =>
   wantsTrace(argv)
     ? Layer.unwrap(
         Effect.gen(function* () {
-          const dir = yield* Config.String("VOLLEY_TRACE_DIR").pipe(Config.withDefault(defaultDir))
+          const dir = yield* Config.option(Config.String("VOLLEY_TRACE_DIR"))
+          const databaseUrl = yield* Config.option(Config.Redacted("DATABASE_URL"))
           const key = yield* Config.option(Config.Redacted("HAOAI_API_KEY"))
-          return layer({ dir, secrets: Option.isSome(key) ? [key.value] : [] })
+          const options: Options = { secrets: Option.isSome(key) ? [key.value] : [] }
+          const files = layer({ ...options, dir: Option.getOrElse(dir, () => defaultDir) })
+          if (Option.isSome(dir) || Option.isNone(databaseUrl)) return files
+          return layerSql(options).pipe(
+            Layer.provide(pgClient(databaseUrl.value)),
+            Layer.catchCause((cause) =>
+              Layer.merge(
+                files,
+                Layer.effectDiscard(
+                  Effect.sync(() =>
+                    process.stderr.write(
+                      `volley: traces go to ${defaultDir}: the database in DATABASE_URL could not be used (${databaseFailure(cause)})\n`
+                    )
+                  )
+                )
+              )
+            )
+          )
         }).pipe(Effect.orElseSucceed(() => layer()))
       )
     : Layer.empty
+
+/** The trace database's client; `@effect/sql-pg` (and `pg`) load only when it is used. */
+const pgClient = (url: Redacted.Redacted<string>) =>
+  Layer.unwrap(
+    Effect.map(
+      Effect.promise(() => import("@effect/sql-pg")),
+      ({ PgClient }) =>
+        PgClient.layer({
+          url,
+          applicationName: "volley-trace-sink",
+          // a database that does not answer costs the program at most this, then files
+          connectTimeout: Duration.seconds(5),
+          maxConnections: 2
+        })
+    )
+  )
+
+/** One line about why the trace database could not be used, without credentials. */
+const databaseFailure = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  return Redaction.redactCredentials(text.split("\n")[0] ?? "").slice(0, 300)
+}
 
 // ---------------------------------------------------------------------------------------------
 // internals
