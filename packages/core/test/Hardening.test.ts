@@ -12,7 +12,8 @@ import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { retryableResponseCodes, withAttempts } from "../src/internal/errors.ts"
 import { deepPlaceholder, maxRedactDepth, redactDeep, secretNeedles } from "../src/Redaction.ts"
-import { exceedsDepth, maxJsonDepth } from "../src/internal/jsonDepth.ts"
+import { exceedsDepth, maxJsonDepth, stackHeld } from "../src/internal/jsonDepth.ts"
+import * as fc from "fast-check"
 import { makeEventDecoder } from "../src/internal/sse.ts"
 import * as ResponseAccumulator from "../src/ResponseAccumulator.ts"
 import * as ResponsesClient from "../src/ResponsesClient.ts"
@@ -298,6 +299,28 @@ describe("issue 13 #9/#10: one nesting limit where model JSON enters the client"
     assert.isFalse(exceedsDepth([ok]))
     assert.isTrue(exceedsDepth([[ok]]))
     assert.strictEqual(ResponsesClient.maxJsonDepth, 256)
+  })
+
+  it("exceedsDepth shares its stacks without holding on to anything, and agrees with a recursive walk", () => {
+    // an early stop leaves siblings on the stack: they are cleared
+    let deep: unknown = "leaf"
+    for (let i = 0; i < maxJsonDepth + 10; i++) deep = { next: deep }
+    const wide = Array.from({ length: 5_000 }, (_, i) => (i === 0 ? deep : { i }))
+    assert.isTrue(exceedsDepth(wide))
+    assert.deepStrictEqual(stackHeld(), { values: 0, length: 1024 }, "cleared, and cut back to 1,024 slots")
+    assert.isFalse(exceedsDepth(wide.slice(1)))
+    assert.strictEqual(stackHeld().values, 0)
+    const depthOf = (value: unknown): number =>
+      typeof value !== "object" || value === null
+        ? 0
+        : 1 + Math.max(0, ...Object.values(value as Record<string, unknown>).map(depthOf))
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 9 }), (value, max) => {
+        assert.strictEqual(exceedsDepth(value, max), depthOf(value) > max)
+        assert.strictEqual(stackHeld().values, 0)
+      }),
+      { numRuns: 2_000 }
+    )
   })
 
   it.effect(
