@@ -1,32 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { ApprovalLedger } from "@volley/agent"
-import { ScriptedModel as M } from "@volley/testing"
-import { TestClient } from "@volley/testing"
-import { DurableAgent, DurableEngine } from "@volley/durable"
+import { DurableAgent } from "@volley/durable"
 import { validatePairing } from "../../agent/src/internal/history.ts"
-import { payer, payLayer } from "./support/agent.ts"
+import { payer } from "./support/agent.ts"
+import { payerSetup } from "./support/payer.ts"
 
-const setup = () =>
-  Effect.gen(function* () {
-    const paid: Array<number> = []
-    const paused = yield* Deferred.make<DurableAgent.PauseReport>()
-    const layer = DurableAgent.layer(payer, {
-      onPause: (report) => Effect.asVoid(Deferred.succeed(paused, report))
-    }).pipe(
-      Layer.provideMerge(
-        Layer.mergeAll(
-          TestClient.layer([M.functionCall("pay", { amount: 5 }, { callId: "p1" }), M.message("paid")]),
-          payLayer((amount) => paid.push(amount)),
-          DurableEngine.layerMemory,
-          ApprovalLedger.layerMemory()
-        )
-      )
-    )
-    return { paid, paused, layer }
-  })
+const setup = () => payerSetup()
 
 describe("durable approvals (approve/<call_id> deferreds)", () => {
   it.effect(

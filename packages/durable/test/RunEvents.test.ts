@@ -4,10 +4,11 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { type AgentEvent, ApprovalLedger } from "@volley/agent"
+import type { AgentEvent } from "@volley/agent"
 import { DurableAgent, DurableEngine, RunEvents } from "@volley/durable"
-import { ScriptedModel as M, ResponsesServer, TestClient } from "@volley/testing"
-import { adder, payer, payLayer, script, type ToolRun, toolsLayer } from "./support/agent.ts"
+import { ResponsesServer, TestClient } from "@volley/testing"
+import { adder, payer, script, type ToolRun, toolsLayer } from "./support/agent.ts"
+import { payerSetup } from "./support/payer.ts"
 
 const setup = (steps: number) => {
   const toolRuns: Array<ToolRun> = []
@@ -82,21 +83,7 @@ describe("durable streaming (memory engine, in-process RunEvents)", () => {
     "a streamed run that pauses for approval: the stream waits through the pause and ends after the decision",
     () =>
       Effect.gen(function* () {
-        const paid: Array<number> = []
-        const paused = yield* Deferred.make<DurableAgent.PauseReport>()
-        const layer = DurableAgent.layer(payer, {
-          onPause: (report) => Effect.asVoid(Deferred.succeed(paused, report))
-        }).pipe(
-          Layer.provideMerge(
-            Layer.mergeAll(
-              TestClient.layer([M.functionCall("pay", { amount: 5 }, { callId: "p1" }), M.message("paid")]),
-              payLayer((amount) => paid.push(amount)),
-              DurableEngine.layerMemory,
-              RunEvents.layerMemory,
-              ApprovalLedger.layerMemory()
-            )
-          )
-        )
+        const { paid, paused, layer } = yield* payerSetup(RunEvents.layerMemory)
         const [streamed, attached, result] = yield* Effect.gen(function* () {
           const streaming = yield* Effect.forkChild(
             Stream.runCollect(DurableAgent.stream(payer, "pay 5", { runId: "pay-s" }))
