@@ -265,7 +265,7 @@ const pgClient = (url: Redacted.Redacted<string>) =>
 const databaseFailure = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-  return Redaction.redactCredentials(text.split("\n")[0] ?? "").slice(0, 300)
+  return Redaction.truncateUtf8(Redaction.redactCredentials(text.split("\n")[0] ?? ""), 300)
 }
 
 // ---------------------------------------------------------------------------------------------
