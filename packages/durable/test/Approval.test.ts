@@ -6,14 +6,12 @@ import { validatePairing } from "../../agent/src/internal/history.ts"
 import { payer } from "./support/agent.ts"
 import { payerSetup } from "./support/payer.ts"
 
-const setup = () => payerSetup()
-
 describe("durable approvals (approve/<call_id> deferreds)", () => {
   it.effect(
     "a paused run resumes on approve; approving twice or rejecting after is a typed no-op; the tool runs once",
     () =>
       Effect.gen(function* () {
-        const { paid, paused, layer } = yield* setup()
+        const { paid, paused, layer } = yield* payerSetup()
         const [result, answers] = yield* Effect.gen(function* () {
           yield* DurableAgent.start(payer, "pay 5", { runId: "pay-1" })
           const report = yield* Deferred.await(paused)
@@ -43,7 +41,7 @@ describe("durable approvals (approve/<call_id> deferreds)", () => {
 
   it.effect("a rejection reaches the model as the call's output and the tool never runs", () =>
     Effect.gen(function* () {
-      const { paid, paused, layer } = yield* setup()
+      const { paid, paused, layer } = yield* payerSetup()
       const [result, second] = yield* Effect.gen(function* () {
         yield* DurableAgent.start(payer, "pay 5", { runId: "pay-2" })
         yield* Deferred.await(paused)
